@@ -1,0 +1,1 @@
+namespace Latchkey; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace Latchkey.Server.Tests; public class T { [Xunit.Fact] public void A() {} }

@@ -1,0 +1,1 @@
+namespace Latchkey.Tests; public class T { [Xunit.Fact] public void A() {} }
