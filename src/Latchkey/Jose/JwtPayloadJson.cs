@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Latchkey.Jose;
+
+/// <summary>
+/// How <see cref="Jwt.Encode(object, string, string, IReadOnlyDictionary{string, object?}?, bool)"/> turns a payload
+/// into JSON: dictionaries keep their keys and order; properties of objects and records are written in snake_case
+/// (<c>ClientId</c> → <c>client_id</c>) unless they carry <see cref="JsonPropertyNameAttribute"/>; every
+/// <see cref="DateTimeOffset"/> and <see cref="DateTime"/> becomes a NumericDate (whole seconds since the epoch, UTC).
+/// </summary>
+internal static class JwtPayloadJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = JwsWriter.Encoder,
+        WriteIndented = false,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        Converters = { new NumericDateTimeOffsetConverter(), new NumericDateTimeConverter() },
+    };
+
+    public static byte[] Serialize(object payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(payload, payload.GetType(), Options);
+        if (json.Length == 0 || json[0] != (byte)'{')
+            throw new ArgumentException("A JWT payload must serialize to a JSON object (a dictionary, an anonymous object or a record).", nameof(payload));
+        return json;
+    }
+
+    private sealed class NumericDateTimeOffsetConverter : JsonConverter<DateTimeOffset>
+    {
+        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64());
+
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+            writer.WriteNumberValue(value.ToUnixTimeSeconds());
+    }
+
+    private sealed class NumericDateTimeConverter : JsonConverter<DateTime>
+    {
+        public override DateTime Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64()).UtcDateTime;
+
+        public override void Write(Utf8JsonWriter writer, DateTime value, JsonSerializerOptions options)
+        {
+            // The tutorial's classic bug: datetime.now() instead of datetime.now(timezone.utc) shifts exp by the
+            // local offset. A DateTime whose kind is Unspecified could be either, so it is refused, not guessed.
+            if (value.Kind == DateTimeKind.Unspecified)
+                throw new ArgumentException(
+                    "A DateTime of kind Unspecified cannot be written as a NumericDate: it is not known to be UTC. " +
+                    "Use DateTime.UtcNow, DateTimeOffset, or DateTime.SpecifyKind(value, DateTimeKind.Utc).");
+            writer.WriteNumberValue(new DateTimeOffset(value.ToUniversalTime()).ToUnixTimeSeconds());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Latchkey.Jose;
+
+namespace Latchkey;
+
+public static partial class Jwt
+{
+    /// <summary>Verifies an HMAC-signed token and returns its claims.</summary>
+    /// <param name="token">The compact JWT.</param>
+    /// <param name="key">The shared secret, as UTF-8 text.</param>
+    /// <param name="algorithms">The algorithms you accept. Required, as in PyJWT: never let the token choose.</param>
+    /// <param name="options">Leeway, issuer, audience and required claims.</param>
+    /// <returns>The claims: strings, <see cref="long"/> or <see cref="double"/> numbers, booleans, arrays (<c>object?[]</c>) and nested dictionaries.</returns>
+    /// <exception cref="JwtMalformedException">Not a well-formed JWT.</exception>
+    /// <exception cref="JwtAlgorithmNotAllowedException">Its <c>alg</c> is not in <paramref name="algorithms"/>, or is <c>none</c>.</exception>
+    /// <exception cref="JwtInvalidSignatureException">The signature does not verify.</exception>
+    /// <exception cref="JwtExpiredException">It has expired.</exception>
+    /// <exception cref="JwtNotYetValidException">Its <c>nbf</c> or <c>iat</c> is in the future.</exception>
+    public static IReadOnlyDictionary<string, object?> Decode(string token, string key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        options ??= new JwtDecodeOptions();
+        return Decode(token, HmacJwsKey.FromString(key, options.AllowShortHmacKey), algorithms, options);
+    }
+
+    /// <summary>Verifies an HMAC-signed token with a secret given as bytes.</summary>
+    public static IReadOnlyDictionary<string, object?> Decode(string token, byte[] key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        options ??= new JwtDecodeOptions();
+        return Decode(token, new HmacJwsKey(key, options.AllowShortHmacKey), algorithms, options);
+    }
+
+    /// <summary>Verifies an ES256/384/512 token with an EC public (or private) key.</summary>
+    public static IReadOnlyDictionary<string, object?> Decode(string token, ECDsa key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null) =>
+        Decode(token, new EcdsaJwsKey(key), algorithms, options ?? new JwtDecodeOptions());
+
+    /// <summary>Verifies an RS*/PS* token with an RSA public (or private) key.</summary>
+    public static IReadOnlyDictionary<string, object?> Decode(string token, RSA key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null) =>
+        Decode(token, new RsaJwsKey(key), algorithms, options ?? new JwtDecodeOptions());
+
+    internal static IReadOnlyDictionary<string, object?> Decode(string token, JwsKey key, IEnumerable<string> algorithms, JwtDecodeOptions options)
+    {
+        using ParsedJws jws = ReadAndVerify(token, _ => key, algorithms, options, rejectEmbeddedKeys: false);
+        return ToDictionary(jws.Claims);
+    }
+
+    /// <summary>
+    /// The shared validation path: parse strictly, check the algorithm against the allow-list, pick the key,
+    /// verify the signature, then the registered claims. The caller disposes the result.
+    /// </summary>
+    internal static ParsedJws ReadAndVerify(string token, Func<ParsedJws, JwsKey?> resolveKey, IEnumerable<string> algorithms,
+        JwtDecodeOptions options, bool rejectEmbeddedKeys)
+    {
+        ArgumentNullException.ThrowIfNull(algorithms);
+        var allowed = algorithms as IReadOnlyCollection<string> ?? algorithms.ToArray();
+        if (allowed.Count == 0)
+            throw new ArgumentException("Name the algorithms you accept, for example [\"HS256\"].", nameof(algorithms));
+
+        ParsedJws jws = JwsReader.Read(token, options.MaxTokenLength, rejectEmbeddedKeys);
+        try
+        {
+            if (!allowed.Contains(jws.Algorithm, StringComparer.Ordinal) || !JwtAlgorithms.IsSupported(jws.Algorithm))
+                throw new JwtAlgorithmNotAllowedException(jws.Algorithm);
+
+            JwsKey key = resolveKey(jws) ?? throw new JwtException(JwtFailure.UnknownKey, "No key is known for this token's 'kid'.");
+            // The key's type, not the token, decides the algorithm family (RFC 8725 §3.1): an RSA or EC key
+            // is never fed to HMAC, whatever 'alg' claims.
+            if (!key.Supports(jws.Algorithm))
+                throw new JwtAlgorithmNotAllowedException(jws.Algorithm);
+            if (!key.Verify(jws.Algorithm, jws.SigningInput, jws.Signature))
+                throw new JwtInvalidSignatureException();
+
+            JwtClaimsValidator.Validate(jws.Claims, options);
+            return jws;
+        }
+        catch
+        {
+            jws.Dispose();
+            throw;
+        }
+    }
+
+    internal static Dictionary<string, object?> ToDictionary(JsonElement obj)
+    {
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (JsonProperty p in obj.EnumerateObject())
+            result[p.Name] = ToValue(p.Value);
+        return result;
+    }
+
+    private static object? ToValue(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => value.TryGetInt64(out long l) ? l : value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Array => value.EnumerateArray().Select(ToValue).ToArray(),
+        JsonValueKind.Object => ToDictionary(value),
+        _ => null,
+    };
+}

@@ -1,1 +1,0 @@
-namespace Latchkey; internal static class Placeholder {}
