@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Latchkey.Accounts;
+using Latchkey.Storage.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary>
+/// What the admin commands work with: the same stores and rules as the server, on the same data folder,
+/// with the schema brought up to date first. Safe while a server runs (SQLite WAL with a busy timeout).
+/// </summary>
+internal sealed class AdminServices : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    private AdminServices(ServiceProvider provider) => _provider = provider;
+
+    public UserAccounts Accounts => _provider.GetRequiredService<UserAccounts>();
+
+    public static async Task<AdminServices> OpenAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        IConfiguration configuration = CommonOptions.Configuration(parse).Build();
+        var services = new ServiceCollection();
+        services.AddOptions<LatchkeyOptions>().Bind(configuration.GetSection(LatchkeyOptions.SectionName));
+        services.AddSingleton(TimeProvider.System);
+        services.AddLatchkeyStorage();
+        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IOptions<LatchkeyOptions>>().Value.PasswordHashing));
+        services.AddSingleton<UserAccounts>();
+        ServiceProvider provider = services.BuildServiceProvider();
+
+        var database = provider.GetRequiredService<SqliteDatabase>();
+        Directory.CreateDirectory(Path.GetDirectoryName(database.Path)!);
+        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        return new AdminServices(provider);
+    }
+
+    public ValueTask DisposeAsync() => _provider.DisposeAsync();
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary>Options every command shares, and the configuration they all read.</summary>
+internal static class CommonOptions
+{
+    public static readonly Option<string?> DataDirectory = new("--data-dir")
+    {
+        Description = "The folder holding latchkey.db and master.key (default ./data; LATCHKEY__DATADIRECTORY).",
+        Recursive = true,
+    };
+
+    /// <summary>
+    /// appsettings.json in the working folder, then <c>LATCHKEY__…</c> environment variables, then flags: later wins.
+    /// </summary>
+    public static IConfigurationBuilder Configuration(ParseResult parse, IDictionary<string, string?>? flags = null)
+    {
+        var values = new Dictionary<string, string?>(flags ?? new Dictionary<string, string?>());
+        if (parse.GetValue(DataDirectory) is { } dataDirectory)
+            values["Latchkey:DataDirectory"] = dataDirectory;
+        return new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddInMemoryCollection(values);
+    }
+
+    /// <summary>Prints a problem to stderr and returns the exit code for bad input or configuration.</summary>
+    public static int Fail(string message)
+    {
+        Console.Error.WriteLine($"latchkey: {message}");
+        return 2;
+    }
+}

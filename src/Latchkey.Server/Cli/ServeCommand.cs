@@ -1,0 +1,95 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary><c>latchkey serve</c>: runs the token service on Kestrel.</summary>
+internal static class ServeCommand
+{
+    public const string DefaultUrls = "http://localhost:5000";
+
+    private static readonly Option<string?> Urls = new("--urls") { Description = $"Where to listen, ';'-separated (default {DefaultUrls})." };
+    private static readonly Option<string?> Issuer = new("--issuer") { Description = "The public URL written into tokens as iss (default: the first --urls)." };
+
+    public static Command Create()
+    {
+        var command = new Command("serve", "Run the token service.") { Urls, Issuer };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.AddConfiguration(CommonOptions.Configuration(parse).Build());
+
+        string urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
+        builder.WebHost.UseUrls(urls);
+        if (parse.GetValue(Issuer) is { } issuer)
+            builder.Configuration["Latchkey:Issuer"] = issuer;
+        else if (string.IsNullOrEmpty(builder.Configuration["Latchkey:Issuer"]) && IssuerFromUrls(urls) is { } derived)
+            builder.Configuration["Latchkey:Issuer"] = derived;
+
+        // Check everything before starting, and say every problem at once.
+        var options = builder.Configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        List<string> problems = [.. CheckUrls(urls), .. LatchkeyOptionsValidator.Problems(options)];
+        if (problems.Count > 0)
+            return CommonOptions.Fail("cannot start:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
+
+        // Framework request logs include paths and query strings, which careless clients fill with secrets.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddProblemDetails();
+        // ASP.NET Core's authentication registers Data Protection, which Latchkey does not use; keep its keys in
+        // memory rather than writing them under the user's home folder.
+        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        builder.Services.AddLatchkey(builder.Configuration.GetSection(LatchkeyOptions.SectionName));
+
+        WebApplication app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapLatchkey();
+
+        try
+        {
+            await app.RunAsync(cancellationToken);
+            return 0;
+        }
+        catch (LatchkeyStartupException e)
+        {
+            return CommonOptions.Fail("cannot start:\n  - " + e.Message.Replace("\n", "\n  - "));
+        }
+        catch (OptionsValidationException e)
+        {
+            return CommonOptions.Fail("cannot start:\n" + string.Join("\n", e.Failures.Select(f => "  - " + f)));
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            return CommonOptions.Fail($"cannot start:\n  - {e.Message} Choose another port with --urls.");
+        }
+    }
+
+    /// <summary>Kestrel's wildcard hosts (*, +) are not URI hosts; they are checked as 0.0.0.0.</summary>
+    private static Uri? ParseUrl(string url) =>
+        Uri.TryCreate(url.Replace("://*", "://0.0.0.0").Replace("://+", "://0.0.0.0"), UriKind.Absolute, out Uri? uri) &&
+        uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" ? uri : null;
+
+    private static IEnumerable<string> CheckUrls(string urls)
+    {
+        foreach (string url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (ParseUrl(url) is null)
+                yield return $"--urls '{url}' is not a listen URL. Use scheme://host:port, e.g. http://127.0.0.1:5000 or http://0.0.0.0:8080.";
+        }
+    }
+
+    /// <summary>The issuer when none is configured: the first listen URL, with a wildcard host read as localhost.</summary>
+    private static string? IssuerFromUrls(string urls)
+    {
+        string first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        if (ParseUrl(first) is not { } uri || uri.Port == 0)
+            return null;
+        string host = uri.Host is "0.0.0.0" or "[::]" ? "localhost" : uri.Host;
+        return $"{uri.Scheme}://{host}:{uri.Port}";
+    }
+}

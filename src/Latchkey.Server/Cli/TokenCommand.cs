@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Text.Json;
+using Latchkey.Jose;
+using Latchkey.Keys;
+using Latchkey.Storage;
+using Latchkey.Storage.Sqlite;
+using Microsoft.Extensions.Configuration;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary><c>latchkey token decode TOKEN</c>: shows what is inside a token, offline, like a local jwt.io.</summary>
+internal static class TokenCommand
+{
+    private static readonly Argument<string> Token = new("token") { Description = "The JWT to decode ('-' reads it from standard input)." };
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JwsWriter.Encoder };
+
+    public static Command Create()
+    {
+        var decode = new Command("decode", "Show a token's header and claims, and check its signature against this data folder's keys.") { Token };
+        decode.SetAction((parse, ct) => DecodeAsync(parse, ct));
+        var token = new Command("token", "Inspect tokens.");
+        token.Subcommands.Add(decode);
+        return token;
+    }
+
+    private static async Task<int> DecodeAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        string text = parse.GetValue(Token)!;
+        if (text == "-")
+            text = (await Console.In.ReadToEndAsync(cancellationToken)).Trim();
+
+        ParsedJws jws;
+        try
+        {
+            jws = JwsReader.Read(text, JwsReader.DefaultMaxLength, rejectEmbeddedKeys: false);
+        }
+        catch (JwtException e)
+        {
+            return CommonOptions.Fail($"not a readable JWT: {e.Message}");
+        }
+
+        using (jws)
+        {
+            Console.WriteLine("Header:");
+            Console.WriteLine(JsonSerializer.Serialize(jws.Header.RootElement, Indented));
+            Console.WriteLine("Claims:");
+            Console.WriteLine(JsonSerializer.Serialize(jws.Claims, Indented));
+            foreach (string name in (string[])["iat", "nbf", "exp"])
+            {
+                if (jws.Claims.TryGetProperty(name, out JsonElement value) && value.TryGetInt64(out long seconds) && seconds is > 0 and < 253402300799)
+                    Console.WriteLine($"  {name}: {DateTimeOffset.FromUnixTimeSeconds(seconds):yyyy-MM-dd HH:mm:ss} UTC");
+            }
+
+            Console.WriteLine("Signature: " + await CheckSignatureAsync(parse, jws, cancellationToken));
+        }
+
+        return 0;
+    }
+
+    /// <summary>Verifies with the public key of the same kid from the data folder; never needs the master key.</summary>
+    private static async Task<string> CheckSignatureAsync(ParseResult parse, ParsedJws jws, CancellationToken cancellationToken)
+    {
+        IConfiguration configuration = CommonOptions.Configuration(parse).Build();
+        var options = configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        var database = new SqliteDatabase(options.DataDirectory);
+        if (!File.Exists(database.Path))
+            return $"not verified (no database at {database.Path}).";
+
+        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListActiveAsync(cancellationToken);
+        SigningKeyRecord? record = keys.FirstOrDefault(k => k.KeyId == jws.KeyId);
+        if (record is null || record.Algorithm != jws.Algorithm || JsonWebKeys.FromPublicJwk(record.PublicJwk) is not { } key)
+            return $"not verified (no {jws.Algorithm} key with kid '{jws.KeyId}' in {options.DataDirectory}).";
+        return key.Verify(jws.Algorithm, jws.SigningInput, jws.Signature)
+            ? $"valid (key {record.KeyId}). Expiry, issuer and audience are not checked here."
+            : "INVALID: the token was altered or signed by another key.";
+    }
+}

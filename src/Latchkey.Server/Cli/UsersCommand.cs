@@ -1,0 +1,77 @@
+using System.CommandLine;
+using Latchkey.Accounts;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary><c>latchkey users add|list|set-password|disable|enable|roles</c>.</summary>
+internal static class UsersCommand
+{
+    private static readonly Argument<string> Name = new("name") { Description = "The username (case-insensitive)." };
+    private static readonly Option<bool> PasswordStdin = new("--password-stdin") { Description = "Read the password from standard input instead of prompting." };
+    private static readonly Option<string[]> Role = new("--role") { Description = "A role to give the user (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string[]> Add = new("--add") { Description = "A role to add (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string[]> Remove = new("--remove") { Description = "A role to remove (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+
+    public static Command Create()
+    {
+        var users = new Command("users", "Manage user accounts.");
+
+        var add = new Command("add", "Create a user. The first admin: latchkey users add NAME --role admin") { Name, Role, PasswordStdin };
+        add.SetAction((parse, ct) => RunAsync(parse, async (admin, name) =>
+        {
+            if (PasswordInput.Read(parse.GetValue(PasswordStdin), out string? error) is not { } password)
+                return AccountResult.Fail(error!);
+            return await admin.Accounts.AddAsync(name, password, parse.GetValue(Role) ?? [], ct);
+        }, user => $"Created user {user.Username} ({Describe(user.Roles)}).", ct));
+
+        var list = new Command("list", "List users.");
+        list.SetAction(async (parse, ct) =>
+        {
+            await using AdminServices admin = await AdminServices.OpenAsync(parse, ct);
+            var all = await admin.Accounts.ListAsync(ct);
+            Console.WriteLine($"{"USERNAME",-32} {"STATE",-9} {"CREATED (UTC)",-20} ROLES");
+            foreach (var u in all)
+                Console.WriteLine($"{u.Username,-32} {(u.Disabled ? "disabled" : "active"),-9} {u.CreatedAt.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {string.Join(",", u.Roles)}");
+            return 0;
+        });
+
+        var setPassword = new Command("set-password", "Set a user's password.") { Name, PasswordStdin };
+        setPassword.SetAction((parse, ct) => RunAsync(parse, async (admin, name) =>
+        {
+            if (PasswordInput.Read(parse.GetValue(PasswordStdin), out string? error) is not { } password)
+                return AccountResult.Fail(error!);
+            return await admin.Accounts.SetPasswordAsync(name, password, ct);
+        }, user => $"Set the password of {user.Username}.", ct));
+
+        var disable = new Command("disable", "Disable a user: no new tokens until enabled again.") { Name };
+        disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, true, ct), u => $"Disabled {u.Username}.", ct));
+
+        var enable = new Command("enable", "Enable a disabled user.") { Name };
+        enable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, false, ct), u => $"Enabled {u.Username}.", ct));
+
+        var roles = new Command("roles", "Show or change a user's roles.") { Name, Add, Remove };
+        roles.SetAction((parse, ct) => RunAsync(parse,
+            (admin, name) => admin.Accounts.ChangeRolesAsync(name, parse.GetValue(Add) ?? [], parse.GetValue(Remove) ?? [], ct),
+            u => $"{u.Username}: {Describe(u.Roles)}", ct));
+
+        users.Subcommands.Add(add);
+        users.Subcommands.Add(list);
+        users.Subcommands.Add(setPassword);
+        users.Subcommands.Add(disable);
+        users.Subcommands.Add(enable);
+        users.Subcommands.Add(roles);
+        return users;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<AccountResult>> change, Func<Storage.UserRecord, string> success, CancellationToken ct)
+    {
+        await using AdminServices admin = await AdminServices.OpenAsync(parse, ct);
+        AccountResult result = await change(admin, parse.GetValue(Name)!);
+        if (!result.Succeeded)
+            return CommonOptions.Fail(result.Error!);
+        Console.WriteLine(success(result.User!));
+        return 0;
+    }
+
+    private static string Describe(IReadOnlyList<string> roles) => roles.Count == 0 ? "no roles" : "roles: " + string.Join(", ", roles);
+}

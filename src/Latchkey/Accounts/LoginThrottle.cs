@@ -1,0 +1,77 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Latchkey.Storage;
+
+namespace Latchkey.Accounts;
+
+/// <summary>
+/// Brute-force protection for password logins (RFC 6749 §4.3.2). Two independent limits:
+/// per username (consecutive failures, exponential back-off, reset by a success) and per client address
+/// (failures in a sliding window, with a much higher threshold). Counts live in the database, so the CLI,
+/// a restart or another node cannot reset an attacker's budget.
+/// </summary>
+public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions options, TimeProvider time)
+{
+    /// <summary>How long the caller must wait, or null when the attempt may proceed.</summary>
+    public async Task<TimeSpan?> CheckAsync(string username, IPAddress? address, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        LoginFailureCounts counts = await store.GetAsync(UserKey(username), AddressKey(address), now - options.AddressWindow, cancellationToken);
+
+        TimeSpan wait = TimeSpan.Zero;
+        if (counts.UserFailures >= options.UserFailureThreshold && counts.UserLastFailureAt is { } last)
+        {
+            DateTimeOffset lockedUntil = last + UserLockout(counts.UserFailures);
+            if (lockedUntil > now)
+                wait = lockedUntil - now;
+        }
+
+        if (counts.AddressFailuresInWindow >= options.AddressFailureThreshold && counts.OldestAddressFailureInWindow is { } oldest)
+        {
+            TimeSpan addressWait = oldest + options.AddressWindow - now;
+            if (addressWait > wait)
+                wait = addressWait;
+        }
+
+        return wait > TimeSpan.Zero ? wait : null;
+    }
+
+    public Task RecordFailureAsync(string username, IPAddress? address, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        return store.RecordFailureAsync(UserKey(username), AddressKey(address), now, now - options.AddressWindow, cancellationToken);
+    }
+
+    public Task RecordSuccessAsync(string username, CancellationToken cancellationToken) =>
+        store.ResetUserAsync(UserKey(username), cancellationToken);
+
+    /// <summary>The lock after the n-th consecutive failure: the base lock, doubled for each failure past the threshold.</summary>
+    internal TimeSpan UserLockout(int failures)
+    {
+        int doublings = Math.Min(failures - options.UserFailureThreshold, 30);
+        double seconds = options.UserLockout.TotalSeconds * Math.Pow(2, doublings);
+        return TimeSpan.FromSeconds(Math.Min(seconds, options.MaxUserLockout.TotalSeconds));
+    }
+
+    // Attempted usernames can be passwords typed into the wrong field, so only their hash is stored.
+    private static string UserKey(string username) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes("latchkey-login:" + username)));
+
+    /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address.</summary>
+    internal static string AddressKey(IPAddress? address)
+    {
+        if (address is null)
+            return "unknown";
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            byte[] bytes = address.GetAddressBytes();
+            Array.Clear(bytes, 8, 8);
+            return new IPAddress(bytes) + "/64";
+        }
+
+        return address.ToString();
+    }
+}

@@ -1,0 +1,66 @@
+using System.Net;
+using Latchkey.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Latchkey.Accounts;
+
+/// <summary>The outcome of a password login. Exactly one of the three shapes.</summary>
+public sealed record LoginResult
+{
+    public UserRecord? User { get; private init; }
+    public TimeSpan? RetryAfter { get; private init; }
+    public string? FailureReason { get; private init; }
+
+    public static LoginResult Success(UserRecord user) => new() { User = user };
+    public static LoginResult Throttled(TimeSpan retryAfter) => new() { RetryAfter = retryAfter, FailureReason = "throttled" };
+    public static LoginResult Failed(string reason) => new() { FailureReason = reason };
+}
+
+/// <summary>
+/// Checks a username and password, in this order: throttle, look up, verify, account state. Unknown users,
+/// wrong passwords and disabled accounts all cost one Argon2id verification and give the same answer.
+/// </summary>
+public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, ILogger<PasswordLogin> logger)
+{
+    public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, CancellationToken cancellationToken)
+    {
+        string normalized = Usernames.Normalize(username);
+        string addressText = LoginThrottle.AddressKey(address);
+
+        // A locked username is refused before the password is checked: a guess made while locked is never tested.
+        if (await throttle.CheckAsync(normalized, address, cancellationToken) is { } wait)
+        {
+            Log.LoginThrottled(logger, normalized, addressText, wait);
+            return LoginResult.Throttled(wait);
+        }
+
+        UserRecord? user = await users.FindByUsernameAsync(normalized, cancellationToken);
+        string? failure;
+        bool needsRehash = false;
+        if (user is null)
+        {
+            hasher.VerifyDummy(password);
+            failure = "unknown user";
+        }
+        else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
+        {
+            failure = "wrong password";
+        }
+        else
+        {
+            failure = user.Disabled ? "account disabled" : null;
+        }
+
+        if (failure is not null)
+        {
+            await throttle.RecordFailureAsync(normalized, address, cancellationToken);
+            Log.LoginFailed(logger, normalized, addressText, failure);
+            return LoginResult.Failed(failure);
+        }
+
+        await throttle.RecordSuccessAsync(normalized, cancellationToken);
+        if (needsRehash && await users.TryUpgradePasswordHashAsync(user!.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
+            Log.PasswordHashUpgraded(logger, user.Username);
+        return LoginResult.Success(user!);
+    }
+}

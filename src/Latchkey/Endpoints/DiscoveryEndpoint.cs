@@ -1,0 +1,45 @@
+using Latchkey.Protocol;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Endpoints;
+
+/// <summary>Authorization server metadata (RFC 8414), also served as OpenID Connect discovery for verifiers that look there.</summary>
+internal sealed record DiscoveryDocument(
+    string Issuer,
+    string TokenEndpoint,
+    string JwksUri,
+    string UserinfoEndpoint,
+    string[] GrantTypesSupported,
+    string[] TokenEndpointAuthMethodsSupported,
+    string[] ScopesSupported,
+    string[] ResponseTypesSupported,
+    string[] SubjectTypesSupported,
+    string[] AccessTokenSigningAlgValuesSupported);
+
+internal static class DiscoveryEndpoint
+{
+    public static void MapDiscoveryEndpoints(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/.well-known/oauth-authorization-server", Handle).WithName("AuthorizationServerMetadata");
+        routes.MapGet("/.well-known/openid-configuration", Handle).WithName("OpenIdConfiguration");
+    }
+
+    private static JsonHttpResult<DiscoveryDocument> Handle(IOptions<LatchkeyOptions> options)
+    {
+        LatchkeyOptions o = options.Value;
+        string issuer = o.Issuer!.TrimEnd('/');
+        return TypedResults.Json(new DiscoveryDocument(
+            Issuer: o.Issuer!,
+            TokenEndpoint: issuer + "/token",
+            JwksUri: issuer + "/.well-known/jwks.json",
+            UserinfoEndpoint: issuer + "/userinfo",
+            GrantTypesSupported: [GrantTypes.Password],
+            TokenEndpointAuthMethodsSupported: ["none"],
+            ScopesSupported: [.. o.Scopes],
+            // No authorization endpoint: Latchkey issues tokens at the token endpoint only.
+            ResponseTypesSupported: [],
+            SubjectTypesSupported: ["public"],
+            AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm]), LatchkeyJsonContext.Default.DiscoveryDocument);
+    }
+}

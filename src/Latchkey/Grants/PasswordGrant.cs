@@ -1,0 +1,36 @@
+using Latchkey.Accounts;
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Tokens;
+using Microsoft.Extensions.Logging;
+
+namespace Latchkey.Grants;
+
+/// <summary>
+/// The resource owner password credentials grant (RFC 6749 §4.3). RFC 9700 §2.4 advises against it for third-party
+/// clients; Latchkey allows it per client (the built-in first-party client has it) and throttles it, as §4.3.2 requires.
+/// </summary>
+internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, ILogger<PasswordGrant> logger)
+{
+    public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, CancellationToken cancellationToken)
+    {
+        if (request.Username is null || request.Password is null)
+            return OAuthError.InvalidRequest("The password grant needs username and password.");
+        // No account can have such a name or password, so refusing them here reveals nothing and saves a hash.
+        if (request.Username.Length > Usernames.MaximumLength)
+            return OAuthError.InvalidRequest($"The username is longer than {Usernames.MaximumLength} characters.");
+        if (request.Password.Length > PasswordHasher.MaximumPasswordLength)
+            return OAuthError.InvalidRequest($"The password is longer than {PasswordHasher.MaximumPasswordLength} characters.");
+
+        LoginResult result = await login.LoginAsync(request.Username, request.Password, request.ClientAddress, cancellationToken);
+        if (result.RetryAfter is { } wait)
+            return OAuthError.Throttled(wait, $"login throttled for '{Usernames.Normalize(request.Username)}'");
+        if (result.User is not { } user)
+            return OAuthError.InvalidCredentials($"{result.FailureReason} for '{Usernames.Normalize(request.Username)}'");
+
+        string? scope = request.Scopes.Count > 0 ? string.Join(' ', request.Scopes.Distinct(StringComparer.Ordinal)) : null;
+        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId));
+        Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
+        return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope };
+    }
+}

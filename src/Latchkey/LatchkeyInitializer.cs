@@ -1,0 +1,30 @@
+using Latchkey.Accounts;
+using Latchkey.Keys;
+using Latchkey.Storage.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey;
+
+/// <summary>
+/// Prepares state before the first request: schema migrations, signing keys (the first one generated on a fresh
+/// install), and the dummy password hash that keeps unknown-user logins as slow as real ones.
+/// </summary>
+internal sealed class LatchkeyInitializer(
+    SqliteDatabase database, SigningKeyRing keys, PasswordHasher hasher, IOptions<LatchkeyOptions> options, ILogger<LatchkeyInitializer> logger)
+    : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        await keys.LoadAsync(cancellationToken);
+        hasher.Warm();
+
+        string issuer = options.Value.Issuer!;
+        if (Uri.TryCreate(issuer, UriKind.Absolute, out Uri? uri) && uri.Scheme == "http" && !uri.IsLoopback)
+            Log.PlainHttpIssuer(logger, issuer);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,95 @@
+namespace Latchkey;
+
+/// <summary>
+/// Everything an operator can set, bound from the <c>Latchkey</c> configuration section
+/// (appsettings.json, or environment variables such as <c>LATCHKEY__ACCESSTOKENLIFETIME</c>).
+/// </summary>
+public sealed class LatchkeyOptions
+{
+    /// <summary>The configuration section these options are read from.</summary>
+    public const string SectionName = "Latchkey";
+
+    /// <summary>
+    /// The issuer URL written into <c>iss</c> and published by discovery, e.g. <c>https://auth.example.com</c>.
+    /// Verifiers compare it exactly, so changing it invalidates every token already issued.
+    /// </summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>The <c>aud</c> of access tokens: the API they are meant for. <c>/me</c> accepts only this audience.</summary>
+    public string Audience { get; set; } = "api";
+
+    /// <summary>
+    /// How long an access token lives. Shorter limits the damage of a leaked token; longer means fewer logins.
+    /// Tokens cannot be recalled once issued, so keep this short (the default is the seed tutorial's 30 minutes).
+    /// </summary>
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// The algorithm access tokens are signed with. ES256 by default: asymmetric, so verifiers need only the
+    /// public JWKS, never a secret. HS256/384/512 need <see cref="HmacSecret"/> and publish nothing.
+    /// </summary>
+    public string SigningAlgorithm { get; set; } = JwtAlgorithms.ES256;
+
+    /// <summary>
+    /// The shared secret when <see cref="SigningAlgorithm"/> is HS*: at least as many bytes as the hash
+    /// (32 for HS256). Every verifier must hold it, and any of them can then mint tokens.
+    /// </summary>
+    public string? HmacSecret { get; set; }
+
+    /// <summary>The folder holding <c>latchkey.db</c> and <c>master.key</c>. Created if missing.</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>
+    /// The base64 key (32 bytes) that encrypts signing keys at rest. When empty, <c>master.key</c> in
+    /// <see cref="DataDirectory"/> is used, and created on first start. Lose it and the stored signing keys are unusable.
+    /// </summary>
+    public string? MasterKey { get; set; }
+
+    /// <summary>The scopes the built-in client may request. A request for any other scope gets <c>invalid_scope</c>.</summary>
+    public List<string> Scopes { get; set; } = ["api"];
+
+    /// <summary>Requests to <c>POST /token</c> larger than this get 413. Token requests are a few hundred bytes.</summary>
+    public int MaxTokenRequestBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Brute-force protection of password logins (RFC 6749 §4.3.2).</summary>
+    public LoginThrottleOptions LoginThrottle { get; set; } = new();
+
+    /// <summary>Argon2id cost of new password hashes.</summary>
+    public PasswordHashingOptions PasswordHashing { get; set; } = new();
+}
+
+/// <summary>When failed logins start being refused with 429.</summary>
+public sealed class LoginThrottleOptions
+{
+    /// <summary>
+    /// Consecutive failures for one username before it is locked. From this failure on, the username is locked for
+    /// <see cref="UserLockout"/>, doubling with each further failure up to <see cref="MaxUserLockout"/>; a successful
+    /// login resets it. Lower stops guessing sooner but lets an attacker lock a victim out more easily.
+    /// </summary>
+    public int UserFailureThreshold { get; set; } = 10;
+
+    /// <summary>The first lock of a username.</summary>
+    public TimeSpan UserLockout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest lock of a username.</summary>
+    public TimeSpan MaxUserLockout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Failures from one client address (IPv6: its /64) within <see cref="AddressWindow"/> before that address is
+    /// refused. Far above the per-user threshold, so one attacked account does not lock out an office behind one NAT.
+    /// </summary>
+    public int AddressFailureThreshold { get; set; } = 100;
+
+    /// <summary>The sliding window for <see cref="AddressFailureThreshold"/>.</summary>
+    public TimeSpan AddressWindow { get; set; } = TimeSpan.FromMinutes(15);
+}
+
+/// <summary>Argon2id parameters for new hashes. Existing hashes keep theirs and are upgraded at the next login.</summary>
+public sealed class PasswordHashingOptions
+{
+    /// <summary>Memory in KiB. OWASP's minimum is 19 MiB (19456 KiB) with 2 passes.</summary>
+    public int MemoryKiB { get; set; } = 19 * 1024;
+
+    /// <summary>Passes over the memory.</summary>
+    public int Iterations { get; set; } = 2;
+}

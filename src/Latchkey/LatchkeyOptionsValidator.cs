@@ -1,0 +1,94 @@
+using Latchkey.Jose;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey;
+
+/// <summary>
+/// Checks the whole configuration at start-up and reports every problem at once, each with how to fix it,
+/// rather than failing on the first one or at the first request.
+/// </summary>
+public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LatchkeyOptions options)
+    {
+        List<string> problems = Problems(options);
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    public static List<string> Problems(LatchkeyOptions o)
+    {
+        var problems = new List<string>();
+
+        if (string.IsNullOrWhiteSpace(o.Issuer))
+            problems.Add("Latchkey:Issuer is not set. Set it to the public URL of this server, e.g. --issuer https://auth.example.com (LATCHKEY__ISSUER).");
+        else if (!Uri.TryCreate(o.Issuer, UriKind.Absolute, out Uri? issuer) || issuer.Scheme is not ("http" or "https") ||
+                 !string.IsNullOrEmpty(issuer.Query) || !string.IsNullOrEmpty(issuer.Fragment))
+            problems.Add($"Latchkey:Issuer '{o.Issuer}' is not an http(s) URL without query or fragment (RFC 8414 §2). Use e.g. https://auth.example.com.");
+
+        if (string.IsNullOrWhiteSpace(o.Audience))
+            problems.Add("Latchkey:Audience is empty. Set it to the name of the API your tokens are for, e.g. \"api\".");
+
+        if (o.AccessTokenLifetime < TimeSpan.FromSeconds(30) || o.AccessTokenLifetime > TimeSpan.FromHours(24))
+            problems.Add($"Latchkey:AccessTokenLifetime {o.AccessTokenLifetime} is outside 00:00:30 to 24:00:00. Access tokens cannot be recalled: keep them short (default 00:30:00).");
+
+        if (!JwtAlgorithms.IsSupported(o.SigningAlgorithm))
+            problems.Add($"Latchkey:SigningAlgorithm '{o.SigningAlgorithm}' is not supported. Use one of: {string.Join(", ", JwtAlgorithms.Supported)}.");
+        else if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
+        {
+            int need = HmacJwsKey.MinimumBytes(o.SigningAlgorithm);
+            int have = o.HmacSecret is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(o.HmacSecret);
+            if (have < need)
+                problems.Add($"Latchkey:HmacSecret is {have} bytes; {o.SigningAlgorithm} needs at least {need} (RFC 7518 §3.2). " +
+                             $"Generate one with: openssl rand -base64 {need} — or use the default ES256, which needs no shared secret.");
+        }
+
+        if (CheckDataDirectory(o.DataDirectory) is { } dataProblem)
+            problems.Add(dataProblem);
+
+        if (!string.IsNullOrWhiteSpace(o.MasterKey) && !IsBase64Key(o.MasterKey))
+            problems.Add("Latchkey:MasterKey is not 32 bytes of base64. Generate one with: openssl rand -base64 32");
+
+        if (o.Scopes.Count == 0 || o.Scopes.Any(s => s.Length == 0 || s.Any(c => c <= ' ' || c is '"' or '\\' || c > '~')))
+            problems.Add("Latchkey:Scopes must list at least one scope, each without spaces, quotes or backslashes (RFC 6749 §3.3).");
+
+        if (o.MaxTokenRequestBytes is < 1024 or > 1024 * 1024)
+            problems.Add($"Latchkey:MaxTokenRequestBytes {o.MaxTokenRequestBytes} is outside 1024 to 1048576.");
+
+        LoginThrottleOptions t = o.LoginThrottle;
+        if (t.UserFailureThreshold < 1 || t.AddressFailureThreshold < 1)
+            problems.Add("Latchkey:LoginThrottle thresholds must be at least 1.");
+        if (t.UserLockout <= TimeSpan.Zero || t.MaxUserLockout < t.UserLockout || t.AddressWindow <= TimeSpan.Zero)
+            problems.Add("Latchkey:LoginThrottle durations must be positive, and MaxUserLockout at least UserLockout.");
+
+        if (o.PasswordHashing.MemoryKiB < 19 * 1024 || o.PasswordHashing.Iterations < 2)
+            problems.Add($"Latchkey:PasswordHashing is below OWASP's Argon2id minimum (MemoryKiB 19456, Iterations 2): got {o.PasswordHashing.MemoryKiB} KiB, {o.PasswordHashing.Iterations}.");
+
+        return problems;
+    }
+
+    private static bool IsBase64Key(string text)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        return Convert.TryFromBase64String(text.Trim(), buffer, out int written) && written == Keys.MasterKey.Length;
+    }
+
+    /// <summary>Creates the folder if needed and proves it is writable, so the problem shows now, not at the first login.</summary>
+    private static string? CheckDataDirectory(string directory)
+    {
+        if (string.IsNullOrWhiteSpace(directory))
+            return "Latchkey:DataDirectory is empty. Pass --data-dir DIR (LATCHKEY__DATADIRECTORY).";
+        string full = Path.GetFullPath(directory);
+        try
+        {
+            Directory.CreateDirectory(full);
+            string probe = Path.Combine(full, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"The data folder {full} cannot be written ({e.Message}). Choose another with --data-dir, or fix its permissions.";
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Latchkey.Accounts;
+using Latchkey.Clients;
+using Latchkey.Endpoints;
+using Latchkey.Grants;
+using Latchkey.Keys;
+using Latchkey.Storage;
+using Latchkey.Storage.Sqlite;
+using Latchkey.Tokens;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary><c>AddLatchkey()</c>: everything Latchkey needs, for the server or for an app that embeds it.</summary>
+public static class LatchkeyServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers Latchkey: options (bound from <paramref name="configuration"/>, then <paramref name="configure"/>),
+    /// validated at start-up; the SQLite store in the data folder; accounts, keys, tokens, grants; and the
+    /// <c>Latchkey</c> bearer authentication scheme. Pair with <c>app.MapLatchkey()</c>.
+    /// </summary>
+    public static IServiceCollection AddLatchkey(this IServiceCollection services, IConfiguration? configuration = null, Action<Latchkey.LatchkeyOptions>? configure = null)
+    {
+        OptionsBuilder<Latchkey.LatchkeyOptions> options = services.AddOptions<Latchkey.LatchkeyOptions>();
+        if (configuration is not null)
+            options.Bind(configuration);
+        if (configure is not null)
+            options.Configure(configure);
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Latchkey.LatchkeyOptions>, Latchkey.LatchkeyOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLatchkeyStorage();
+
+        services.AddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
+        services.AddSingleton(sp => new LoginThrottle(sp.GetRequiredService<ILoginFailureStore>(), Options(sp).LoginThrottle, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<PasswordLogin>();
+        services.AddSingleton<UserAccounts>();
+        services.AddSingleton<SigningKeyRing>();
+        services.AddSingleton<AccessTokenIssuer>();
+        services.AddSingleton<AccessTokenValidator>();
+        services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton<PasswordGrant>();
+        services.AddHostedService<Latchkey.LatchkeyInitializer>();
+
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, _ => { });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(LatchkeyPolicies.Bearer, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
+            .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
+        return services;
+    }
+
+    /// <summary>Only the stores, for tools (like the CLI) that work on the data without serving HTTP.</summary>
+    public static IServiceCollection AddLatchkeyStorage(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => new SqliteDatabase(Options(sp).DataDirectory));
+        services.TryAddSingleton<IUserStore, SqliteUserStore>();
+        services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
+        services.TryAddSingleton<ILoginFailureStore, SqliteLoginFailureStore>();
+        return services;
+    }
+
+    private static Latchkey.LatchkeyOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>().Value;
+}

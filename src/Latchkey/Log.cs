@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+
+namespace Latchkey;
+
+/// <summary>
+/// Every log line Latchkey writes, with stable event ids. None takes a password, secret or whole token:
+/// tokens are identified by their <c>jti</c>, users by name.
+/// </summary>
+internal static partial class Log
+{
+    // 1xxx: token endpoint
+    [LoggerMessage(1001, LogLevel.Information, "Token request refused: {Error} ({Status}): {Detail}")]
+    public static partial void TokenRequestRefused(ILogger logger, string error, int status, string detail);
+
+    [LoggerMessage(1002, LogLevel.Information, "Issued access token {Jti} to {Subject} via {GrantType}")]
+    public static partial void TokenIssued(ILogger logger, string jti, string subject, string grantType);
+
+    // 2xxx: logins
+    [LoggerMessage(2001, LogLevel.Warning, "Login failed for {Username} from {Address}: {Reason}")]
+    public static partial void LoginFailed(ILogger logger, string username, string address, string reason);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Login throttled for {Username} from {Address}; retry after {RetryAfter}")]
+    public static partial void LoginThrottled(ILogger logger, string username, string address, TimeSpan retryAfter);
+
+    [LoggerMessage(2003, LogLevel.Information, "Upgraded the password hash of {Username} to the current parameters")]
+    public static partial void PasswordHashUpgraded(ILogger logger, string username);
+
+    // 3xxx: bearer tokens
+    [LoggerMessage(3001, LogLevel.Information, "Bearer token refused: {Failure}: {Reason}")]
+    public static partial void BearerTokenRefused(ILogger logger, JwtFailure failure, string reason);
+
+    // 4xxx: keys and start-up
+    [LoggerMessage(4001, LogLevel.Information, "Generated signing key {Kid} ({Algorithm})")]
+    public static partial void SigningKeyGenerated(ILogger logger, string kid, string algorithm);
+
+    [LoggerMessage(4002, LogLevel.Information, "Created a new master key at {Path}; back it up apart from the database")]
+    public static partial void MasterKeyCreated(ILogger logger, string path);
+
+    [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
+    public static partial void PlainHttpIssuer(ILogger logger, string issuer);
+}

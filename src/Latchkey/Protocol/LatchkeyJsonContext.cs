@@ -1,0 +1,16 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Latchkey.Endpoints;
+using Latchkey.Endpoints.Admin;
+
+namespace Latchkey.Protocol;
+
+/// <summary>Source-generated JSON for everything the endpoints write: no reflection on the hot path.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(TokenResponse))]
+[JsonSerializable(typeof(OAuthErrorBody))]
+[JsonSerializable(typeof(SeedTokenResponse))]
+[JsonSerializable(typeof(DiscoveryDocument))]
+[JsonSerializable(typeof(UserSummary[]))]
+[JsonSerializable(typeof(JsonElement))]
+internal sealed partial class LatchkeyJsonContext : JsonSerializerContext;

@@ -1,0 +1,78 @@
+using Microsoft.Data.Sqlite;
+
+namespace Latchkey.Storage.Sqlite;
+
+/// <summary>
+/// Versioned migrations, applied in order inside one write transaction, so two processes starting at once
+/// cannot both migrate. A database newer than this build is refused rather than misread.
+/// </summary>
+public static class SqliteSchema
+{
+    private static readonly string[] Migrations =
+    [
+        // 1: users, signing keys, login throttling.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            password_changed_at INTEGER NOT NULL
+        );
+        CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            algorithm TEXT NOT NULL,
+            public_jwk TEXT NOT NULL,
+            protected_private_key BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            activates_at INTEGER NOT NULL,
+            retired_at INTEGER
+        );
+        CREATE TABLE login_failures_by_user (
+            user_key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_failure_at INTEGER NOT NULL
+        );
+        CREATE TABLE login_failures_by_address (
+            address TEXT NOT NULL,
+            failed_at INTEGER NOT NULL
+        );
+        CREATE INDEX ix_login_failures_by_address ON login_failures_by_address (address, failed_at);
+        """,
+    ];
+
+    /// <summary>The schema version this build writes.</summary>
+    public static int LatestVersion => Migrations.Length;
+
+    public static async Task MigrateAsync(SqliteDatabase database, CancellationToken cancellationToken)
+    {
+        await using SqliteConnection connection = await database.OpenAsync(cancellationToken);
+        await using (SqliteCommand wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode = WAL;";
+            await wal.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // BEGIN IMMEDIATE takes the write lock up front: a second process waits here, then sees the new version.
+        // Microsoft.Data.Sqlite has no async BEGIN IMMEDIATE; the call is local and brief.
+        await using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL); SELECT COALESCE(MAX(version), 0) FROM schema_version;";
+        int current = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+        if (current > LatestVersion)
+            throw new LatchkeyStartupException(
+                $"The database {database.Path} has schema version {current}, but this Latchkey knows only up to {LatestVersion}. " +
+                "Upgrade Latchkey, or restore a backup made by this version.");
+
+        for (int version = current + 1; version <= LatestVersion; version++)
+        {
+            command.CommandText = Migrations[version - 1] + $"\nINSERT INTO schema_version (version) VALUES ({version});";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+}

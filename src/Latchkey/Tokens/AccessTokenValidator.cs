@@ -1,0 +1,47 @@
+using System.Text.Json;
+using Latchkey.Jose;
+using Latchkey.Keys;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Tokens;
+
+/// <summary>
+/// Validates access tokens presented to Latchkey's own endpoints, failing closed: the key comes only from our
+/// ring by <c>kid</c> (never from the token), the algorithm must be that key's, <c>typ</c> must be
+/// <c>at+jwt</c> (RFC 8725 §3.11, RFC 9068 §4), and <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>sub</c>,
+/// <c>jti</c> must all be present and right.
+/// </summary>
+internal sealed class AccessTokenValidator(SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
+{
+    /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
+    public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
+
+    private static readonly string[] Required = ["exp", "iat", "sub", "jti"];
+
+    /// <summary>Returns the token's claims, or throws a <see cref="JwtException"/> saying why not.</summary>
+    public JsonElement Validate(string token)
+    {
+        var decodeOptions = new JwtDecodeOptions
+        {
+            Issuer = options.Value.Issuer,
+            Audience = options.Value.Audience,
+            RequiredClaims = Required,
+            Leeway = Leeway,
+            TimeProvider = time,
+        };
+
+        using ParsedJws jws = Jwt.ReadAndVerify(token, ResolveKey, JwtAlgorithms.Supported, decodeOptions, rejectEmbeddedKeys: true);
+        return jws.Claims.Clone();
+    }
+
+    private JwsKey? ResolveKey(ParsedJws jws)
+    {
+        if (!string.Equals(jws.Type, AccessTokenIssuer.TokenType, StringComparison.OrdinalIgnoreCase) &&
+            !string.Equals(jws.Type, "application/" + AccessTokenIssuer.TokenType, StringComparison.OrdinalIgnoreCase))
+            throw new JwtUnsupportedHeaderException(JwtFailure.InvalidType, $"The token's typ is '{jws.Type}', not '{AccessTokenIssuer.TokenType}'.");
+
+        SigningKey? key = keys.Find(jws.KeyId);
+        // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify.
+        return key is not null && key.Algorithm == jws.Algorithm ? key.Key : null;
+    }
+}
