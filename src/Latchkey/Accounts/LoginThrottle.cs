@@ -55,7 +55,7 @@ public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions
     }
 
     // Attempted usernames can be passwords typed into the wrong field, so only their hash is stored.
-    private static string UserKey(string username) =>
+    internal static string UserKey(string username) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes("latchkey-login:" + username)));
 
     /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address.</summary>

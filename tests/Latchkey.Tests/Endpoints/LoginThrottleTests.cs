@@ -1,0 +1,158 @@
+using System.Net;
+using Latchkey.Accounts;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.Endpoints;
+
+/// <summary>RFC 6749 §4.3.2 brute-force protection, over HTTP, with the clock moved on both sides of each boundary.</summary>
+public sealed class LoginThrottleTests
+{
+    private const string Password = "correct horse battery";
+
+    [Fact]
+    public void Options_Defaults_AreTenPerUserAndHundredPerAddressInFifteenMinutes()
+    {
+        var options = new LoginThrottleOptions();
+
+        Assert.Equal(10, options.UserFailureThreshold);
+        Assert.Equal(100, options.AddressFailureThreshold);
+        Assert.Equal(TimeSpan.FromMinutes(15), options.AddressWindow);
+    }
+
+    [Fact]
+    public async Task User_NineFailures_TenthAttemptIsStillChecked()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 9);
+
+        await server.GetAccessTokenAsync("alice", Password);
+    }
+
+    [Fact]
+    public async Task User_TenthConsecutiveFailure_LocksEvenTheRightPasswordWith429()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 10);
+
+        using HttpResponseMessage response = await server.PostTokenAsync("alice", Password);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.TooManyRequests, "slow_down");
+        Assert.Equal(TimeSpan.FromSeconds(30), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task User_Lockout_EndsAfterItsTimeAndSuccessResetsTheCount()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 10);
+
+        server.Time.Advance(TimeSpan.FromSeconds(29));
+        using (HttpResponseMessage stillLocked = await server.PostTokenAsync("alice", Password))
+            Assert.Equal(HttpStatusCode.TooManyRequests, stillLocked.StatusCode);
+
+        server.Time.Advance(TimeSpan.FromSeconds(1));
+        await server.GetAccessTokenAsync("alice", Password);
+
+        // The success reset the count: nine more failures do not lock.
+        await FailAsync(server, "alice", 9);
+        await server.GetAccessTokenAsync("alice", Password);
+    }
+
+    [Fact]
+    public async Task User_FurtherFailures_DoubleTheLockout()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 10);
+        server.Time.Advance(TimeSpan.FromSeconds(30));
+
+        await FailAsync(server, "alice", 1); // the 11th consecutive failure
+
+        using HttpResponseMessage response = await server.PostTokenAsync("alice", Password);
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(60), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task User_LockedAccount_DoesNotLockOtherUsersOnTheSameAddress()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await server.AddUserAsync("bob", Password);
+        await FailAsync(server, "alice", 10);
+        using (HttpResponseMessage locked = await server.PostTokenAsync("alice", Password))
+            Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
+
+        await server.GetAccessTokenAsync("bob", Password);
+    }
+
+    [Fact]
+    public async Task User_UnknownUsername_IsThrottledLikeAKnownOne()
+    {
+        // Otherwise the 429 (or its absence) would reveal which accounts exist.
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await FailAsync(server, "ghost", 10);
+
+        using HttpResponseMessage response = await server.PostTokenAsync("ghost", Password);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.TooManyRequests, "slow_down");
+    }
+
+    [Fact]
+    public async Task User_UsernameCase_DoesNotEscapeTheCount()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 5);
+        await FailAsync(server, "ALICE", 5);
+
+        using HttpResponseMessage response = await server.PostTokenAsync("Alice", Password);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Address_ThresholdFailuresAcrossUsernames_BlocksThatAddressOnly()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.LoginThrottle.AddressFailureThreshold = 20);
+        await server.AddUserAsync("alice", Password);
+        for (int i = 0; i < 20; i++)
+            await FailAsync(server, $"guess{i}", 1); // one failure per name: never a per-user lock
+
+        using HttpResponseMessage blocked = await server.PostTokenAsync("alice", Password);
+        await HttpAssert.OAuthErrorAsync(blocked, HttpStatusCode.TooManyRequests, "slow_down");
+        Assert.Equal(TimeSpan.FromMinutes(15), blocked.Headers.RetryAfter?.Delta);
+
+        using HttpClient otherAddress = server.CreateClient("127.0.0.2");
+        using HttpResponseMessage elsewhere = await server.PostTokenAsync("alice", Password, client: otherAddress);
+        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+    }
+
+    [Fact]
+    public async Task Address_WindowSlides_OldFailuresStopCounting()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.LoginThrottle.AddressFailureThreshold = 20);
+        await server.AddUserAsync("alice", Password);
+        for (int i = 0; i < 20; i++)
+            await FailAsync(server, $"guess{i}", 1);
+
+        server.Time.Advance(TimeSpan.FromMinutes(15) - TimeSpan.FromSeconds(1));
+        using (HttpResponseMessage stillBlocked = await server.PostTokenAsync("alice", Password))
+            Assert.Equal(HttpStatusCode.TooManyRequests, stillBlocked.StatusCode);
+
+        server.Time.Advance(TimeSpan.FromSeconds(1));
+        await server.GetAccessTokenAsync("alice", Password);
+    }
+
+    private static async Task FailAsync(LatchkeyTestServer server, string username, int times)
+    {
+        for (int i = 0; i < times; i++)
+        {
+            using HttpResponseMessage response = await server.PostTokenAsync(username, "wrong password " + i);
+            await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text.Json;
+using Latchkey.Accounts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Latchkey.Tests.Support;
+
+/// <summary>
+/// A real Latchkey on Kestrel at 127.0.0.1 (a free port), with a real SQLite file in a fresh folder and a fake
+/// clock that tests move. Everything the server logs is kept in <see cref="Logs"/>.
+/// </summary>
+public sealed class LatchkeyTestServer : IAsyncDisposable
+{
+    public const string Issuer = "http://latchkey.test";
+
+    private readonly WebApplication _app;
+    private readonly bool _ownsDataDirectory;
+
+    private LatchkeyTestServer(WebApplication app, FakeTimeProvider time, string dataDirectory, bool ownsDataDirectory, ConcurrentQueue<string> logs)
+    {
+        _app = app;
+        Time = time;
+        DataDirectory = dataDirectory;
+        _ownsDataDirectory = ownsDataDirectory;
+        Logs = logs;
+        BaseAddress = new Uri(app.Urls.First());
+        Client = CreateClient();
+    }
+
+    public FakeTimeProvider Time { get; }
+    public string DataDirectory { get; }
+    public Uri BaseAddress { get; }
+    public HttpClient Client { get; }
+    public ConcurrentQueue<string> Logs { get; }
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null, FakeTimeProvider? time = null)
+    {
+        bool owns = dataDirectory is null;
+        dataDirectory ??= Directory.CreateTempSubdirectory("latchkey-test-").FullName;
+        // Start at the real time, so that outside verifiers (PyJWT) that use the real clock accept the tokens.
+        time ??= new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var logs = new ConcurrentQueue<string>();
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddProvider(new QueueLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddLatchkey(configure: o =>
+        {
+            o.Issuer = Issuer;
+            o.DataDirectory = dataDirectory;
+            configure?.Invoke(o);
+        });
+        WebApplication app = builder.Build();
+        app.MapLatchkey();
+        await app.StartAsync();
+        return new LatchkeyTestServer(app, time, dataDirectory, owns, logs);
+    }
+
+    /// <summary>A client whose connections come from <paramref name="localAddress"/> (any 127.x address is loopback).</summary>
+    public HttpClient CreateClient(string localAddress = "127.0.0.1")
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                socket.Bind(new IPEndPoint(IPAddress.Parse(localAddress), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = BaseAddress };
+    }
+
+    public async Task AddUserAsync(string username, string password, params string[] roles)
+    {
+        AccountResult result = await Services.GetRequiredService<UserAccounts>().AddAsync(username, password, roles, CancellationToken.None);
+        Assert.True(result.Succeeded, result.Error);
+    }
+
+    public static FormUrlEncodedContent PasswordForm(string username, string password, string? scope = null) =>
+        new(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password",
+            ["username"] = username,
+            ["password"] = password,
+            ["scope"] = scope ?? "",
+        });
+
+    public Task<HttpResponseMessage> PostTokenAsync(string username, string password, string? scope = null, HttpClient? client = null) =>
+        (client ?? Client).PostAsync("/token", PasswordForm(username, password, scope));
+
+    /// <summary>Logs in and returns the access token, failing the test if login fails.</summary>
+    public async Task<string> GetAccessTokenAsync(string username, string password)
+    {
+        using HttpResponseMessage response = await PostTokenAsync(username, password);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    public Task<HttpResponseMessage> GetWithBearerAsync(string path, string token)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return Client.SendAsync(request);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_ownsDataDirectory)
+            Directory.Delete(DataDirectory, recursive: true);
+    }
+
+    private sealed class QueueLoggerProvider(ConcurrentQueue<string> logs) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new QueueLogger(categoryName, logs);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class QueueLogger(string category, ConcurrentQueue<string> logs) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            logs.Enqueue($"{logLevel} {category}[{eventId.Id}] {formatter(state, exception)} {exception}");
+    }
+}
