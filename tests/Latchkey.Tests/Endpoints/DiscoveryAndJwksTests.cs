@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text.Json;
+using Latchkey.Keys;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.Endpoints;
+
+/// <summary>RFC 8414 metadata and the JWKS: what an outside verifier needs, and nothing secret.</summary>
+public sealed class DiscoveryAndJwksTests : IAsyncLifetime
+{
+    private LatchkeyTestServer _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await LatchkeyTestServer.StartAsync();
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    [Theory]
+    [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/oauth-authorization-server")]
+    public async Task Discovery_Document_NamesIssuerAndEndpoints(string path)
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync(path);
+
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+        Assert.Equal(LatchkeyTestServer.Issuer, doc.GetProperty("issuer").GetString());
+        Assert.Equal(LatchkeyTestServer.Issuer + "/token", doc.GetProperty("token_endpoint").GetString());
+        Assert.Equal(LatchkeyTestServer.Issuer + "/.well-known/jwks.json", doc.GetProperty("jwks_uri").GetString());
+        Assert.Equal(LatchkeyTestServer.Issuer + "/userinfo", doc.GetProperty("userinfo_endpoint").GetString());
+        Assert.Equal(["password"], doc.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task Jwks_DefaultInstall_PublishesOnePublicEs256Key()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
+
+        JsonElement jwks = await HttpAssert.OkJsonAsync(response);
+        JsonElement key = Assert.Single(jwks.GetProperty("keys").EnumerateArray());
+        Assert.Equal(["kty", "crv", "x", "y", "kid", "use", "alg"], key.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("EC", key.GetProperty("kty").GetString());
+        Assert.Equal("P-256", key.GetProperty("crv").GetString());
+        Assert.Equal("ES256", key.GetProperty("alg").GetString());
+        Assert.True(response.Headers.CacheControl?.MaxAge > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task Jwks_Kid_IsTheRfc7638ThumbprintAndSignsTokens()
+    {
+        await _server.AddUserAsync("alice", "correct horse battery");
+        string token = await _server.GetAccessTokenAsync("alice", "correct horse battery");
+        using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
+        JsonElement key = (await HttpAssert.OkJsonAsync(response)).GetProperty("keys")[0];
+
+        // Recompute the thumbprint with Microsoft.IdentityModel as an independent implementation.
+        var jwk = new Microsoft.IdentityModel.Tokens.JsonWebKey(key.GetRawText());
+        string thumbprint = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(jwk.ComputeJwkThumbprint());
+        Assert.Equal(thumbprint, key.GetProperty("kid").GetString());
+        Assert.Equal(thumbprint, HttpAssert.Part(token, 0).GetProperty("kid").GetString());
+
+        var verifier = JsonWebKeys.FromPublicJwk(key.GetRawText())!;
+        IReadOnlyDictionary<string, object?> claims = Jwt.Decode(token, ((Latchkey.Jose.EcdsaJwsKey)verifier).Key, ["ES256"],
+            new JwtDecodeOptions { Audience = "api", Issuer = LatchkeyTestServer.Issuer, TimeProvider = _server.Time });
+        Assert.Equal("alice", claims["preferred_username"]);
+    }
+
+    [Fact]
+    public async Task Jwks_HmacDeployment_PublishesNoKey()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = "0123456789abcdef0123456789abcdef";
+        });
+
+        using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
+
+        JsonElement jwks = await HttpAssert.OkJsonAsync(response);
+        Assert.Equal(0, jwks.GetProperty("keys").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Hs256Deployment_IssuesTokensThatVerifyWithTheSecret()
+    {
+        const string secret = "0123456789abcdef0123456789abcdef";
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = secret;
+        });
+        await server.AddUserAsync("alice", "correct horse battery");
+
+        string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
+
+        Assert.Equal("HS256", HttpAssert.Part(token, 0).GetProperty("alg").GetString());
+        IReadOnlyDictionary<string, object?> claims = Jwt.Decode(token, secret, ["HS256"],
+            new JwtDecodeOptions { Audience = "api", TimeProvider = server.Time });
+        Assert.Equal("alice", claims["preferred_username"]);
+        using HttpResponseMessage me = await server.GetWithBearerAsync("/me", token);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
+    public async Task UnknownPath_IsNotFoundNotA500()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/nope");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+}
