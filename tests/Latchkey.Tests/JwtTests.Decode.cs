@@ -339,6 +339,10 @@ public sealed partial class JwtTests
             { "trailing data after the header object", HandBuilt(header + "]", payload) },
             { "duplicate key in header", HandBuilt("""{"alg":"HS256","typ":"JWT","alg":"HS256"}""", payload) },
             { "duplicate key in payload", HandBuilt(header, """{"sub":"user123","role":"user","role":"admin"}""") },
+            { "payload not UTF-8", HandBuiltBytes(Encoding.UTF8.GetBytes(header), [.. "{\"sub\":\""u8, 0xFF, .. "\"}"u8]) },
+            { "header not UTF-8 (in alg)", HandBuiltBytes([.. "{\"alg\":\"HS256"u8, 0xC3, .. "\"}"u8], Encoding.UTF8.GetBytes(payload)) },
+            { "header not UTF-8 (in another member)", HandBuiltBytes([.. "{\"alg\":\"HS256\",\"x\":\""u8, 0xC3, .. "\"}"u8], Encoding.UTF8.GetBytes(payload)) },
+            { "payload nested 100 deep", HandBuilt(header, "{\"a\":" + string.Concat(Enumerable.Repeat("[", 100)) + string.Concat(Enumerable.Repeat("]", 100)) + "}") },
         };
     }
 
@@ -697,6 +701,12 @@ public sealed partial class JwtTests
         string signingInput = B64(headerJson) + "." + B64(payloadJson);
         byte[] mac = HMACSHA256.HashData(secret ?? Secret32Bytes, Encoding.ASCII.GetBytes(signingInput));
         return signingInput + "." + Base64Url.EncodeToString(mac);
+    }
+
+    private static string HandBuiltBytes(byte[] header, byte[] payload)
+    {
+        string signingInput = Base64Url.EncodeToString(header) + "." + Base64Url.EncodeToString(payload);
+        return signingInput + "." + Base64Url.EncodeToString(HMACSHA256.HashData(Secret32Bytes, Encoding.ASCII.GetBytes(signingInput)));
     }
 
     /// <summary>A valid HS256 token of exactly <paramref name="length"/> characters.</summary>
