@@ -204,6 +204,28 @@ public sealed partial class JwtTests
     }
 
     [Fact]
+    public void Encode_TypHeaderGiven_ReplacesJwt()
+    {
+        var headers = new Dictionary<string, object?> { ["typ"] = "at+jwt" };
+
+        string token = Jwt.Encode(SeedClaims(), Secret32, headers: headers);
+
+        Assert.Equal("""{"alg":"HS256","typ":"at+jwt"}""", PartJson(token, 0));
+    }
+
+    [Fact]
+    public void Encode_TypHeaderNull_OmitsTypAndStillDecodes()
+    {
+        // As PyJWT: headers={"typ": None} drops typ. It must never be written twice (RFC 7515 §4: names are unique).
+        var headers = new Dictionary<string, object?> { ["typ"] = null };
+
+        string token = Jwt.Encode(SeedClaims(), Secret32, headers: headers);
+
+        Assert.Equal("""{"alg":"HS256"}""", PartJson(token, 0));
+        Assert.Equal("user123", Jwt.Decode(token, Secret32, ["HS256"])["sub"]);
+    }
+
+    [Fact]
     public void Encode_AlgAsExtraHeader_ThrowsArgumentException()
     {
         var headers = new Dictionary<string, object?> { ["alg"] = "none" };
