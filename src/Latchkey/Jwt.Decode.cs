@@ -93,7 +93,8 @@ public static partial class Jwt
     private static object? ToValue(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
-        JsonValueKind.Number => value.TryGetInt64(out long l) ? l : value.GetDouble(),
+        // The cast matters: without it the conditional's type is double, and every integer (2^53 + 1 included) comes back as a double.
+        JsonValueKind.Number => value.TryGetInt64(out long l) ? (object)l : value.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Array => value.EnumerateArray().Select(ToValue).ToArray(),

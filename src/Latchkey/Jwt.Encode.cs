@@ -43,7 +43,7 @@ public static partial class Jwt
     internal static string Encode(object payload, JwsKey key, string algorithm, IReadOnlyDictionary<string, object?>? headers)
     {
         EnsureUsable(key, algorithm);
-        string type = "JWT";
+        string? type = "JWT";
         List<KeyValuePair<string, object?>>? extra = null;
         if (headers is not null)
         {
@@ -51,8 +51,10 @@ public static partial class Jwt
             {
                 if (name == "alg")
                     throw new ArgumentException("Pass the algorithm as the algorithm argument, not as a header.", nameof(headers));
-                if (name == "typ" && value is string typ)
-                    type = typ;
+                if (name == "typ")
+                    // Null drops typ, as in PyJWT; anything else but a string is a caller bug. Either way typ is
+                    // written once: a second 'typ' member would make a header our own reader refuses.
+                    type = value is null or string ? (string?)value : throw new ArgumentException("The 'typ' header must be a string or null.", nameof(headers));
                 else
                     (extra ??= []).Add(new(name, value));
             }

@@ -106,13 +106,21 @@ internal sealed class EcdsaJwsKey(ECDsa key) : JwsKey
 {
     public ECDsa Key { get; } = key;
 
-    public string Algorithm { get; } = key.KeySize switch
+    public string Algorithm { get; } = AlgorithmFor(key);
+
+    // The curve itself, not its size, decides: secp256k1 and brainpoolP256r1 are 256-bit too, but ES256 is P-256 only.
+    private static string AlgorithmFor(ECDsa key)
     {
-        256 => JwtAlgorithms.ES256,
-        384 => JwtAlgorithms.ES384,
-        521 => JwtAlgorithms.ES512,
-        _ => throw new JwtKeyException($"EC keys must be on P-256, P-384 or P-521; this one has {key.KeySize} bits."),
-    };
+        Oid? curve = key.ExportParameters(includePrivateParameters: false).Curve.Oid;
+        return (curve?.Value, curve?.FriendlyName) switch
+        {
+            ("1.2.840.10045.3.1.7", _) or (null, "nistP256" or "ECDSA_P256" or "prime256v1" or "secp256r1") => JwtAlgorithms.ES256,
+            ("1.3.132.0.34", _) or (null, "nistP384" or "ECDSA_P384" or "secp384r1") => JwtAlgorithms.ES384,
+            ("1.3.132.0.35", _) or (null, "nistP521" or "ECDSA_P521" or "secp521r1") => JwtAlgorithms.ES512,
+            _ => throw new JwtKeyException(
+                $"EC keys must be on P-256, P-384 or P-521; this one is on {curve?.FriendlyName ?? curve?.Value ?? "an unnamed curve"}."),
+        };
+    }
 
     // The curve is bound to the algorithm (RFC 7518 §3.4): ES256 only with P-256, and so on.
     public override bool Supports(string algorithm) => algorithm == Algorithm;

@@ -158,6 +158,11 @@ internal static class JwsReader
 
     private static JsonDocument ParseObject(byte[] json, string name)
     {
+        // RFC 7515 §5.2: header and payload are UTF-8. JsonDocument only checks string bytes when they are read,
+        // so without this an invalid sequence escapes later as an InvalidOperationException, not a JwtException.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new JwtMalformedException($"The token's {name} is not valid UTF-8.");
+
         JsonDocument document;
         try
         {

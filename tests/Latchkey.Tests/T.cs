@@ -1,1 +1,0 @@
-namespace Latchkey.Tests; public class T { [Xunit.Fact] public void A() {} }
