@@ -61,7 +61,15 @@ public static partial class Jwt
         }
 
         byte[] header = JwsWriter.Header(algorithm, type, keyId: null, extra);
-        return JwsWriter.Write(header, JwtPayloadJson.Serialize(payload), key, algorithm);
+        byte[] claims = JwtPayloadJson.Serialize(payload);
+        try
+        {
+            return JwsWriter.Write(header, claims, key, algorithm);
+        }
+        catch (CryptographicException e)
+        {
+            throw new JwtKeyException($"The key cannot sign ({e.Message}). Signing needs the private key, not only the public one.");
+        }
     }
 
     private static void EnsureUsable(JwsKey key, string algorithm)

@@ -292,12 +292,21 @@ public sealed partial class JwtTests
     [InlineData("none")]
     [InlineData("None")]
     [InlineData("NONE")]
-    public void Decode_AlgNoneWithEmptySignature_ThrowsJwtMalformedException(string none)
+    public void Decode_AlgNoneWithEmptySignature_ThrowsJwtAlgorithmNotAllowedException(string none)
     {
-        // The unsecured JWS of RFC 7519 §6.1: "header.payload." — refused before the alg is even read.
+        // The unsecured JWS of RFC 7519 §6.1: "header.payload." — refused, and named for its algorithm.
         string token = B64($$"""{"alg":"{{none}}","typ":"JWT"}""") + "." + B64("""{"sub":"admin"}""") + ".";
 
-        Assert.Throws<JwtMalformedException>(() => Jwt.Decode(token, Secret32, ["HS256", none]));
+        Assert.Throws<JwtAlgorithmNotAllowedException>(() => Jwt.Decode(token, Secret32, ["HS256", none]));
+    }
+
+    [Fact]
+    public void Decode_ExpTooLargeForADouble_ThrowsJwtMalformedException()
+    {
+        // 1e400 would read as infinity: a token that never expires.
+        string token = HandBuilt("""{"alg":"HS256","typ":"JWT"}""", """{"sub":"x","exp":1e400}""");
+
+        Assert.Throws<JwtMalformedException>(() => Jwt.Decode(token, Secret32, ["HS256"]));
     }
 
     // ---- shape ----
@@ -674,7 +683,7 @@ public sealed partial class JwtTests
     [Fact]
     public void JwtExceptions_EveryPublicExceptionType_DerivesFromJwtException()
     {
-        Type[] exceptions = typeof(Jwt).Assembly.GetExportedTypes().Where(t => typeof(Exception).IsAssignableFrom(t)).ToArray();
+        Type[] exceptions = typeof(Jwt).Assembly.GetExportedTypes().Where(t => typeof(Exception).IsAssignableFrom(t) && t.Name.StartsWith("Jwt", StringComparison.Ordinal)).ToArray();
 
         Assert.Contains(typeof(JwtExpiredException), exceptions);
         Assert.All(exceptions, t => Assert.True(typeof(JwtException).IsAssignableFrom(t), $"{t.Name} does not derive from JwtException."));

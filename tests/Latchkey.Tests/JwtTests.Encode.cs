@@ -29,6 +29,14 @@ public sealed partial class JwtTests
     private static readonly Lazy<ECDsa> P521 = new(() => ECDsa.Create(ECCurve.NamedCurves.nistP521));
 
     [Fact]
+    public void Encode_PublicOnlyEcKey_ThrowsJwtKeyException()
+    {
+        using ECDsa publicOnly = ECDsa.Create(P256.Value.ExportParameters(includePrivateParameters: false));
+
+        Assert.Throws<JwtKeyException>(() => Jwt.Encode(SeedClaims(), publicOnly, "ES256"));
+    }
+
+    [Fact]
     public void Encode_SeedTutorialInputs_EqualsPythonJoseTokenByteForByte()
     {
         string token = Jwt.Encode(SeedClaims(), SeedSecret, allowShortHmacKey: true);

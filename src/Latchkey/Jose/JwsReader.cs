@@ -49,8 +49,6 @@ internal static class JwsReader
         int secondDot = firstDot < 0 ? -1 : token.IndexOf('.', firstDot + 1);
         if (firstDot <= 0 || secondDot < 0 || token.IndexOf('.', secondDot + 1) >= 0)
             throw new JwtMalformedException("A JWT has exactly three dot-separated parts.");
-        if (secondDot == token.Length - 1)
-            throw new JwtMalformedException("The token has no signature.");
 
         byte[] headerBytes = DecodePart(token.AsSpan(0, firstDot), "header");
         byte[] payloadBytes = DecodePart(token.AsSpan(firstDot + 1, secondDot - firstDot - 1), "payload");
@@ -61,6 +59,9 @@ internal static class JwsReader
         try
         {
             string alg = ReadHeader(header.RootElement, rejectEmbeddedKeys, out string? kid, out string? typ);
+            // Checked after the header, so that an unsecured "header.payload." token is named for what it is: alg none.
+            if (signature.Length == 0)
+                throw new JwtMalformedException("The token has no signature.");
             payload = ParseObject(payloadBytes, "payload");
             CheckTimeClaimsAreNumbers(payload.RootElement);
             return new ParsedJws
@@ -128,7 +129,9 @@ internal static class JwsReader
     {
         foreach (string name in (ReadOnlySpan<string>)["exp", "nbf", "iat"])
         {
-            if (claims.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Number)
+            // A number too large for a double (1e400) would read as infinity: a token that never expires.
+            if (claims.TryGetProperty(name, out JsonElement value) &&
+                (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double seconds) || !double.IsFinite(seconds)))
                 throw new JwtMalformedException($"The '{name}' claim must be a NumericDate (a JSON number).");
         }
     }
