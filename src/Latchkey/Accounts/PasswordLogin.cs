@@ -26,15 +26,17 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
     {
         string normalized = Usernames.Normalize(username);
         string addressText = LoginThrottle.AddressKey(address);
+        UserRecord? user = await users.FindByUsernameAsync(normalized, cancellationToken);
+        // An unknown "username" is often a password typed into the wrong field: log only a hash prefix of it.
+        string logName = user?.Username ?? "unknown#" + LoginThrottle.UserKey(normalized)[..12];
 
         // A locked username is refused before the password is checked: a guess made while locked is never tested.
         if (await throttle.CheckAsync(normalized, address, cancellationToken) is { } wait)
         {
-            Log.LoginThrottled(logger, normalized, addressText, wait);
+            Log.LoginThrottled(logger, logName, addressText, wait);
             return LoginResult.Throttled(wait);
         }
 
-        UserRecord? user = await users.FindByUsernameAsync(normalized, cancellationToken);
         string? failure;
         bool needsRehash = false;
         if (user is null)
@@ -54,7 +56,7 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
         if (failure is not null)
         {
             await throttle.RecordFailureAsync(normalized, address, cancellationToken);
-            Log.LoginFailed(logger, normalized, addressText, failure);
+            Log.LoginFailed(logger, logName, addressText, failure);
             return LoginResult.Failed(failure);
         }
 

@@ -24,9 +24,9 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
 
         LoginResult result = await login.LoginAsync(request.Username, request.Password, request.ClientAddress, cancellationToken);
         if (result.RetryAfter is { } wait)
-            return OAuthError.Throttled(wait, $"login throttled for '{Usernames.Normalize(request.Username)}'");
+            return OAuthError.Throttled(wait, "login throttled");
         if (result.User is not { } user)
-            return OAuthError.InvalidCredentials($"{result.FailureReason} for '{Usernames.Normalize(request.Username)}'");
+            return OAuthError.InvalidCredentials(result.FailureReason!);
 
         string? scope = request.Scopes.Count > 0 ? string.Join(' ', request.Scopes.Distinct(StringComparer.Ordinal)) : null;
         IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId));

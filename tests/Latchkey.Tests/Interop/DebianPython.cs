@@ -4,13 +4,13 @@ using Xunit;
 namespace Latchkey.Tests.Interop;
 
 /// <summary>
-/// Runs Debian's /usr/bin/python3 with the apt-installed python-jose and PyJWT. Not the `python3` on PATH:
+/// Runs Debian's /usr/bin/python3 with the apt-installed python-jose, PyJWT and argon2-cffi. Not the `python3` on PATH:
 /// that is a pyenv build without Debian's packages. A missing interpreter or module fails the test, never skips it.
 /// </summary>
 internal static class DebianPython
 {
     private const string Interpreter = "/usr/bin/python3";
-    private const string Install = "apt-get install python3-jose python3-jwt python3-cryptography";
+    private const string Install = "apt-get install python3-jose python3-jwt python3-cryptography python3-argon2";
 
     public sealed record Result(int ExitCode, string StandardOutput, string StandardError);
 
@@ -26,9 +26,9 @@ internal static class DebianPython
     {
         if (!File.Exists(Interpreter))
             Assert.Fail($"{Interpreter} is missing. Install Debian's Python and the JWT libraries: {Install}");
-        Result check = await ExecuteAsync("import jose, jose.jwt, jwt, cryptography", []);
+        Result check = await ExecuteAsync("import jose, jose.jwt, jwt, cryptography, argon2", []);
         if (check.ExitCode != 0)
-            Assert.Fail($"python-jose, PyJWT or cryptography is missing from {Interpreter}: {Install}\n{check.StandardError}");
+            Assert.Fail($"python-jose, PyJWT, cryptography or argon2-cffi is missing from {Interpreter}: {Install}\n{check.StandardError}");
         return await ExecuteAsync(script, arguments);
     }
 

@@ -1,0 +1,81 @@
+using Latchkey.Accounts;
+using Latchkey.Storage;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.Accounts;
+
+/// <summary>The rules on names, roles and passwords; a refused change changes nothing.</summary>
+public sealed class UserAccountsTests : IAsyncLifetime
+{
+    private LatchkeyTestServer _server = null!;
+    private UserAccounts Accounts => _server.Services.GetRequiredService<UserAccounts>();
+
+    public async ValueTask InitializeAsync() => _server = await LatchkeyTestServer.StartAsync();
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("has space")]
+    [InlineData("semi;colon")]
+    [InlineData("ünïcode")]
+    public async Task Add_InvalidUsername_Fails(string username)
+    {
+        AccountResult result = await Accounts.AddAsync(username, "long enough password", [], CancellationToken.None);
+
+        Assert.False(result.Succeeded);
+        Assert.Empty(await Accounts.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Add_UsernameOf129Characters_Fails()
+    {
+        Assert.True((await Accounts.AddAsync(new string('a', 128), "long enough password", [], CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.AddAsync(new string('b', 129), "long enough password", [], CancellationToken.None)).Succeeded);
+    }
+
+    [Fact]
+    public async Task Add_PasswordOfSevenCharacters_Fails()
+    {
+        Assert.False((await Accounts.AddAsync("alice", "1234567", [], CancellationToken.None)).Succeeded);
+        Assert.True((await Accounts.AddAsync("alice", "12345678", [], CancellationToken.None)).Succeeded);
+    }
+
+    [Fact]
+    public async Task Add_SameNameInOtherCase_Fails()
+    {
+        Assert.True((await Accounts.AddAsync("Alice", "long enough password", ["admin"], CancellationToken.None)).Succeeded);
+
+        AccountResult again = await Accounts.AddAsync("ALICE", "another password", [], CancellationToken.None);
+
+        Assert.False(again.Succeeded);
+        UserRecord alice = Assert.Single(await Accounts.ListAsync(CancellationToken.None));
+        Assert.Equal("alice", alice.Username);
+        Assert.Equal(["admin"], alice.Roles);
+    }
+
+    [Fact]
+    public async Task Add_InvalidRole_Fails()
+    {
+        Assert.False((await Accounts.AddAsync("alice", "long enough password", ["has space"], CancellationToken.None)).Succeeded);
+    }
+
+    [Fact]
+    public async Task ChangeRoles_AddAndRemove_KeepsTheRest()
+    {
+        await Accounts.AddAsync("alice", "long enough password", ["a", "b"], CancellationToken.None);
+
+        AccountResult result = await Accounts.ChangeRolesAsync("alice", ["c", "a"], ["b"], CancellationToken.None);
+
+        Assert.Equal(["a", "c"], result.User!.Roles);
+        Assert.Equal(["a", "c"], (await Accounts.ListAsync(CancellationToken.None))[0].Roles);
+    }
+
+    [Fact]
+    public async Task Changes_UnknownUser_Fail()
+    {
+        Assert.False((await Accounts.SetPasswordAsync("ghost", "long enough password", CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.SetDisabledAsync("ghost", true, CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.ChangeRolesAsync("ghost", ["x"], [], CancellationToken.None)).Succeeded);
+    }
+}
