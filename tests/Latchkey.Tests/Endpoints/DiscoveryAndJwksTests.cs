@@ -63,6 +63,37 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.Equal("alice", claims["preferred_username"]);
     }
 
+    [Theory]
+    [InlineData("ES384", "EC")]
+    [InlineData("ES512", "EC")]
+    [InlineData("RS256", "RSA")]
+    [InlineData("PS256", "RSA")]
+    public async Task AsymmetricDeployment_GeneratesAKeyWhoseJwksVerifiesItsTokens(string algorithm, string keyType)
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.SigningAlgorithm = algorithm);
+        await server.AddUserAsync("alice", "correct horse battery");
+        string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
+        using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+
+        Assert.Equal(keyType, key.GetProperty("kty").GetString());
+        Assert.Equal(algorithm, key.GetProperty("alg").GetString());
+        Assert.False(key.TryGetProperty("d", out _), "the JWKS must never hold a private part");
+        Assert.Equal(algorithm, HttpAssert.Part(token, 0).GetProperty("alg").GetString());
+        // Verified by Microsoft.IdentityModel from the published JWK alone: an independent implementation.
+        var handler = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler();
+        var result = await handler.ValidateTokenAsync(token, new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+        {
+            IssuerSigningKey = new Microsoft.IdentityModel.Tokens.JsonWebKey(key.GetRawText()),
+            ValidIssuer = LatchkeyTestServer.Issuer,
+            ValidAudience = "api",
+            ValidTypes = ["at+jwt"],
+        });
+        Assert.True(result.IsValid, result.Exception?.Message);
+        using HttpResponseMessage me = await server.GetWithBearerAsync("/me", token);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
     [Fact]
     public async Task Jwks_HmacDeployment_PublishesNoKey()
     {
