@@ -61,8 +61,17 @@ internal static class TokenCommand
     /// <summary>Verifies with the public key of the same kid from the data folder; never needs the master key.</summary>
     private static async Task<string> CheckSignatureAsync(ParseResult parse, ParsedJws jws, CancellationToken cancellationToken)
     {
-        IConfiguration configuration = CommonOptions.Configuration(parse).Build();
-        var options = configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        LatchkeyOptions options;
+        try
+        {
+            IConfiguration configuration = CommonOptions.Configuration(parse).Build();
+            options = configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        }
+        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
+        {
+            return $"not verified ({unreadable})";
+        }
+
         var database = new SqliteDatabase(options.DataDirectory);
         if (!File.Exists(database.Path))
             return $"not verified (no database at {database.Path}).";
