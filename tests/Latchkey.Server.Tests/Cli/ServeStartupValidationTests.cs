@@ -113,4 +113,36 @@ public sealed class ServeStartupValidationTests : IDisposable
         Assert.Contains("--issuer", problem);
         AssertNothingCreatedInDataFolder();
     }
+
+    [Fact]
+    public async Task Serve_MalformedAppSettingsJson_ReportedNamingTheFileWithoutAStackTrace()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_folder.Root, "appsettings.json"), """{"Latchkey":""", TestContext.Current.CancellationToken);
+
+        CliResult result = await ServeAsync(["--urls", "http://127.0.0.1:0", "--issuer", "http://127.0.0.1", "--data-dir", _folder.Data]);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        string problem = Assert.Single(ProblemLines(result));
+        Assert.Contains(Path.Combine(_folder.Root, "appsettings.json"), problem);
+        Assert.Contains("Fix the JSON", problem);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+        Assert.DoesNotContain("   at ", result.AllOutput);
+        AssertNothingCreatedInDataFolder();
+    }
+
+    [Fact]
+    public async Task Serve_LifetimeThatIsNotADuration_ReportedNamingTheSettingWithoutAStackTrace()
+    {
+        var environment = new Dictionary<string, string?> { ["LATCHKEY__ACCESSTOKENLIFETIME"] = "half-an-hour" };
+
+        CliResult result = await ServeAsync(["--urls", "http://127.0.0.1:0", "--issuer", "http://127.0.0.1", "--data-dir", _folder.Data], environment);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        string problem = Assert.Single(ProblemLines(result));
+        Assert.Contains("'Latchkey:AccessTokenLifetime'", problem);
+        Assert.Contains("00:30:00", problem);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+        Assert.DoesNotContain("   at ", result.AllOutput);
+        AssertNothingCreatedInDataFolder();
+    }
 }

@@ -258,4 +258,18 @@ public sealed class UsersCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(_folder.Root, "data", "latchkey.db")));
         Assert.Single(await ListAsync());
     }
+
+    [Fact]
+    public async Task Add_MalformedAppSettingsJson_FailsWithExit2NamingTheFileAndAddsNothing()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_folder.Root, "appsettings.json"), "{ not json", TestContext.Current.CancellationToken);
+
+        CliResult result = await AddAsync("alice", Password);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("appsettings.json", result.Stderr);
+        Assert.Contains("Fix the JSON", result.Stderr);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+        Assert.False(File.Exists(_folder.DatabasePath));
+    }
 }
