@@ -76,7 +76,15 @@ internal static class TokenCommand
         if (!File.Exists(database.Path))
             return $"not verified (no database at {database.Path}).";
 
-        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        try
+        {
+            await SqliteSchema.MigrateAsync(database, cancellationToken);
+        }
+        catch (LatchkeyStartupException e)
+        {
+            return $"not verified ({e.Message})";
+        }
+
         IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListActiveAsync(cancellationToken);
         SigningKeyRecord? record = keys.FirstOrDefault(k => k.KeyId == jws.KeyId);
         if (record is null || record.Algorithm != jws.Algorithm || JsonWebKeys.FromPublicJwk(record.PublicJwk) is not { } key)

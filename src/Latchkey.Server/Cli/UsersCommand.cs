@@ -77,7 +77,7 @@ internal static class UsersCommand
         return 0;
     }
 
-    /// <summary>Opens the data folder, or reports (exit code 2) a configuration that cannot be read.</summary>
+    /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
     private static async Task<AdminServices?> OpenAsync(ParseResult parse, CancellationToken ct)
     {
         try
@@ -87,6 +87,11 @@ internal static class UsersCommand
         catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
         {
             CommonOptions.Fail(unreadable);
+            return null;
+        }
+        catch (LatchkeyStartupException e)
+        {
+            CommonOptions.Fail(e.Message);
             return null;
         }
     }
