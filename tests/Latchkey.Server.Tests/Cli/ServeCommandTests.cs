@@ -146,4 +146,71 @@ public sealed class ServeCommandTests : IDisposable
         // And another master key cannot read it.
         Assert.Null(new KeyProtector(RandomNumberGenerator.GetBytes(32)).Unprotect(blob, kid));
     }
+
+    [Fact]
+    public async Task Serve_DatabaseFromANewerLatchkey_RefusesToStartSayingToUpgrade()
+    {
+        await FirstStartAsync();
+        await Database.ExecuteAsync(_folder.DatabasePath, "INSERT INTO schema_version (version) VALUES (99)");
+
+        CliResult result = await ServeAndExpectExitAsync();
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("schema version 99", result.Stderr);
+        Assert.Contains("Upgrade Latchkey", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Serve_MasterKeyFromEnvironmentOnFreshFolder_WritesNoKeyFileAndRestartsWithIt()
+    {
+        var environment = new Dictionary<string, string?> { ["LATCHKEY__MASTERKEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) };
+        string kid;
+        await using (LatchkeyServer first = await LatchkeyServer.StartAsync(_folder, environment))
+            kid = SingleKey(await JwksAsync(first)).GetProperty("kid").GetString()!;
+
+        Assert.False(File.Exists(_folder.MasterKeyPath));
+        await using LatchkeyServer second = await LatchkeyServer.StartAsync(_folder, environment);
+        Assert.Equal(kid, SingleKey(await JwksAsync(second)).GetProperty("kid").GetString());
+    }
+
+    [Fact]
+    public async Task Serve_MasterKeySettingNot32Bytes_RefusedWithoutEchoingIt()
+    {
+        string sixteenBytes = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+
+        CliResult result = await ServeAndExpectExitAsync(new Dictionary<string, string?> { ["LATCHKEY__MASTERKEY"] = sixteenBytes });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Latchkey:MasterKey is not 32 bytes of base64", result.Stderr);
+        Assert.Contains("openssl rand -base64 32", result.Stderr);
+        Assert.DoesNotContain(sixteenBytes, result.AllOutput);
+        Assert.False(File.Exists(_folder.DatabasePath));
+    }
+
+    [Fact]
+    public async Task Serve_MasterKeyFileCorrupted_RefusesToStartNamingTheFile()
+    {
+        await FirstStartAsync();
+        await File.WriteAllTextAsync(_folder.MasterKeyPath, "not base64!\n", TestContext.Current.CancellationToken);
+
+        CliResult result = await ServeAndExpectExitAsync();
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(_folder.MasterKeyPath, result.Stderr);
+        Assert.Contains("not 32 bytes of base64", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Serve_PortAlreadyInUse_RefusesSayingToChooseAnotherPort()
+    {
+        await using LatchkeyServer running = await LatchkeyServer.StartAsync(_folder);
+        using var other = new TempFolder();
+
+        CliResult result = await LatchkeyCli.RunAsync(
+            ["serve", "--urls", $"http://127.0.0.1:{running.Process.BaseAddress.Port}", "--data-dir", other.Data],
+            workingDirectory: other.Root);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Choose another port with --urls", result.Stderr);
+    }
 }

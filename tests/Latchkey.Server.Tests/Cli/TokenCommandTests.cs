@@ -105,4 +105,19 @@ public sealed class TokenCommandTests : IDisposable
         Assert.DoesNotContain("Header:", result.Stdout);
         Assert.DoesNotContain("Signature:", result.Stdout);
     }
+
+    [Fact]
+    public async Task Decode_DatabaseFromANewerLatchkey_SaysNotVerifiedWithoutCrashing()
+    {
+        string token = await IssueTokenAsync();
+        await Database.ExecuteAsync(_folder.DatabasePath, "INSERT INTO schema_version (version) VALUES (99)");
+
+        CliResult result = await DecodeAsync(token);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("\"preferred_username\": \"dave\"", result.Stdout);
+        Assert.Contains("Signature: not verified", result.Stdout);
+        Assert.Contains("Upgrade Latchkey", result.Stdout);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+    }
 }

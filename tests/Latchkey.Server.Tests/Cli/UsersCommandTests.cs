@@ -272,4 +272,33 @@ public sealed class UsersCommandTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", result.AllOutput);
         Assert.False(File.Exists(_folder.DatabasePath));
     }
+
+    [Fact]
+    public async Task Add_DataFolderUnderARegularFile_FailsWithExit2SayingToChooseAnother()
+    {
+        string file = Path.Combine(_folder.Root, "F");
+        await File.WriteAllTextAsync(file, "a file, not a folder", TestContext.Current.CancellationToken);
+
+        CliResult result = await RunAsync(["users", "add", "alice", "--password-stdin", "--data-dir", Path.Combine(file, "sub")], Password + "\n");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(Path.Combine(file, "sub"), result.Stderr);
+        Assert.Contains("--data-dir", result.Stderr);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+    }
+
+    [Fact]
+    public async Task List_DatabaseFromANewerLatchkey_FailsWithExit2SayingToUpgradeAndLeavesItAlone()
+    {
+        Assert.Equal(0, (await AddAsync("alice", Password)).ExitCode);
+        await Database.ExecuteAsync(_folder.DatabasePath, "INSERT INTO schema_version (version) VALUES (99)");
+
+        CliResult result = await RunAsync(["users", "list", "--data-dir", _folder.Data]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("schema version 99", result.Stderr);
+        Assert.Contains("Upgrade Latchkey", result.Stderr);
+        Assert.DoesNotContain("Unhandled exception", result.AllOutput);
+        Assert.Single(await Database.QueryAsync(_folder.DatabasePath, "SELECT username FROM users"));
+    }
 }

@@ -8,10 +8,7 @@ internal static class Database
 {
     public static async Task<List<object?[]>> QueryAsync(string path, string sql)
     {
-        // No pooling: the file must be released when the test deletes its folder.
-        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString();
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using SqliteConnection connection = await OpenAsync(path);
         await using SqliteCommand command = connection.CreateCommand();
         command.CommandText = sql;
         await using SqliteDataReader reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
@@ -25,5 +22,22 @@ internal static class Database
         }
 
         return rows;
+    }
+
+    public static async Task ExecuteAsync(string path, string sql)
+    {
+        await using SqliteConnection connection = await OpenAsync(path);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
+    private static async Task<SqliteConnection> OpenAsync(string path)
+    {
+        // No pooling: the file must be released when the test deletes its folder.
+        var connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString();
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        return connection;
     }
 }
