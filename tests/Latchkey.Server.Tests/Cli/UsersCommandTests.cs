@@ -301,4 +301,15 @@ public sealed class UsersCommandTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", result.AllOutput);
         Assert.Single(await Database.QueryAsync(_folder.DatabasePath, "SELECT username FROM users"));
     }
+
+    [Fact]
+    public async Task Add_DataDirBeforeTheSubcommand_UsesThatFolder()
+    {
+        CliResult add = await RunAsync(["--data-dir", _folder.Data, "users", "add", "alice", "--password-stdin"], Password + "\n",
+            new Dictionary<string, string?> { ["LATCHKEY__DATADIRECTORY"] = Path.Combine(_folder.Root, "other") });
+
+        Assert.True(add.ExitCode == 0, add.ToString());
+        Assert.Single(await ListAsync());
+        Assert.False(Directory.Exists(Path.Combine(_folder.Root, "other")));
+    }
 }

@@ -71,4 +71,29 @@ public sealed class UsersWhileServingTests : IDisposable
         using (HttpResponseMessage response = await server.PasswordGrantAsync("carol", "carols-new-password"))
             await AssertTokenIssuedAsync(response);
     }
+
+    [Fact]
+    public async Task Add_NonAsciiPasswordOnStdin_SamePasswordLogsInOverHttp()
+    {
+        const string unicodePassword = "pässwörd-ü€-日本";
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
+
+        await RunOkAsync(["users", "add", "carol", "--password-stdin"], unicodePassword + "\n");
+
+        using (HttpResponseMessage response = await server.PasswordGrantAsync("carol", unicodePassword))
+            await AssertTokenIssuedAsync(response);
+        using (HttpResponseMessage response = await server.PasswordGrantAsync("carol", "p?ssw?rd-?-?-??"))
+            await AssertInvalidGrantAsync(response);
+    }
+
+    [Fact]
+    public async Task Add_MixedCaseName_LogsInWithAnyCasing()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
+
+        await RunOkAsync(["users", "add", "Carol", "--password-stdin"], Password + "\n");
+
+        using HttpResponseMessage response = await server.PasswordGrantAsync("CAROL", Password);
+        await AssertTokenIssuedAsync(response);
+    }
 }
