@@ -213,4 +213,35 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("Choose another port with --urls", result.Stderr);
     }
+
+    [Fact]
+    public async Task Serve_SigTerm_ShutsDownOnItsOwn()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "SIGTERM is a Unix signal.");
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
+
+        CliResult kill = await RunToolAsync("kill", "-TERM", server.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0, kill.ExitCode);
+
+        // Bounded poll: the process must exit by itself (dispose would kill it otherwise).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!server.Process.HasExited && DateTime.UtcNow < deadline)
+            await Task.Delay(50, Ct);
+        Assert.True(server.Process.HasExited, server.Process.Output);
+        Assert.Contains("Application is shutting down", server.Process.Output);
+        Assert.DoesNotContain("Unhandled exception", server.Process.Output);
+    }
+
+    private static async Task<CliResult> RunToolAsync(string fileName, params string[] arguments)
+    {
+        var startInfo = new System.Diagnostics.ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in arguments)
+            startInfo.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(startInfo)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync(Ct);
+        Task<string> stderr = process.StandardError.ReadToEndAsync(Ct);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await process.WaitForExitAsync(timeout.Token);
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
 }
