@@ -9,6 +9,7 @@ namespace Latchkey.Server.Cli;
 /// <summary>
 /// What the admin commands work with: the same stores and rules as the server, on the same data folder,
 /// with the schema brought up to date first. Safe while a server runs (SQLite WAL with a busy timeout).
+/// A data folder that cannot be used throws <see cref="LatchkeyStartupException"/> saying what to do.
 /// </summary>
 internal sealed class AdminServices : IAsyncDisposable
 {
@@ -30,9 +31,27 @@ internal sealed class AdminServices : IAsyncDisposable
         ServiceProvider provider = services.BuildServiceProvider();
 
         var database = provider.GetRequiredService<SqliteDatabase>();
-        Directory.CreateDirectory(Path.GetDirectoryName(database.Path)!);
-        await SqliteSchema.MigrateAsync(database, cancellationToken);
-        return new AdminServices(provider);
+        try
+        {
+            string folder = Path.GetDirectoryName(database.Path)!;
+            try
+            {
+                Directory.CreateDirectory(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new LatchkeyStartupException(
+                    $"The data folder {folder} cannot be created ({e.Message}). Choose another with --data-dir, or fix its permissions.");
+            }
+
+            await SqliteSchema.MigrateAsync(database, cancellationToken);
+            return new AdminServices(provider);
+        }
+        catch
+        {
+            await provider.DisposeAsync();
+            throw;
+        }
     }
 
     public ValueTask DisposeAsync() => _provider.DisposeAsync();

@@ -26,6 +26,20 @@ internal static class CommonOptions
             .AddInMemoryCollection(values);
     }
 
+    /// <summary>
+    /// Says what is wrong when configuration text cannot be read at all: a malformed JSON file, or a value that does not
+    /// convert to its setting's type (e.g. <c>AccessTokenLifetime=abc</c>). Null for any other exception, which is a bug.
+    /// </summary>
+    public static string? UnreadableConfiguration(Exception exception) => exception switch
+    {
+        InvalidDataException e => $"{e.Message} {Innermost(e).Message} Fix the JSON in that file.",
+        InvalidOperationException e when e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
+            $"{e.Message} Use a value of that type, e.g. 00:30:00 for a duration or 10 for a number.",
+        _ => null,
+    };
+
+    private static Exception Innermost(Exception exception) => exception.InnerException is { } inner ? Innermost(inner) : exception;
+
     /// <summary>Prints a problem to stderr and returns the exit code for bad input or configuration.</summary>
     public static int Fail(string message)
     {

@@ -21,18 +21,29 @@ internal static class ServeCommand
 
     private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Configuration.AddConfiguration(CommonOptions.Configuration(parse).Build());
+        WebApplicationBuilder builder;
+        string urls;
+        LatchkeyOptions options;
+        try
+        {
+            builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+            builder.Configuration.AddConfiguration(CommonOptions.Configuration(parse).Build());
 
-        string urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
-        builder.WebHost.UseUrls(urls);
-        if (parse.GetValue(Issuer) is { } issuer)
-            builder.Configuration["Latchkey:Issuer"] = issuer;
-        else if (string.IsNullOrEmpty(builder.Configuration["Latchkey:Issuer"]) && IssuerFromUrls(urls) is { } derived)
-            builder.Configuration["Latchkey:Issuer"] = derived;
+            urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
+            builder.WebHost.UseUrls(urls);
+            if (parse.GetValue(Issuer) is { } issuer)
+                builder.Configuration["Latchkey:Issuer"] = issuer;
+            else if (string.IsNullOrEmpty(builder.Configuration["Latchkey:Issuer"]) && IssuerFromUrls(urls) is { } derived)
+                builder.Configuration["Latchkey:Issuer"] = derived;
+
+            options = builder.Configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        }
+        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
+        {
+            return CommonOptions.Fail("cannot start:\n  - " + unreadable);
+        }
 
         // Check everything before starting, and say every problem at once.
-        var options = builder.Configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
         List<string> problems = [.. CheckUrls(urls), .. LatchkeyOptionsValidator.Problems(options)];
         if (problems.Count > 0)
             return CommonOptions.Fail("cannot start:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

@@ -61,13 +61,30 @@ internal static class TokenCommand
     /// <summary>Verifies with the public key of the same kid from the data folder; never needs the master key.</summary>
     private static async Task<string> CheckSignatureAsync(ParseResult parse, ParsedJws jws, CancellationToken cancellationToken)
     {
-        IConfiguration configuration = CommonOptions.Configuration(parse).Build();
-        var options = configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        LatchkeyOptions options;
+        try
+        {
+            IConfiguration configuration = CommonOptions.Configuration(parse).Build();
+            options = configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+        }
+        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
+        {
+            return $"not verified ({unreadable})";
+        }
+
         var database = new SqliteDatabase(options.DataDirectory);
         if (!File.Exists(database.Path))
             return $"not verified (no database at {database.Path}).";
 
-        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        try
+        {
+            await SqliteSchema.MigrateAsync(database, cancellationToken);
+        }
+        catch (LatchkeyStartupException e)
+        {
+            return $"not verified ({e.Message})";
+        }
+
         IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListActiveAsync(cancellationToken);
         SigningKeyRecord? record = keys.FirstOrDefault(k => k.KeyId == jws.KeyId);
         if (record is null || record.Algorithm != jws.Algorithm || JsonWebKeys.FromPublicJwk(record.PublicJwk) is not { } key)

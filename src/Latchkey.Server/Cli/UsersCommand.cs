@@ -27,7 +27,9 @@ internal static class UsersCommand
         var list = new Command("list", "List users.");
         list.SetAction(async (parse, ct) =>
         {
-            await using AdminServices admin = await AdminServices.OpenAsync(parse, ct);
+            if (await OpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
             var all = await admin.Accounts.ListAsync(ct);
             Console.WriteLine($"{"USERNAME",-32} {"STATE",-9} {"CREATED (UTC)",-20} ROLES");
             foreach (var u in all)
@@ -65,12 +67,33 @@ internal static class UsersCommand
 
     private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<AccountResult>> change, Func<Storage.UserRecord, string> success, CancellationToken ct)
     {
-        await using AdminServices admin = await AdminServices.OpenAsync(parse, ct);
+        if (await OpenAsync(parse, ct) is not { } admin)
+            return 2;
+        await using var _ = admin;
         AccountResult result = await change(admin, parse.GetValue(Name)!);
         if (!result.Succeeded)
             return CommonOptions.Fail(result.Error!);
         Console.WriteLine(success(result.User!));
         return 0;
+    }
+
+    /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
+    private static async Task<AdminServices?> OpenAsync(ParseResult parse, CancellationToken ct)
+    {
+        try
+        {
+            return await AdminServices.OpenAsync(parse, ct);
+        }
+        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
+        {
+            CommonOptions.Fail(unreadable);
+            return null;
+        }
+        catch (LatchkeyStartupException e)
+        {
+            CommonOptions.Fail(e.Message);
+            return null;
+        }
     }
 
     private static string Describe(IReadOnlyList<string> roles) => roles.Count == 0 ? "no roles" : "roles: " + string.Join(", ", roles);
