@@ -52,7 +52,11 @@ internal static class TokenCommand
                     Console.WriteLine($"  {name}: {DateTimeOffset.FromUnixTimeSeconds(seconds):yyyy-MM-dd HH:mm:ss} UTC");
             }
 
-            Console.WriteLine("Signature: " + await CheckSignatureAsync(parse, jws, cancellationToken));
+            string verdict = await CheckSignatureAsync(parse, jws, cancellationToken);
+            Console.WriteLine("Signature: " + verdict);
+            // A script can tell a forged token from the exit code: 1 when our key says the signature is wrong.
+            if (verdict.StartsWith("INVALID", StringComparison.Ordinal))
+                return 1;
         }
 
         return 0;

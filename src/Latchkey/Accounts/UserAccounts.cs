@@ -24,7 +24,7 @@ public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, TimePr
     {
         string name = Usernames.Normalize(username);
         if (!Usernames.IsValid(name))
-            return AccountResult.Fail($"'{username}' is not a valid username: use 1 to {Usernames.MaximumLength} letters, digits or . _ - @ +.");
+            return AccountResult.Fail($"'{username}' is not a valid username: use 1 to {Usernames.MaximumLength} ASCII letters, digits or . _ - @ +.");
         if (CheckRoles(roles) is { } roleError)
             return AccountResult.Fail(roleError);
         if (CheckPassword(password) is { } passwordError)
@@ -82,7 +82,7 @@ public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, TimePr
 
     private static string? CheckRoles(IEnumerable<string> roles) =>
         roles.FirstOrDefault(r => !Roles.IsValid(r)) is { } bad
-            ? $"'{bad}' is not a valid role: use 1 to 64 letters, digits or . _ - :."
+            ? $"'{bad}' is not a valid role: use 1 to 64 ASCII letters, digits or . _ - :."
             : null;
 
     private async Task<AccountResult> FoundAsync(string name, CancellationToken cancellationToken) =>

@@ -48,6 +48,9 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Equal(MasterKey.Length, Convert.FromBase64String(File.ReadAllText(_folder.MasterKeyPath).Trim()).Length);
         if (!OperatingSystem.IsWindows())
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_folder.MasterKeyPath));
+        // The database holds password hashes: owner-only too.
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_folder.DatabasePath));
     }
 
     [Fact]

@@ -79,6 +79,7 @@ public sealed class TokenCommandTests : IDisposable
         Assert.Contains("\"preferred_username\": \"dave\"", result.Stdout);
         Assert.Contains("Signature: INVALID", result.Stdout);
         Assert.DoesNotContain("Signature: valid", result.Stdout);
+        Assert.Equal(1, result.ExitCode);
     }
 
     [Fact]

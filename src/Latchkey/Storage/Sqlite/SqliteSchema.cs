@@ -48,6 +48,43 @@ public static class SqliteSchema
 
     public static async Task MigrateAsync(SqliteDatabase database, CancellationToken cancellationToken)
     {
+        CreateOwnerOnly(database.Path);
+        try
+        {
+            await MigrateCoreAsync(database, cancellationToken);
+        }
+        catch (SqliteException e)
+        {
+            throw new LatchkeyStartupException(
+                $"The database {database.Path} cannot be used ({e.Message}). If it is damaged, restore it from a backup.");
+        }
+    }
+
+    /// <summary>
+    /// The database holds password hashes: create it readable by its owner only (SQLite gives its -wal and -shm
+    /// files the same permissions). An existing file keeps the permissions its operator chose.
+    /// </summary>
+    private static void CreateOwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path))
+            return;
+        try
+        {
+            new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }).Dispose();
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process created it first.
+        }
+    }
+
+    private static async Task MigrateCoreAsync(SqliteDatabase database, CancellationToken cancellationToken)
+    {
         await using SqliteConnection connection = await database.OpenAsync(cancellationToken);
         await using (SqliteCommand wal = connection.CreateCommand())
         {
