@@ -107,7 +107,7 @@ internal static class LatchkeyCli
         return result;
     }
 
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         string? hostPath = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         return !string.IsNullOrEmpty(hostPath) && File.Exists(hostPath) ? hostPath : "dotnet";
