@@ -7,13 +7,15 @@ namespace Microsoft.AspNetCore.Builder;
 public static class LatchkeyEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
+    /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/revoke</c>, <c>/introspect</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
     /// <c>/admin/users</c> and <c>/healthz</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
     {
         routes.MapTokenEndpoint();
         routes.MapSeedTokenEndpoint();
+        routes.MapRevocationEndpoint();
+        routes.MapIntrospectionEndpoint();
         routes.MapUserInfoEndpoints();
         routes.MapDiscoveryEndpoints();
         routes.MapJwksEndpoint();

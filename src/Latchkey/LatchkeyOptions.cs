@@ -51,11 +51,35 @@ public sealed class LatchkeyOptions
     /// <summary>Requests to <c>POST /token</c> larger than this get 413. Token requests are a few hundred bytes.</summary>
     public int MaxTokenRequestBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Lifetimes and reuse handling of refresh tokens.</summary>
+    public RefreshTokenOptions RefreshTokens { get; set; } = new();
+
     /// <summary>Brute-force protection of password logins (RFC 6749 §4.3.2).</summary>
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
 
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
+}
+
+/// <summary>Refresh tokens: rotated on every use (RFC 9700 §4.14.2).</summary>
+public sealed class RefreshTokenOptions
+{
+    /// <summary>
+    /// A refresh token unused for this long expires; each use issues a new one with a fresh sliding lifetime.
+    /// Shorter logs idle users out sooner.
+    /// </summary>
+    public TimeSpan SlidingLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>No token of a family (one login) outlives this, however often it is refreshed: then the user logs in again.</summary>
+    public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>
+    /// For this long after a refresh token is spent, the same client presenting it again gets the very same new pair
+    /// (two tabs refreshing at once both stay logged in). After it, presenting it again is reuse: the whole family is
+    /// revoked. Zero turns the grace off: any second presentation is reuse. Longer widens the window in which a thief
+    /// racing the user goes unnoticed.
+    /// </summary>
+    public TimeSpan ReuseWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>When failed logins start being refused with 429.</summary>

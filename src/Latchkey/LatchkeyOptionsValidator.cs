@@ -54,6 +54,12 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (o.MaxTokenRequestBytes is < 1024 or > 1024 * 1024)
             problems.Add($"Latchkey:MaxTokenRequestBytes {o.MaxTokenRequestBytes} is outside 1024 to 1048576.");
 
+        RefreshTokenOptions r = o.RefreshTokens;
+        if (r.SlidingLifetime <= TimeSpan.Zero || r.AbsoluteLifetime < r.SlidingLifetime)
+            problems.Add($"Latchkey:RefreshTokens:SlidingLifetime ({r.SlidingLifetime}) must be positive and at most AbsoluteLifetime ({r.AbsoluteLifetime}).");
+        if (r.ReuseWindow < TimeSpan.Zero || r.ReuseWindow > TimeSpan.FromMinutes(5))
+            problems.Add($"Latchkey:RefreshTokens:ReuseWindow {r.ReuseWindow} is outside 00:00:00 to 00:05:00 (LATCHKEY__REFRESHTOKENS__REUSEWINDOW; 0 turns the grace off).");
+
         LoginThrottleOptions t = o.LoginThrottle;
         if (t.UserFailureThreshold < 1 || t.AddressFailureThreshold < 1)
             problems.Add("Latchkey:LoginThrottle thresholds must be at least 1.");

@@ -43,6 +43,10 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<AccessTokenValidator>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<PasswordGrant>();
+        services.AddSingleton<ClientCredentialsGrant>();
+        services.AddSingleton<RefreshTokenGrant>();
+        services.AddSingleton<RefreshTokens>();
+        services.AddSingleton<ClientAccounts>();
         services.AddHostedService<Latchkey.LatchkeyInitializer>();
 
         services.AddAuthentication()
@@ -60,6 +64,10 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<IUserStore, SqliteUserStore>();
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
         services.TryAddSingleton<ILoginFailureStore, SqliteLoginFailureStore>();
+        services.TryAddSingleton<IClientStore, SqliteClientStore>();
+        services.TryAddSingleton<IRefreshTokenStore, SqliteRefreshTokenStore>();
+        services.TryAddSingleton<IAccessTokenDenyList, SqliteAccessTokenDenyList>();
+        services.TryAddSingleton<IAuditLog, SqliteAuditLog>();
         return services;
     }
 

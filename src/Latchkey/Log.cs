@@ -15,6 +15,12 @@ internal static partial class Log
     [LoggerMessage(1002, LogLevel.Information, "Issued access token {Jti} to {Subject} via {GrantType}")]
     public static partial void TokenIssued(ILogger logger, string jti, string subject, string grantType);
 
+    [LoggerMessage(1003, LogLevel.Warning, "Refresh token reuse: family {FamilyId} of {Username} (client {ClientId}) revoked")]
+    public static partial void RefreshTokenReuse(ILogger logger, string familyId, string username, string clientId);
+
+    [LoggerMessage(1004, LogLevel.Information, "Revoked {What} for client {ClientId}")]
+    public static partial void TokenRevoked(ILogger logger, string what, string clientId);
+
     // 2xxx: logins
     [LoggerMessage(2001, LogLevel.Warning, "Login failed for {Username} from {Address}: {Reason}")]
     public static partial void LoginFailed(ILogger logger, string username, string address, string reason);

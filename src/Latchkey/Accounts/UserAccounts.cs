@@ -16,7 +16,7 @@ public sealed record AccountResult(UserRecord? User, string? Error)
 /// Creating and changing user accounts, with every rule on names, roles and passwords in one place.
 /// Used by the CLI and the admin API alike. Nothing changes unless every check passes.
 /// </summary>
-public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, TimeProvider time)
+public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, PasswordHasher hasher, TimeProvider time)
 {
     public Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken) => users.ListAsync(cancellationToken);
 
@@ -54,10 +54,16 @@ public sealed class UserAccounts(IUserStore users, PasswordHasher hasher, TimePr
             : NotFound(username);
     }
 
+    /// <summary>Disabling also revokes every refresh token of the user, so no session outlives it by more than an access token.</summary>
     public async Task<AccountResult> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken)
     {
         string name = Usernames.Normalize(username);
-        return await users.SetDisabledAsync(name, disabled, cancellationToken) ? await FoundAsync(name, cancellationToken) : NotFound(username);
+        if (!await users.SetDisabledAsync(name, disabled, cancellationToken))
+            return NotFound(username);
+        AccountResult result = await FoundAsync(name, cancellationToken);
+        if (disabled && result.User is { } user)
+            await refreshTokens.RevokeFamiliesOfUserAsync(user.Id, time.GetUtcNow(), cancellationToken);
+        return result;
     }
 
     public async Task<AccountResult> ChangeRolesAsync(string username, IEnumerable<string> add, IEnumerable<string> remove, CancellationToken cancellationToken)

@@ -1,45 +1,60 @@
 using System.Text;
-using Latchkey.Grants;
 using Latchkey.Protocol;
+using Latchkey.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Clients;
 
 /// <summary>
-/// Identifies the client of a token request (RFC 6749 §2.3): HTTP Basic or <c>client_id</c>/<c>client_secret</c> in
-/// the body, never both. Today the only client is the built-in public one; registered confidential clients
-/// authenticate here too once they exist.
+/// Authenticates the client of a request to <c>/token</c>, <c>/revoke</c> or <c>/introspect</c> (RFC 6749 §2.3.1):
+/// <c>client_secret_basic</c> or <c>client_secret_post</c>, never both. A request that names no client is the
+/// built-in public first-party client.
 /// </summary>
-internal sealed class ClientAuthenticator(IOptions<LatchkeyOptions> options)
+internal sealed class ClientAuthenticator(IClientStore clients, IOptions<LatchkeyOptions> options)
 {
-    public (Client? Client, OAuthError? Error) Authenticate(TokenRequest request, string? authorizationHeader)
+    // Compared against when the client does not exist, so unknown and known clients take the same time.
+    private static readonly string DummyHash = ClientSecrets.Hash(ClientSecrets.Generate());
+
+    public async Task<(Client? Client, OAuthError? Error)> AuthenticateAsync(
+        string? bodyClientId, string? bodySecret, string? authorizationHeader, CancellationToken cancellationToken)
     {
-        string? clientId = request.ClientId;
-        string? secret = request.ClientSecret;
+        string? clientId = bodyClientId;
+        string? secret = bodySecret;
         bool viaHeader = !string.IsNullOrEmpty(authorizationHeader);
 
         if (viaHeader)
         {
-            if (secret is not null)
+            if (bodySecret is not null)
                 return (null, OAuthError.InvalidRequest("Use one client authentication method, not both (RFC 6749 §2.3)."));
             if (!TryParseBasic(authorizationHeader!, formUrlEncoded: true, out string? headerId, out secret))
-                return (null, InvalidClient("The Authorization header is not valid HTTP Basic client authentication.", challenge: true));
-            if (clientId is not null && clientId != headerId)
+                return (null, InvalidClient("the Authorization header is not valid HTTP Basic client authentication", challenge: true));
+            if (bodyClientId is not null && bodyClientId != headerId)
                 return (null, OAuthError.InvalidRequest("The client_id parameter does not match the authenticated client."));
             clientId = headerId;
         }
 
-        clientId ??= Client.FirstPartyClientId;
-        if (clientId != Client.FirstPartyClientId)
-            return (null, InvalidClient($"unknown client '{clientId}'", viaHeader));
-        if (!string.IsNullOrEmpty(secret))
+        if (clientId is null or Client.FirstPartyClientId)
+        {
             // A public client has no secret; one that sends a secret is confused or probing.
-            return (null, InvalidClient("a secret was sent for the public client", viaHeader));
+            return string.IsNullOrEmpty(secret)
+                ? (Client.FirstParty(options.Value), null)
+                : (null, InvalidClient("a secret was sent for the public first-party client", viaHeader));
+        }
 
-        return (Client.FirstParty(options.Value), null);
+        ClientRecord? record = await clients.FindAsync(clientId, cancellationToken);
+        bool secretMatches = ClientSecrets.Verify(secret ?? "", record?.SecretHash ?? DummyHash);
+        if (record is null)
+            return (null, InvalidClient($"unknown client '{clientId}'", viaHeader));
+        if (string.IsNullOrEmpty(secret))
+            return (null, InvalidClient($"client '{clientId}' sent no secret", viaHeader));
+        if (!secretMatches)
+            return (null, InvalidClient($"wrong secret for client '{clientId}'", viaHeader));
+        if (record.Disabled)
+            return (null, InvalidClient($"client '{clientId}' is disabled", viaHeader));
+        return (Client.From(record), null);
     }
 
-    private static OAuthError InvalidClient(string detail, bool challenge) =>
+    public static OAuthError InvalidClient(string detail, bool challenge) =>
         new(OAuthErrors.InvalidClient, "Client authentication failed.", StatusCodes.Status401Unauthorized)
         {
             Detail = detail,

@@ -43,7 +43,7 @@ internal static class SeedTokenEndpoint
             Password = secret,
             ClientAddress = http.Connection.RemoteIpAddress,
         };
-        GrantResult result = await password.HandleAsync(request, Client.FirstParty(options.Value), cancellationToken);
+        GrantResult result = await password.HandleAsync(request, Client.FirstParty(options.Value) with { AllowedGrantTypes = [GrantTypes.Password] }, scope: null, cancellationToken);
         return result.Response is { } r
             ? new SeedTokenHttpResult(new SeedTokenResponse(r.AccessToken, r.TokenType, r.ExpiresIn))
             : OAuthResults.Error(result.Error!);

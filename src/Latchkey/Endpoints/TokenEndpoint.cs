@@ -15,41 +15,52 @@ internal static class TokenEndpoint
             .WithName("Token")
             .WithSummary("Exchange credentials for an access token (RFC 6749).");
 
+    /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
+    private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
+
     /// <summary>
     /// Every token request goes through the same steps, in this order. Shared security checks live here, so a grant
     /// only does what is unique to it and cannot skip one.
     /// </summary>
     private static async Task<Results<TokenHttpResult, OAuthErrorHttpResult>> HandleAsync(
-        HttpRequest http, ClientAuthenticator clients, PasswordGrant password, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+        HttpRequest http, ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials,
+        RefreshTokenGrant refresh, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
     {
         // 1. Parse the form once: size, media type, UTF-8, no repeated parameters.
-        (TokenRequest? request, OAuthError? error) = await TokenRequest.ReadAsync(http, options.Value.MaxTokenRequestBytes, cancellationToken);
+        (Dictionary<string, string>? form, OAuthError? error) = await FormBody.ReadAsync(http, options.Value.MaxTokenRequestBytes, cancellationToken);
+        if (form is null)
+            return OAuthResults.Error(error!);
+        (TokenRequest? request, error) = TokenRequest.From(form, http.HttpContext.Connection.RemoteIpAddress);
         if (request is null)
             return OAuthResults.Error(error!);
 
         // 2. Authenticate the client.
-        (Client? client, error) = clients.Authenticate(request, http.Headers.Authorization);
+        (Client? client, error) = await clients.AuthenticateAsync(request.ClientId, request.ClientSecret, http.Headers.Authorization, cancellationToken);
         if (client is null)
             return OAuthResults.Error(error!);
 
-        // 3. The grant type must exist, and this client must be allowed to use it.
-        if (request.GrantType is not (GrantTypes.Password or GrantTypes.ClientCredentials or GrantTypes.RefreshToken or GrantTypes.AuthorizationCode))
-            return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.") { Detail = "grant_type is unknown" });
-        if (!client.AllowedGrantTypes.Contains(request.GrantType))
-            return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.")
+        // 3. The grant type must exist here, and this client must be allowed to use it.
+        if (!Supported.Contains(request.GrantType))
+            return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.") { Detail = "unknown grant_type" });
+        if (!client.MayUse(request.GrantType))
+            return OAuthResults.Error(new OAuthError(OAuthErrors.UnauthorizedClient, "This client may not use this grant_type.")
             {
                 Detail = $"client '{client.ClientId}' may not use {request.GrantType}",
             });
 
-        // 4. Every requested scope must be one the client may ask for (RFC 6749 §3.3).
-        if (request.Scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s)) is { } unknownScope)
+        // 4. The scope must be well-formed, and every value one the client may ask for (RFC 6749 §3.3).
+        if (request.Scopes is not { } scopes)
+            return OAuthResults.Error(new OAuthError(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
+        if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s)) is { } unknownScope)
             return OAuthResults.Error(new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"scope '{unknownScope}'" });
+        string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 5. Let the grant prove the identity and produce the tokens.
         GrantResult result = request.GrantType switch
         {
-            GrantTypes.Password => await password.HandleAsync(request, client, cancellationToken),
-            _ => new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported."),
+            GrantTypes.Password => await password.HandleAsync(request, client, scope, cancellationToken),
+            GrantTypes.ClientCredentials => clientCredentials.Handle(client, scope),
+            _ => await refresh.HandleAsync(request, client, scopes, cancellationToken),
         };
 
         // 6. Write the response.

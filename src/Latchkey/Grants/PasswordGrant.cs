@@ -9,10 +9,11 @@ namespace Latchkey.Grants;
 /// <summary>
 /// The resource owner password credentials grant (RFC 6749 §4.3). RFC 9700 §2.4 advises against it for third-party
 /// clients; Latchkey allows it per client (the built-in first-party client has it) and throttles it, as §4.3.2 requires.
+/// A client that may also use <c>refresh_token</c> gets a refresh token, starting a new family.
 /// </summary>
-internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, ILogger<PasswordGrant> logger)
+internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, RefreshTokens refreshTokens, ILogger<PasswordGrant> logger)
 {
-    public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, CancellationToken cancellationToken)
+    public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, string? scope, CancellationToken cancellationToken)
     {
         if (request.Username is null || request.Password is null)
             return OAuthError.InvalidRequest("The password grant needs username and password.");
@@ -28,9 +29,11 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
         if (result.User is not { } user)
             return OAuthError.InvalidCredentials(result.FailureReason!);
 
-        string? scope = request.Scopes.Count > 0 ? string.Join(' ', request.Scopes.Distinct(StringComparer.Ordinal)) : null;
-        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId));
+        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience));
+        string? refreshToken = client.MayUse(GrantTypes.RefreshToken)
+            ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, cancellationToken)
+            : null;
         Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
-        return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope };
+        return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope, RefreshToken = refreshToken };
     }
 }

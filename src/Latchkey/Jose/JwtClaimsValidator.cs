@@ -28,6 +28,8 @@ internal static class JwtClaimsValidator
             throw new JwtInvalidIssuerException();
 
         bool hasAudience = claims.TryGetProperty("aud", out JsonElement aud);
+        if (options.IgnoreAudience)
+            return;
         if (options.Audience is null ? hasAudience : !(hasAudience && AudienceContains(aud, options.Audience)))
             throw new JwtInvalidAudienceException();
     }

@@ -18,6 +18,9 @@ public sealed record JwtDecodeOptions
     /// </summary>
     public string? Audience { get; init; }
 
+    /// <summary>Skip the audience check entirely (Latchkey's introspection, which answers for every audience it issues).</summary>
+    internal bool IgnoreAudience { get; init; }
+
     /// <summary>Claims that must be present, for example <c>["exp", "sub"]</c>.</summary>
     public IReadOnlyCollection<string> RequiredClaims { get; init; } = [];
 

@@ -16,6 +16,7 @@ public enum JwtFailure
     InvalidType,
     MissingClaim,
     InvalidKey,
+    Revoked,
 }
 
 /// <summary>The base of every error <see cref="Jwt"/> raises; catch this to catch them all.</summary>

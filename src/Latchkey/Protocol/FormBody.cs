@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Text;
+using Microsoft.Net.Http.Headers;
 
 namespace Latchkey.Protocol;
 
@@ -10,6 +13,52 @@ namespace Latchkey.Protocol;
 internal static class FormBody
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Reads and parses a request body: media type, size (also for chunked bodies), UTF-8, no repeats.</summary>
+    public static async Task<(Dictionary<string, string>? Form, OAuthError? Error)> ReadAsync(HttpRequest http, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (!MediaTypeHeaderValue.TryParse(http.ContentType, out MediaTypeHeaderValue? type) ||
+            !type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) ||
+            (type.Charset.HasValue && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)))
+            return (null, OAuthError.InvalidRequest("The request body must be application/x-www-form-urlencoded (UTF-8)."));
+
+        if (http.ContentLength > maxBytes)
+            return (null, TooLarge(maxBytes));
+
+        byte[]? body = await ReadBodyAsync(http.BodyReader, maxBytes, cancellationToken);
+        if (body is null)
+            return (null, TooLarge(maxBytes));
+
+        Dictionary<string, string>? form = Parse(body, out OAuthError? error);
+        return (form, error);
+    }
+
+    private static OAuthError TooLarge(int maxBytes) =>
+        new(OAuthErrors.InvalidRequest, $"The request body is larger than {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
+
+    /// <summary>Reads at most <paramref name="maxBytes"/>; null if the body is longer.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(PipeReader reader, int maxBytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult read = await reader.ReadAsync(cancellationToken);
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            if (buffer.Length > maxBytes)
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                return null;
+            }
+
+            if (read.IsCompleted)
+            {
+                byte[] body = buffer.ToArray();
+                reader.AdvanceTo(buffer.End);
+                return body;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
 
     /// <summary>Parses the body, or returns the §5.2 error describing what is wrong with it.</summary>
     public static Dictionary<string, string>? Parse(ReadOnlySpan<byte> body, out OAuthError? error)

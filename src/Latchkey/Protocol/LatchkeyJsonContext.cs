@@ -13,4 +13,8 @@ namespace Latchkey.Protocol;
 [JsonSerializable(typeof(DiscoveryDocument))]
 [JsonSerializable(typeof(UserSummary[]))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(Dictionary<string, JsonElement>))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(long))]
 internal sealed partial class LatchkeyJsonContext : JsonSerializerContext;

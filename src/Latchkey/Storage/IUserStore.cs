@@ -5,6 +5,8 @@ public interface IUserStore
 {
     Task<UserRecord?> FindByUsernameAsync(string username, CancellationToken cancellationToken);
 
+    Task<UserRecord?> FindByIdAsync(string id, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds the user unless the username is taken; returns false when it is.</summary>

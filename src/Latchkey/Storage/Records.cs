@@ -29,3 +29,44 @@ public sealed record LoginFailureCounts(
     DateTimeOffset? UserLastFailureAt,
     int AddressFailuresInWindow,
     DateTimeOffset? OldestAddressFailureInWindow);
+
+/// <summary>A registered (confidential) client. The secret is kept only as a hash.</summary>
+public sealed record ClientRecord(
+    string ClientId,
+    string SecretHash,
+    IReadOnlyList<string> GrantTypes,
+    IReadOnlyList<string> Scopes,
+    string? Audience,
+    bool Disabled,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Every refresh token descended from one login. Revoking it revokes them all.</summary>
+public sealed record RefreshFamilyRecord(
+    string FamilyId,
+    string UserId,
+    string ClientId,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset AbsoluteExpiresAt,
+    DateTimeOffset? RevokedAt);
+
+/// <summary>One refresh token, by the SHA-256 of its value (the value itself is never stored).</summary>
+public sealed record RefreshTokenRecord(
+    string TokenHash,
+    string FamilyId,
+    string ClientId,
+    string UserId,
+    string? Scope,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? SpentAt);
+
+/// <summary>A security event, for the audit log. Never holds a password, secret or whole token.</summary>
+public sealed record AuditEvent(
+    DateTimeOffset At,
+    string Type,
+    string Outcome,
+    string? Actor = null,
+    string? Subject = null,
+    string? ClientId = null,
+    string? Address = null,
+    string? Detail = null);

@@ -9,8 +9,8 @@ using Microsoft.Extensions.Options;
 
 namespace Latchkey.Tokens;
 
-/// <summary>Who and what an access token is for.</summary>
-public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId);
+/// <summary>Who and what an access token is for. <paramref name="Audience"/> null means the configured default.</summary>
+public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null);
 
 /// <summary>A freshly signed access token.</summary>
 public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn);
@@ -39,7 +39,7 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
             writer.WriteStartObject();
             writer.WriteString(LatchkeyClaims.Issuer, o.Issuer);
             writer.WriteString(LatchkeyClaims.Subject, subject.Subject);
-            writer.WriteString(LatchkeyClaims.Audience, o.Audience);
+            writer.WriteString(LatchkeyClaims.Audience, subject.Audience ?? o.Audience);
             writer.WriteNumber(LatchkeyClaims.Expires, now + lifetime);
             writer.WriteNumber(LatchkeyClaims.IssuedAt, now);
             writer.WriteString(LatchkeyClaims.JwtId, jti);

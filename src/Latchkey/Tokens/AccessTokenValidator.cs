@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Latchkey.Jose;
 using Latchkey.Keys;
+using Latchkey.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Tokens;
@@ -11,20 +12,35 @@ namespace Latchkey.Tokens;
 /// <c>at+jwt</c> (RFC 8725 §3.11, RFC 9068 §4), and <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>sub</c>,
 /// <c>jti</c> must all be present and right.
 /// </summary>
-internal sealed class AccessTokenValidator(SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDenyList denyList, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
     public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
 
     private static readonly string[] Required = ["exp", "iat", "sub", "jti"];
 
-    /// <summary>Returns the token's claims, or throws a <see cref="JwtException"/> saying why not.</summary>
-    public JsonElement Validate(string token)
+    /// <summary>
+    /// Returns the token's claims, or throws a <see cref="JwtException"/> saying why not. A token revoked through
+    /// <c>/revoke</c> fails too. <paramref name="anyAudience"/> accepts the audiences of every client (introspection);
+    /// otherwise only the configured <see cref="LatchkeyOptions.Audience"/>.
+    /// </summary>
+    public async Task<JsonElement> ValidateAsync(string token, bool anyAudience, CancellationToken cancellationToken)
+    {
+        JsonElement claims = VerifyOffline(token, anyAudience);
+        string jti = claims.GetProperty("jti").GetString() ?? "";
+        if (await denyList.ContainsAsync(jti, time.GetUtcNow(), cancellationToken))
+            throw new JwtException(JwtFailure.Revoked, $"The token {jti} was revoked.");
+        return claims;
+    }
+
+    /// <summary>Signature, header and claims, without asking the deny list.</summary>
+    public JsonElement VerifyOffline(string token, bool anyAudience)
     {
         var decodeOptions = new JwtDecodeOptions
         {
             Issuer = options.Value.Issuer,
-            Audience = options.Value.Audience,
+            Audience = anyAudience ? null : options.Value.Audience,
+            IgnoreAudience = anyAudience,
             RequiredClaims = Required,
             Leeway = Leeway,
             TimeProvider = time,

@@ -26,26 +26,26 @@ internal sealed class BearerAuthenticationHandler(
 
     private const string FailureItemKey = "Latchkey.BearerFailure";
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
         // Another scheme (Basic on GET /token, say) is not a bearer attempt: nothing to refuse here.
         if (string.IsNullOrEmpty(header) || !header.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return AuthenticateResult.NoResult();
 
         string token = header.Length > 7 && header[6] == ' ' ? header[7..].Trim() : "";
         if (token.Length == 0 || token.Contains(' '))
-            return Task.FromResult(Fail("invalid_request", "The Authorization header is not 'Bearer <token>'."));
+            return Fail("invalid_request", "The Authorization header is not 'Bearer <token>'.");
 
         JsonElement claims;
         try
         {
-            claims = validator.Validate(token);
+            claims = await validator.ValidateAsync(token, anyAudience: false, Context.RequestAborted);
         }
         catch (JwtException e)
         {
             Log.BearerTokenRefused(Logger, e.Failure, e.Message);
-            return Task.FromResult(Fail("invalid_token", "The access token is invalid or expired."));
+            return Fail("invalid_token", "The access token is invalid, expired or revoked.");
         }
 
         Context.Items[ClaimsItemKey] = claims;
@@ -58,7 +58,7 @@ internal sealed class BearerAuthenticationHandler(
         }
 
         var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(ticket));
+        return AuthenticateResult.Success(ticket);
     }
 
     private AuthenticateResult Fail(string error, string description)

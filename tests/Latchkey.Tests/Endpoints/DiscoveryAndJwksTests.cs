@@ -26,7 +26,9 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.Equal(LatchkeyTestServer.Issuer + "/token", doc.GetProperty("token_endpoint").GetString());
         Assert.Equal(LatchkeyTestServer.Issuer + "/.well-known/jwks.json", doc.GetProperty("jwks_uri").GetString());
         Assert.Equal(LatchkeyTestServer.Issuer + "/userinfo", doc.GetProperty("userinfo_endpoint").GetString());
-        Assert.Equal(["password"], doc.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(LatchkeyTestServer.Issuer + "/revoke", doc.GetProperty("revocation_endpoint").GetString());
+        Assert.Equal(LatchkeyTestServer.Issuer + "/introspect", doc.GetProperty("introspection_endpoint").GetString());
+        Assert.Equal(["password", "client_credentials", "refresh_token"], doc.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

@@ -114,12 +114,29 @@ public sealed class TokenEndpointBadInputTests : IAsyncLifetime
     [Theory]
     [InlineData("magic")]
     [InlineData("urn:ietf:params:oauth:grant-type:jwt-bearer")]
-    [InlineData("client_credentials")] // real grants the built-in client may not use
-    [InlineData("refresh_token")]
+    [InlineData("authorization_code")]
     public async Task Token_UnsupportedGrantType_UnsupportedGrantType(string grantType)
     {
         using HttpResponseMessage response = await PostRawAsync($"grant_type={Uri.EscapeDataString(grantType)}&username=alice&password=x");
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unsupported_grant_type");
+    }
+
+    [Fact]
+    public async Task Token_GrantTheFirstPartyClientMayNotUse_UnauthorizedClient()
+    {
+        using HttpResponseMessage response = await PostRawAsync("grant_type=client_credentials");
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unauthorized_client");
+    }
+
+    [Theory]
+    [InlineData("grant_type=password&username=alice&scope=api%00")]
+    [InlineData("grant_type=password&username=alice&scope=api%0Aadmin")]
+    [InlineData("grant_type=password&username=alice&scope=api++admin")]
+    [InlineData("grant_type=password&username=alice&scope=%22api%22")]
+    public async Task Token_MalformedScope_InvalidScope(string body)
+    {
+        using HttpResponseMessage response = await PostRawAsync(body + "&password=correct+horse+battery");
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_scope");
     }
 
     [Theory]

@@ -41,6 +41,58 @@ public static class SqliteSchema
         );
         CREATE INDEX ix_login_failures_by_address ON login_failures_by_address (address, failed_at);
         """,
+        // 2: clients, refresh-token families, revoked access tokens, the audit log.
+        """
+        CREATE TABLE clients (
+            client_id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            grant_types TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            audience TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE refresh_families (
+            family_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            absolute_expires_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE INDEX ix_refresh_families_user ON refresh_families (user_id);
+        CREATE INDEX ix_refresh_families_client ON refresh_families (client_id);
+        CREATE TABLE refresh_tokens (
+            token_hash TEXT PRIMARY KEY,
+            family_id TEXT NOT NULL REFERENCES refresh_families (family_id) ON DELETE CASCADE,
+            client_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            scope TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER,
+            sealed_successor BLOB,
+            sealed_until INTEGER
+        );
+        CREATE INDEX ix_refresh_tokens_family ON refresh_tokens (family_id);
+        CREATE INDEX ix_refresh_tokens_sealed ON refresh_tokens (sealed_until) WHERE sealed_until IS NOT NULL;
+        CREATE TABLE revoked_access_tokens (
+            jti TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            actor TEXT,
+            subject TEXT,
+            client_id TEXT,
+            address TEXT,
+            detail TEXT
+        );
+        CREATE INDEX ix_audit_events_at ON audit_events (at);
+        """,
     ];
 
     /// <summary>The schema version this build writes.</summary>

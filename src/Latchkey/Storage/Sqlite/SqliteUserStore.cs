@@ -17,6 +17,16 @@ internal sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
+    public async Task<UserRecord?> FindByIdAsync(string id, CancellationToken cancellationToken)
+    {
+        await using SqliteConnection connection = await database.OpenAsync(cancellationToken);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM users WHERE id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
     public async Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken)
     {
         await using SqliteConnection connection = await database.OpenAsync(cancellationToken);

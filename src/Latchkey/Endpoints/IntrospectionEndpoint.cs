@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Storage;
+using Latchkey.Tokens;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Endpoints;
+
+/// <summary>
+/// <c>POST /introspect</c> (RFC 7662), for authenticated (confidential) clients. An access token of any audience
+/// Latchkey issued is described to any such client (a resource server checking a caller's token); a refresh token only
+/// to the client it belongs to. Anything invalid, expired, revoked, unknown or not yours is <c>{"active": false}</c>.
+/// </summary>
+internal static class IntrospectionEndpoint
+{
+    private static readonly byte[] Inactive = """{"active":false}"""u8.ToArray();
+
+    public static IEndpointConventionBuilder MapIntrospectionEndpoint(this IEndpointRouteBuilder routes) =>
+        routes.MapPost("/introspect", HandleAsync).DisableAntiforgery().WithName("Introspect").WithSummary("Describe a token (RFC 7662).");
+
+    private static async Task<Results<FileContentHttpResult, OAuthErrorHttpResult>> HandleAsync(
+        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, AccessTokenValidator validator,
+        IOptions<LatchkeyOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        OAuthResults.NoStore(http.Response);
+        (TokenManagementRequest? request, OAuthError? error) =
+            await TokenManagementRequest.ReadAsync(http.Request, clients, options.Value.MaxTokenRequestBytes, cancellationToken);
+        if (request is null)
+            return OAuthResults.Error(error!);
+        // RFC 7662 §2.1: the endpoint must be protected; the public first-party client has no credentials to show.
+        if (request.Client.IsPublic)
+            return OAuthResults.Error(ClientAuthenticator.InvalidClient("introspection needs client authentication", challenge: true));
+
+        byte[] body = RefreshTokens.HasValidShape(request.Token)
+            ? await DescribeRefreshTokenAsync(request, refreshTokens, time, cancellationToken)
+            : await DescribeAccessTokenAsync(request, validator, cancellationToken);
+        return TypedResults.Bytes(body, "application/json");
+    }
+
+    private static async Task<byte[]> DescribeAccessTokenAsync(TokenManagementRequest request, AccessTokenValidator validator, CancellationToken cancellationToken)
+    {
+        JsonElement claims;
+        try
+        {
+            claims = await validator.ValidateAsync(request.Token, anyAudience: true, cancellationToken);
+        }
+        catch (JwtException)
+        {
+            return Inactive;
+        }
+
+        var response = new Dictionary<string, JsonElement>
+        {
+            ["active"] = JsonSerializer.SerializeToElement(true, LatchkeyJsonContext.Default.Boolean),
+            ["token_type"] = JsonSerializer.SerializeToElement("access_token", LatchkeyJsonContext.Default.String),
+        };
+        foreach (JsonProperty claim in claims.EnumerateObject())
+            response[claim.Name] = claim.Value;
+        if (claims.TryGetProperty(LatchkeyClaims.PreferredUsername, out JsonElement username))
+            response["username"] = username;
+        return JsonSerializer.SerializeToUtf8Bytes(response, LatchkeyJsonContext.Default.DictionaryStringJsonElement);
+    }
+
+    private static async Task<byte[]> DescribeRefreshTokenAsync(TokenManagementRequest request, IRefreshTokenStore refreshTokens, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        RefreshTokenLookup? found = await refreshTokens.FindAsync(RefreshTokens.Hash(request.Token), cancellationToken);
+        DateTimeOffset now = time.GetUtcNow();
+        if (found is null || found.Token.ClientId != request.Client.ClientId || found.Token.SpentAt is not null ||
+            found.Family.RevokedAt is not null || found.Token.ExpiresAt <= now)
+            return Inactive;
+
+        var response = new Dictionary<string, JsonElement>
+        {
+            ["active"] = JsonSerializer.SerializeToElement(true, LatchkeyJsonContext.Default.Boolean),
+            ["token_type"] = JsonSerializer.SerializeToElement("refresh_token", LatchkeyJsonContext.Default.String),
+            ["client_id"] = JsonSerializer.SerializeToElement(found.Token.ClientId, LatchkeyJsonContext.Default.String),
+            ["sub"] = JsonSerializer.SerializeToElement(found.Token.UserId, LatchkeyJsonContext.Default.String),
+            ["iat"] = JsonSerializer.SerializeToElement(found.Token.CreatedAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
+            ["exp"] = JsonSerializer.SerializeToElement(found.Token.ExpiresAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
+        };
+        if (found.Token.Scope is not null)
+            response["scope"] = JsonSerializer.SerializeToElement(found.Token.Scope, LatchkeyJsonContext.Default.String);
+        return JsonSerializer.SerializeToUtf8Bytes(response, LatchkeyJsonContext.Default.DictionaryStringJsonElement);
+    }
+}

@@ -1,0 +1,70 @@
+using Latchkey.Protocol;
+using Latchkey.Storage;
+using Latchkey.Tokens;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Latchkey.Clients;
+
+namespace Latchkey.Endpoints;
+
+/// <summary>
+/// <c>POST /revoke</c> (RFC 7009). A refresh token revokes its whole family; an access token's <c>jti</c> joins the
+/// deny list until it expires. A client revokes only its own tokens; first-party tokens can be revoked by whoever
+/// holds them, with no client credentials. The answer is 200 whatever the token was (§2.2), so it reveals nothing.
+/// </summary>
+internal static class RevocationEndpoint
+{
+    public static IEndpointConventionBuilder MapRevocationEndpoint(this IEndpointRouteBuilder routes) =>
+        routes.MapPost("/revoke", HandleAsync).DisableAntiforgery().WithName("Revoke").WithSummary("Revoke a refresh or access token (RFC 7009).");
+
+    private static async Task<Results<Ok, OAuthErrorHttpResult>> HandleAsync(
+        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, IAccessTokenDenyList denyList,
+        AccessTokenValidator validator, IAuditLog audit, IOptions<LatchkeyOptions> options, TimeProvider time,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        OAuthResults.NoStore(http.Response);
+        (TokenManagementRequest? request, OAuthError? error) =
+            await TokenManagementRequest.ReadAsync(http.Request, clients, options.Value.MaxTokenRequestBytes, cancellationToken);
+        if (request is null)
+            return OAuthResults.Error(error!);
+
+        ILogger logger = loggers.CreateLogger("Latchkey.Revocation");
+        string clientId = request.Client.ClientId;
+        // The hint only says where to look first (§2.1); the token's shape says what it is.
+        if (RefreshTokens.HasValidShape(request.Token))
+        {
+            RefreshTokenLookup? found = await refreshTokens.FindAsync(RefreshTokens.Hash(request.Token), cancellationToken);
+            if (found is not null && found.Token.ClientId == clientId &&
+                await refreshTokens.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
+            {
+                Log.TokenRevoked(logger, "refresh token family " + found.Family.FamilyId, clientId);
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "token_revoked", "success", Subject: found.Token.UserId,
+                    ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "refresh family " + found.Family.FamilyId), cancellationToken);
+            }
+        }
+        else
+        {
+            try
+            {
+                // Only our own, unexpired tokens: anything else is already worthless, and must not fill the deny list.
+                var claims = validator.VerifyOffline(request.Token, anyAudience: true);
+                string jti = claims.GetProperty(LatchkeyClaims.JwtId).GetString()!;
+                if (claims.TryGetProperty(LatchkeyClaims.ClientId, out var tokenClient) && tokenClient.GetString() == clientId)
+                {
+                    var expires = DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty(LatchkeyClaims.Expires).GetInt64()) + AccessTokenValidator.Leeway;
+                    await denyList.AddAsync(jti, expires, time.GetUtcNow(), cancellationToken);
+                    Log.TokenRevoked(logger, "access token " + jti, clientId);
+                    await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "token_revoked", "success", Subject: claims.GetProperty(LatchkeyClaims.Subject).GetString(),
+                        ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "access token " + jti), cancellationToken);
+                }
+            }
+            catch (JwtException)
+            {
+                // Not a valid token of ours: nothing to revoke, and §2.2 says answer 200 all the same.
+            }
+        }
+
+        return TypedResults.Ok();
+    }
+}

@@ -1,0 +1,85 @@
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Storage;
+using Latchkey.Tokens;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Grants;
+
+/// <summary>
+/// The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2). Each use spends the
+/// presented token and returns a new access + refresh pair carrying the user's current roles. A retry by the same
+/// client within the reuse window gets the very same pair; any later reuse revokes the whole family.
+/// </summary>
+internal sealed class RefreshTokenGrant(
+    IRefreshTokenStore store,
+    RefreshTokens refreshTokens,
+    IUserStore users,
+    AccessTokenIssuer issuer,
+    IAuditLog audit,
+    IOptions<LatchkeyOptions> options,
+    TimeProvider time,
+    ILogger<RefreshTokenGrant> logger)
+{
+    private static OAuthError Invalid(string detail) =>
+        new(OAuthErrors.InvalidGrant, "The refresh token is invalid, expired or revoked.") { Detail = detail };
+
+    public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, IReadOnlyList<string> requestedScopes, CancellationToken cancellationToken)
+    {
+        // 1. Find the token. Malformed, unknown and foreign tokens change nothing.
+        string? presented = request.RefreshToken;
+        if (presented is null)
+            return OAuthError.InvalidRequest("The refresh_token grant needs refresh_token.");
+        if (!RefreshTokens.HasValidShape(presented))
+            return Invalid("malformed refresh token");
+        string hash = RefreshTokens.Hash(presented);
+        RefreshTokenLookup? found = await store.FindAsync(hash, cancellationToken);
+        if (found is null)
+            return Invalid("unknown refresh token");
+        // RFC 6749 §6: a refresh token is bound to the client it was issued to.
+        if (found.Token.ClientId != client.ClientId)
+            return Invalid($"refresh token of client '{found.Token.ClientId}' presented by '{client.ClientId}'");
+        if (found.Family.RevokedAt is not null)
+            return Invalid("refresh token family revoked");
+
+        // 2. Scope may only narrow (§6), and only within what the client may still ask for.
+        IReadOnlyList<string> original = Scopes.Parse(found.Token.Scope) ?? [];
+        if (requestedScopes.Any(s => !original.Contains(s)))
+            return new OAuthError(OAuthErrors.InvalidScope, "The requested scope exceeds the scope originally granted.");
+        IReadOnlyList<string> scopes = requestedScopes.Count > 0 ? requestedScopes : original;
+        string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
+
+        // 3. The user as they are now: disabled or re-passworded users lose the whole family; roles are current.
+        UserRecord? user = await users.FindByIdAsync(found.Token.UserId, cancellationToken);
+        if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt)
+        {
+            await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken);
+            return Invalid("the user is disabled, removed, or changed password since this login");
+        }
+
+        // 4. Prepare the successor pair, then spend the token atomically. Only one caller's successor is stored.
+        RefreshTokenRecord successor = refreshTokens.Successor(found.Family, scope, out string successorToken);
+        IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience));
+        var response = new TokenResponse { AccessToken = access.Token, ExpiresIn = access.ExpiresIn, Scope = scope, RefreshToken = successorToken };
+        RefreshConsumeResult result = await store.TryConsumeRefreshTokenAsync(hash, successor, RefreshTokens.Seal(response, presented),
+            time.GetUtcNow(), options.Value.RefreshTokens.ReuseWindow, cancellationToken);
+
+        switch (result.Status)
+        {
+            case RefreshConsumeStatus.Consumed:
+                Log.TokenIssued(logger, access.JwtId, user.Id, GrantTypes.RefreshToken);
+                return response;
+            case RefreshConsumeStatus.Replayed:
+                // The same client retrying within the window (two tabs, a lost response): the pair it already got.
+                return RefreshTokens.Unseal(result.SealedSuccessor!, presented) is { } earlier ? earlier : Invalid("sealed successor did not open");
+            case RefreshConsumeStatus.ReuseDetected:
+                Log.RefreshTokenReuse(logger, result.FamilyId!, user.Username, client.ClientId);
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "refresh_reuse_detected", "family_revoked",
+                    Subject: user.Id, ClientId: client.ClientId, Address: request.ClientAddress?.ToString(), Detail: $"family {result.FamilyId}"), cancellationToken);
+                return Invalid("refresh token reused after rotation; family revoked");
+            default:
+                return Invalid($"refresh token {result.Status.ToString().ToLowerInvariant()}");
+        }
+    }
+}

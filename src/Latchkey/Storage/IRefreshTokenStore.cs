@@ -1,0 +1,58 @@
+namespace Latchkey.Storage;
+
+/// <summary>What happened when a refresh token was presented for rotation.</summary>
+public enum RefreshConsumeStatus
+{
+    /// <summary>The token was unspent: it is now spent, and the successor stored.</summary>
+    Consumed,
+
+    /// <summary>The same client presented it again within the reuse window: here is the sealed successor it already got.</summary>
+    Replayed,
+
+    /// <summary>A spent token came back after the window (or from another client): the whole family is now revoked.</summary>
+    ReuseDetected,
+
+    /// <summary>The token, or its family, has expired. Nothing changed.</summary>
+    Expired,
+
+    /// <summary>The family was revoked earlier. Nothing changed.</summary>
+    Revoked,
+
+    /// <summary>No such token. Nothing changed.</summary>
+    NotFound,
+}
+
+/// <summary>The outcome of <see cref="IRefreshTokenStore.TryConsumeRefreshTokenAsync"/>.</summary>
+public sealed record RefreshConsumeResult(RefreshConsumeStatus Status, byte[]? SealedSuccessor = null, string? FamilyId = null);
+
+/// <summary>A refresh token with its family, for checks made before rotation and for introspection.</summary>
+public sealed record RefreshTokenLookup(RefreshTokenRecord Token, RefreshFamilyRecord Family);
+
+/// <summary>Refresh-token families (RFC 9700 §4.14): rotation, reuse detection and revocation.</summary>
+public interface IRefreshTokenStore
+{
+    /// <summary>Starts a family at login, with its first token.</summary>
+    Task AddFamilyAsync(RefreshFamilyRecord family, RefreshTokenRecord first, CancellationToken cancellationToken);
+
+    Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Spends a refresh token, atomically: of any number of concurrent calls for one token, exactly one sees
+    /// <see cref="RefreshConsumeStatus.Consumed"/> and stores <paramref name="successor"/> with
+    /// <paramref name="sealedSuccessor"/> (kept for <paramref name="reuseWindow"/> only). Within that window the others see
+    /// <see cref="RefreshConsumeStatus.Replayed"/> with that same sealed successor; after it, or with a zero window,
+    /// they see <see cref="RefreshConsumeStatus.ReuseDetected"/> and the family is revoked, successor included.
+    /// A token is never spent twice and a family never has two successors of one token.
+    /// </summary>
+    Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,
+        DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken);
+
+    /// <summary>Revokes one family; returns false if it was unknown or already revoked.</summary>
+    Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Revokes every live family of a user (disabled, password changed) and returns how many.</summary>
+    Task<int> RevokeFamiliesOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Revokes every live family of a client (disabled or removed) and returns how many.</summary>
+    Task<int> RevokeFamiliesOfClientAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken);
+}
