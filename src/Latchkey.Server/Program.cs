@@ -7,5 +7,6 @@ var root = new RootCommand("Latchkey: password login → signed JWT access token
 root.Options.Add(CommonOptions.DataDirectory);
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
+root.Subcommands.Add(ClientsCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
 return await root.Parse(args).InvokeAsync();

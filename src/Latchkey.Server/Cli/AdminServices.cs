@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Latchkey.Accounts;
+using Latchkey.Clients;
 using Latchkey.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,27 @@ internal sealed class AdminServices : IAsyncDisposable
 
     public UserAccounts Accounts => _provider.GetRequiredService<UserAccounts>();
 
+    public ClientAccounts Clients => _provider.GetRequiredService<ClientAccounts>();
+
+    /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
+    public static async Task<AdminServices?> TryOpenAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenAsync(parse, cancellationToken);
+        }
+        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
+        {
+            CommonOptions.Fail(unreadable);
+            return null;
+        }
+        catch (LatchkeyStartupException e)
+        {
+            CommonOptions.Fail(e.Message);
+            return null;
+        }
+    }
+
     public static async Task<AdminServices> OpenAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         IConfiguration configuration = CommonOptions.Configuration(parse).Build();
@@ -28,6 +50,7 @@ internal sealed class AdminServices : IAsyncDisposable
         services.AddLatchkeyStorage();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IOptions<LatchkeyOptions>>().Value.PasswordHashing));
         services.AddSingleton<UserAccounts>();
+        services.AddSingleton<ClientAccounts>();
         ServiceProvider provider = services.BuildServiceProvider();
 
         var database = provider.GetRequiredService<SqliteDatabase>();

@@ -27,7 +27,7 @@ internal static class UsersCommand
         var list = new Command("list", "List users.");
         list.SetAction(async (parse, ct) =>
         {
-            if (await OpenAsync(parse, ct) is not { } admin)
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
                 return 2;
             await using var _ = admin;
             var all = await admin.Accounts.ListAsync(ct);
@@ -67,7 +67,7 @@ internal static class UsersCommand
 
     private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<AccountResult>> change, Func<Storage.UserRecord, string> success, CancellationToken ct)
     {
-        if (await OpenAsync(parse, ct) is not { } admin)
+        if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
             return 2;
         await using var _ = admin;
         AccountResult result = await change(admin, parse.GetValue(Name)!);
@@ -75,25 +75,6 @@ internal static class UsersCommand
             return CommonOptions.Fail(result.Error!);
         Console.WriteLine(success(result.User!));
         return 0;
-    }
-
-    /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
-    private static async Task<AdminServices?> OpenAsync(ParseResult parse, CancellationToken ct)
-    {
-        try
-        {
-            return await AdminServices.OpenAsync(parse, ct);
-        }
-        catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
-        {
-            CommonOptions.Fail(unreadable);
-            return null;
-        }
-        catch (LatchkeyStartupException e)
-        {
-            CommonOptions.Fail(e.Message);
-            return null;
-        }
     }
 
     private static string Describe(IReadOnlyList<string> roles) => roles.Count == 0 ? "no roles" : "roles: " + string.Join(", ", roles);

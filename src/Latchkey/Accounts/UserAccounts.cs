@@ -2,14 +2,27 @@ using Latchkey.Storage;
 
 namespace Latchkey.Accounts;
 
+/// <summary>Why an account or client change was refused, so that each caller can answer in its own terms (HTTP status, exit code).</summary>
+public enum ChangeFailure
+{
+    /// <summary>The input breaks a rule (name, role, password, grant, scope).</summary>
+    Invalid,
+
+    /// <summary>No user or client has that name.</summary>
+    NotFound,
+
+    /// <summary>The name is taken.</summary>
+    Conflict,
+}
+
 /// <summary>The outcome of an account change: the account as it now is, or why nothing changed.</summary>
-public sealed record AccountResult(UserRecord? User, string? Error)
+public sealed record AccountResult(UserRecord? User, string? Error, ChangeFailure? Failure = null)
 {
     public bool Succeeded => Error is null;
 
     public static AccountResult Ok(UserRecord user) => new(user, null);
 
-    public static AccountResult Fail(string error) => new(null, error);
+    public static AccountResult Fail(string error, ChangeFailure failure = ChangeFailure.Invalid) => new(null, error, failure);
 }
 
 /// <summary>
@@ -41,7 +54,7 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
             PasswordChangedAt: now);
         return await users.TryAddAsync(user, cancellationToken)
             ? AccountResult.Ok(user)
-            : AccountResult.Fail($"A user named '{name}' already exists.");
+            : AccountResult.Fail($"A user named '{name}' already exists.", ChangeFailure.Conflict);
     }
 
     public async Task<AccountResult> SetPasswordAsync(string username, string password, CancellationToken cancellationToken)
@@ -94,5 +107,5 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
     private async Task<AccountResult> FoundAsync(string name, CancellationToken cancellationToken) =>
         await users.FindByUsernameAsync(name, cancellationToken) is { } user ? AccountResult.Ok(user) : NotFound(name);
 
-    private static AccountResult NotFound(string username) => AccountResult.Fail($"No user named '{username}'.");
+    private static AccountResult NotFound(string username) => AccountResult.Fail($"No user named '{username}'.", ChangeFailure.NotFound);
 }

@@ -5,11 +5,11 @@ using Latchkey.Storage;
 namespace Latchkey.Clients;
 
 /// <summary>The outcome of a client change: the client as it now is (and its new secret, shown once), or why nothing changed.</summary>
-public sealed record ClientResult(ClientRecord? Client, string? Secret, string? Error)
+public sealed record ClientResult(ClientRecord? Client, string? Secret, string? Error, ChangeFailure? Failure = null)
 {
     public bool Succeeded => Error is null;
 
-    public static ClientResult Fail(string error) => new(null, null, error);
+    public static ClientResult Fail(string error, ChangeFailure failure = ChangeFailure.Invalid) => new(null, null, error, failure);
 }
 
 /// <summary>
@@ -26,7 +26,7 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
         if (!IsValidId(clientId))
             return ClientResult.Fail($"'{clientId}' is not a valid client name: use 1 to 64 ASCII letters, digits or . _ -.");
         if (clientId == Client.FirstPartyClientId)
-            return ClientResult.Fail($"'{Client.FirstPartyClientId}' is the built-in first-party client; choose another name.");
+            return ClientResult.Fail($"'{Client.FirstPartyClientId}' is the built-in first-party client; choose another name.", ChangeFailure.Conflict);
         if (grantTypes.Count == 0)
             return ClientResult.Fail($"Give the client at least one --grant: {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.FirstOrDefault(g => !Client.AssignableGrantTypes.Contains(g)) is { } badGrant)
@@ -42,7 +42,7 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
         var record = new ClientRecord(clientId, ClientSecrets.Hash(secret), grantTypes.Distinct().ToArray(), scopes.Distinct().ToArray(), audience,
             Disabled: false, time.GetUtcNow());
         if (!await clients.TryAddAsync(record, cancellationToken))
-            return ClientResult.Fail($"A client named '{clientId}' already exists.");
+            return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
         await AuditAsync("client_added", actor, clientId, cancellationToken);
         return new ClientResult(record, secret, null);
     }
@@ -82,5 +82,5 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
     private Task AuditAsync(string type, string actor, string clientId, CancellationToken cancellationToken) =>
         audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, ClientId: clientId), cancellationToken);
 
-    private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.");
+    private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.", ChangeFailure.NotFound);
 }

@@ -51,6 +51,9 @@ internal sealed class BearerAuthenticationHandler(
         Context.Items[ClaimsItemKey] = claims;
         var identity = new ClaimsIdentity(SchemeName, LatchkeyClaims.Subject, LatchkeyClaims.Role);
         identity.AddClaim(new Claim(LatchkeyClaims.Subject, claims.GetProperty(LatchkeyClaims.Subject).ToString()));
+        // Who acted, for the admin API's audit events.
+        if (claims.TryGetProperty(LatchkeyClaims.PreferredUsername, out JsonElement username) && username.ValueKind == JsonValueKind.String)
+            identity.AddClaim(new Claim(LatchkeyClaims.PreferredUsername, username.GetString()!));
         if (claims.TryGetProperty(LatchkeyClaims.Role, out JsonElement roles) && roles.ValueKind == JsonValueKind.Array)
         {
             foreach (JsonElement role in roles.EnumerateArray())

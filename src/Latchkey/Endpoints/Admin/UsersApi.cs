@@ -1,25 +1,106 @@
+using System.Text.Json.Serialization;
 using Latchkey.Accounts;
 using Latchkey.Protocol;
+using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
 
 /// <summary>A user as the admin API shows it: never the password hash.</summary>
-internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt);
+internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt)
+{
+    public static UserSummary From(UserRecord u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt);
+}
 
-/// <summary><c>/admin/users</c>: user administration, for tokens with role <c>admin</c>.</summary>
+/// <summary>The body of <c>POST /admin/users</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record CreateUserRequest(string? Username, string? Password, string?[]? Roles);
+
+/// <summary>The body of <c>POST /admin/users/{username}/roles</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record ChangeRolesRequest(string?[]? Add, string?[]? Remove);
+
+/// <summary>The body of <c>POST /admin/users/{username}/password</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record SetPasswordRequest(string? Password);
+
+/// <summary>
+/// <c>/admin/users</c>: user administration, for tokens with role <c>admin</c>. Every change goes through
+/// <see cref="UserAccounts"/>, the same code as <c>latchkey users</c>, so the two cannot drift.
+/// </summary>
 internal static class UsersApi
 {
     public static void MapUsersApi(this IEndpointRouteBuilder routes)
     {
         RouteGroupBuilder admin = routes.MapGroup("/admin/users").RequireAuthorization(LatchkeyPolicies.Admin);
         admin.MapGet("/", ListUsersAsync).WithName("ListUsers").WithSummary("Every user, without password hashes.");
+        admin.MapPost("/", CreateUserAsync).WithName("CreateUser").WithSummary("Create a user: 201, 400 for invalid input, 409 for a taken name.")
+            .Produces<UserSummary>(StatusCodes.Status201Created);
+        admin.MapPost("/{username}/disable", DisableUserAsync).WithName("DisableUser").WithSummary("Disable a user and revoke their refresh tokens.");
+        admin.MapPost("/{username}/enable", EnableUserAsync).WithName("EnableUser").WithSummary("Enable a disabled user.");
+        admin.MapPost("/{username}/roles", ChangeRolesAsync).WithName("ChangeUserRoles").WithSummary("Add and remove roles.");
+        admin.MapPost("/{username}/password", SetPasswordAsync).WithName("SetUserPassword").WithSummary("Set a user's password.");
     }
 
     private static async Task<JsonHttpResult<UserSummary[]>> ListUsersAsync(UserAccounts accounts, CancellationToken cancellationToken)
     {
         var users = await accounts.ListAsync(cancellationToken);
-        return TypedResults.Json(users.Select(u => new UserSummary(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt)).ToArray(),
-            LatchkeyJsonContext.Default.UserSummaryArray);
+        return TypedResults.Json(users.Select(UserSummary.From).ToArray(), LatchkeyJsonContext.Default.UserSummaryArray);
+    }
+
+    private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> CreateUserAsync(
+        HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
+    {
+        (CreateUserRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.CreateUserRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        if (body.Username is null || body.Password is null)
+            return AdminRequests.BadRequest("Give both username and password.");
+        if (AdminRequests.HasNull(body.Roles))
+            return AdminRequests.BadRequest("roles must be a list of strings.");
+
+        AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], cancellationToken);
+        return result.Succeeded
+            ? TypedResults.Json(UserSummary.From(result.User!), LatchkeyJsonContext.Default.UserSummary, statusCode: StatusCodes.Status201Created)
+            : AdminRequests.Refused(result.Failure, result.Error!);
+    }
+
+    private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> DisableUserAsync(
+        string username, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, true, cancellationToken));
+
+    private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> EnableUserAsync(
+        string username, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, false, cancellationToken));
+
+    private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> ChangeRolesAsync(
+        string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
+    {
+        (ChangeRolesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.ChangeRolesRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        if (AdminRequests.HasNull(body.Add) || AdminRequests.HasNull(body.Remove))
+            return AdminRequests.BadRequest("add and remove must be lists of strings.");
+        return await SummaryOrProblemAsync(accounts.ChangeRolesAsync(username, body.Add?.OfType<string>() ?? [], body.Remove?.OfType<string>() ?? [], cancellationToken));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> SetPasswordAsync(
+        string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
+    {
+        (SetPasswordRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.SetPasswordRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        if (body.Password is null)
+            return AdminRequests.BadRequest("Give the new password.");
+        AccountResult result = await accounts.SetPasswordAsync(username, body.Password, cancellationToken);
+        return result.Succeeded ? TypedResults.NoContent() : AdminRequests.Refused(result.Failure, result.Error!);
+    }
+
+    private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> SummaryOrProblemAsync(Task<AccountResult> change)
+    {
+        AccountResult result = await change;
+        return result.Succeeded
+            ? TypedResults.Json(UserSummary.From(result.User!), LatchkeyJsonContext.Default.UserSummary)
+            : AdminRequests.Refused(result.Failure, result.Error!);
     }
 }

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Text.Json;
+using Latchkey.Clients;
+using Latchkey.Storage;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary><c>latchkey clients add|list|rotate-secret|disable|enable|remove</c>.</summary>
+internal static class ClientsCommand
+{
+    /// <summary>Who the audit log says made the change.</summary>
+    private const string Actor = "cli";
+
+    private static readonly Argument<string> Name = new("name") { Description = "The client id." };
+    private static readonly Option<string[]> Grant = new("--grant")
+    {
+        Description = $"A grant the client may use (repeatable): {string.Join(", ", Client.AssignableGrantTypes)}.",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+    private static readonly Option<string[]> Scope = new("--scope") { Description = "A scope the client may request (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string?> Audience = new("--audience") { Description = "The aud of the client's client_credentials tokens (default: the server's audience)." };
+    private static readonly Option<bool> Json = new("--json") { Description = "Print only {\"client_id\": …, \"client_secret\": …} on standard output." };
+
+    public static Command Create()
+    {
+        var clients = new Command("clients", "Manage registered clients (services that authenticate with a secret).");
+
+        var add = new Command("add", "Register a client and print its secret, once.") { Name, Grant, Scope, Audience, Json };
+        add.SetAction((parse, ct) => RunAsync(parse,
+            (admin, name) => admin.Clients.AddAsync(name, parse.GetValue(Grant) ?? [], parse.GetValue(Scope) ?? [], parse.GetValue(Audience), Actor, ct),
+            result => PrintSecret(parse, result, $"Created client {result.Client!.ClientId} ({Describe(result.Client)})."), ct));
+
+        var list = new Command("list", "List clients (never their secrets).");
+        list.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            var all = await admin.Clients.ListAsync(ct);
+            Console.WriteLine($"{"CLIENT_ID",-32} {"STATE",-9} {"GRANTS",-40} {"SCOPES",-30} AUDIENCE");
+            foreach (ClientRecord c in all)
+                Console.WriteLine($"{c.ClientId,-32} {(c.Disabled ? "disabled" : "active"),-9} {Join(c.GrantTypes),-40} {Join(c.Scopes),-30} {c.Audience ?? "-"}");
+            return 0;
+        });
+
+        var rotate = new Command("rotate-secret", "Give a client a new secret and print it, once; the old one stops working.") { Name, Json };
+        rotate.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.RotateSecretAsync(name, Actor, ct),
+            result => PrintSecret(parse, result, $"New secret for client {parse.GetValue(Name)}; the old one no longer works."), ct));
+
+        var disable = new Command("disable", "Disable a client: no tokens, and its refresh tokens are revoked.") { Name };
+        disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.SetDisabledAsync(name, true, Actor, ct),
+            _ => Console.WriteLine($"Disabled client {parse.GetValue(Name)}."), ct));
+
+        var enable = new Command("enable", "Enable a disabled client.") { Name };
+        enable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.SetDisabledAsync(name, false, Actor, ct),
+            _ => Console.WriteLine($"Enabled client {parse.GetValue(Name)}."), ct));
+
+        var remove = new Command("remove", "Remove a client; its refresh tokens are revoked.") { Name };
+        remove.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.RemoveAsync(name, Actor, ct),
+            _ => Console.WriteLine($"Removed client {parse.GetValue(Name)}."), ct));
+
+        clients.Subcommands.Add(add);
+        clients.Subcommands.Add(list);
+        clients.Subcommands.Add(rotate);
+        clients.Subcommands.Add(disable);
+        clients.Subcommands.Add(enable);
+        clients.Subcommands.Add(remove);
+        return clients;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<ClientResult>> change, Action<ClientResult> success, CancellationToken ct)
+    {
+        if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+            return 2;
+        await using var _ = admin;
+        ClientResult result = await change(admin, parse.GetValue(Name)!);
+        if (!result.Succeeded)
+            return CommonOptions.Fail(result.Error!);
+        success(result);
+        return 0;
+    }
+
+    /// <summary>The secret exists only in this output (the database keeps its hash), so say so; with --json, stdout is the JSON alone.</summary>
+    private static void PrintSecret(ParseResult parse, ClientResult result, string headline)
+    {
+        string clientId = parse.GetValue(Name)!;
+        if (parse.GetValue(Json))
+        {
+            Console.WriteLine($"{{\"client_id\": {JsonString(clientId)}, \"client_secret\": {JsonString(result.Secret!)}}}");
+            return;
+        }
+
+        Console.WriteLine(headline);
+        Console.WriteLine($"client_secret: {result.Secret}");
+        Console.WriteLine("Store this secret now: it cannot be shown again (only its hash is kept).");
+    }
+
+    private static string JsonString(string value) => $"\"{JsonEncodedText.Encode(value).Value}\"";
+
+    private static string Describe(ClientRecord c) =>
+        $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}";
+
+    private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "-" : string.Join(",", values);
+}

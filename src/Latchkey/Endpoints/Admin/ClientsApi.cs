@@ -1,0 +1,106 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Latchkey.Endpoints.Admin;
+
+/// <summary>A client as the admin API lists it: never its secret or the secret's hash.</summary>
+internal sealed record ClientSummary(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
+    DateTimeOffset CreatedAt)
+{
+    public static ClientSummary From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt);
+}
+
+/// <summary>A newly registered client with its secret, shown this once.</summary>
+internal sealed record ClientCreated(string ClientId, string ClientSecret, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience);
+
+/// <summary>A client's new secret, shown this once.</summary>
+internal sealed record ClientSecretIssued(string ClientId, string ClientSecret);
+
+/// <summary>The body of <c>POST /admin/clients</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience);
+
+/// <summary>
+/// <c>/admin/clients</c>: client registration, for tokens with role <c>admin</c>. Every change goes through
+/// <see cref="ClientAccounts"/>, the same code as <c>latchkey clients</c>, and is audited with the admin's name.
+/// </summary>
+internal static class ClientsApi
+{
+    public static void MapClientsApi(this IEndpointRouteBuilder routes)
+    {
+        RouteGroupBuilder admin = routes.MapGroup("/admin/clients").RequireAuthorization(LatchkeyPolicies.Admin);
+        admin.MapGet("/", ListClientsAsync).WithName("ListClients").WithSummary("Every registered client, without secrets.");
+        admin.MapPost("/", CreateClientAsync).WithName("CreateClient").WithSummary("Register a client: 201 with its secret, shown once.")
+            .Produces<ClientCreated>(StatusCodes.Status201Created);
+        admin.MapPost("/{clientId}/rotate-secret", RotateSecretAsync).WithName("RotateClientSecret").WithSummary("Replace a client's secret; the old one stops working.");
+        admin.MapPost("/{clientId}/disable", DisableClientAsync).WithName("DisableClient").WithSummary("Disable a client and revoke its refresh tokens.");
+        admin.MapPost("/{clientId}/enable", EnableClientAsync).WithName("EnableClient").WithSummary("Enable a disabled client.");
+        admin.MapDelete("/{clientId}", RemoveClientAsync).WithName("RemoveClient").WithSummary("Remove a client and revoke its refresh tokens.");
+    }
+
+    private static async Task<JsonHttpResult<ClientSummary[]>> ListClientsAsync(ClientAccounts clients, CancellationToken cancellationToken)
+    {
+        var all = await clients.ListAsync(cancellationToken);
+        return TypedResults.Json(all.Select(ClientSummary.From).ToArray(), LatchkeyJsonContext.Default.ClientSummaryArray);
+    }
+
+    private static async Task<Results<JsonHttpResult<ClientCreated>, ProblemHttpResult>> CreateClientAsync(
+        HttpContext http, ClientAccounts clients, CancellationToken cancellationToken)
+    {
+        (CreateClientRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(http.Request, LatchkeyJsonContext.Default.CreateClientRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        if (body.ClientId is null)
+            return AdminRequests.BadRequest("Give the client_id.");
+        if (AdminRequests.HasNull(body.GrantTypes) || AdminRequests.HasNull(body.Scopes))
+            return AdminRequests.BadRequest("grant_types and scopes must be lists of strings.");
+
+        ClientResult result = await clients.AddAsync(body.ClientId, body.GrantTypes?.OfType<string>().ToArray() ?? [], body.Scopes?.OfType<string>().ToArray() ?? [],
+            body.Audience, AdminRequests.Actor(http.User), cancellationToken);
+        if (!result.Succeeded)
+            return AdminRequests.Refused(result.Failure, result.Error!);
+        ClientRecord c = result.Client!;
+        // The secret is in this response only: no cache may keep it.
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience), LatchkeyJsonContext.Default.ClientCreated,
+            statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<Results<JsonHttpResult<ClientSecretIssued>, ProblemHttpResult>> RotateSecretAsync(
+        string clientId, HttpContext http, ClientAccounts clients, CancellationToken cancellationToken)
+    {
+        ClientResult result = await clients.RotateSecretAsync(clientId, AdminRequests.Actor(http.User), cancellationToken);
+        if (!result.Succeeded)
+            return AdminRequests.Refused(result.Failure, result.Error!);
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Json(new ClientSecretIssued(clientId, result.Secret!), LatchkeyJsonContext.Default.ClientSecretIssued);
+    }
+
+    private static Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> DisableClientAsync(
+        string clientId, ClaimsPrincipal user, ClientAccounts clients, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(clientId, clients.SetDisabledAsync(clientId, true, AdminRequests.Actor(user), cancellationToken));
+
+    private static Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> EnableClientAsync(
+        string clientId, ClaimsPrincipal user, ClientAccounts clients, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(clientId, clients.SetDisabledAsync(clientId, false, AdminRequests.Actor(user), cancellationToken));
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> RemoveClientAsync(
+        string clientId, ClaimsPrincipal user, ClientAccounts clients, CancellationToken cancellationToken)
+    {
+        ClientResult result = await clients.RemoveAsync(clientId, AdminRequests.Actor(user), cancellationToken);
+        return result.Succeeded ? TypedResults.NoContent() : AdminRequests.Refused(result.Failure, result.Error!);
+    }
+
+    private static async Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> SummaryOrProblemAsync(string clientId, Task<ClientResult> change)
+    {
+        ClientResult result = await change;
+        // A client removed between the change and the read back is gone: say so rather than answer 200 with nothing.
+        return result is { Succeeded: true, Client: { } client }
+            ? TypedResults.Json(ClientSummary.From(client), LatchkeyJsonContext.Default.ClientSummary)
+            : AdminRequests.Refused(result.Failure ?? Accounts.ChangeFailure.NotFound, result.Error ?? $"No client named '{clientId}'.");
+    }
+}

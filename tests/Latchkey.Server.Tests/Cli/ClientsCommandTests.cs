@@ -1,0 +1,247 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Latchkey.Server.Tests.Support;
+using Xunit;
+
+namespace Latchkey.Server.Tests.Cli;
+
+/// <summary><c>latchkey clients …</c> as a real process on a real data folder, checked against what latchkey.db holds.</summary>
+public sealed partial class ClientsCommandTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private sealed record ListedClient(string ClientId, string State, string Grants, string Scopes, string Audience);
+
+    [GeneratedRegex("lk_cs_[A-Za-z0-9_-]{43}")]
+    private static partial Regex SecretPattern();
+
+    private Task<CliResult> RunAsync(params string[] arguments) => LatchkeyCli.RunAsync([.. arguments, "--data-dir", _folder.Data], workingDirectory: _folder.Root);
+
+    private async Task<CliResult> RunOkAsync(params string[] arguments)
+    {
+        CliResult result = await RunAsync(arguments);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result;
+    }
+
+    /// <summary>The one secret in the output; fails unless it appears exactly once.</summary>
+    private static string SecretIn(CliResult result)
+    {
+        Match match = Assert.Single(SecretPattern().Matches(result.AllOutput));
+        return match.Value;
+    }
+
+    private static (string ClientId, string Secret) ParseJson(CliResult result)
+    {
+        Assert.Equal("", result.Stderr);
+        using JsonDocument json = JsonDocument.Parse(result.Stdout);
+        Assert.Equal(["client_id", "client_secret"], json.RootElement.EnumerateObject().Select(p => p.Name));
+        return (json.RootElement.GetProperty("client_id").GetString()!, json.RootElement.GetProperty("client_secret").GetString()!);
+    }
+
+    private async Task<List<ListedClient>> ListAsync()
+    {
+        CliResult result = await RunOkAsync("clients", "list");
+        string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.StartsWith("CLIENT_ID", lines[0]);
+        return lines.Skip(1).Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(p => new ListedClient(p[0], p[1], p[2], p[3], p[4])).ToList();
+    }
+
+    private async Task<string?> StoredHashAsync(string clientId)
+    {
+        List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath, $"SELECT secret_hash FROM clients WHERE client_id = '{clientId}'");
+        return rows.Count == 0 ? null : Assert.IsType<string>(Assert.Single(rows)[0]);
+    }
+
+    private static string Sha256Hex(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    [Fact]
+    public async Task Add_ClientCredentialsClient_PrintsTheSecretOnceAndSaysItCannotBeShownAgain()
+    {
+        CliResult result = await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--scope", "reports:read", "--audience", "api://reports");
+
+        SecretIn(result);
+        Assert.Contains("Created client reports", result.Stdout);
+        Assert.Contains("cannot be shown again", result.Stdout);
+        Assert.Equal("", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Add_Json_StdoutIsOnlyTheClientIdAndSecret()
+    {
+        CliResult result = await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json");
+
+        (string clientId, string secret) = ParseJson(result);
+        Assert.Equal("reports", clientId);
+        Assert.Matches(SecretPattern(), secret);
+        Assert.Equal($"{{\"client_id\": \"reports\", \"client_secret\": \"{secret}\"}}", result.Stdout.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public async Task Add_StoresTheLowercaseHexSha256OfTheSecretAndNotTheSecret()
+    {
+        string secret = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json")).Secret;
+
+        string? stored = await StoredHashAsync("reports");
+        Assert.Equal(Sha256Hex(secret), stored);
+        Assert.Matches("^[0-9a-f]{64}$", stored);
+        List<object?[]> anywhere = await Database.QueryAsync(_folder.DatabasePath,
+            $"SELECT client_id FROM clients WHERE secret_hash LIKE '%{secret}%' OR grant_types LIKE '%{secret}%' OR scopes LIKE '%{secret}%'");
+        Assert.Empty(anywhere);
+    }
+
+    [Fact]
+    public async Task List_AfterAdd_ShowsGrantsScopesAndAudienceButNeverTheSecretOrItsHash()
+    {
+        string secret = SecretIn(await RunOkAsync("clients", "add", "reports", "--grant", "password", "--grant", "refresh_token",
+            "--scope", "a", "--scope", "b", "--audience", "api://reports"));
+        await RunOkAsync("clients", "add", "bare", "--grant", "client_credentials");
+
+        CliResult list = await RunOkAsync("clients", "list");
+
+        Assert.DoesNotContain(secret, list.AllOutput);
+        Assert.DoesNotContain(Sha256Hex(secret), list.AllOutput);
+        Assert.DoesNotMatch(SecretPattern(), list.AllOutput);
+        Assert.Equal(
+            [new ListedClient("bare", "active", "client_credentials", "-", "-"), new ListedClient("reports", "active", "password,refresh_token", "a,b", "api://reports")],
+            (await ListAsync()).OrderBy(c => c.ClientId, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task RotateSecret_KnownClient_PrintsANewSecretOnceAndStoresOnlyItsHash()
+    {
+        string old = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json")).Secret;
+
+        CliResult text = await RunOkAsync("clients", "rotate-secret", "reports");
+        string second = SecretIn(text);
+        Assert.Contains("cannot be shown again", text.Stdout);
+        Assert.Equal(Sha256Hex(second), await StoredHashAsync("reports"));
+
+        (string clientId, string third) = ParseJson(await RunOkAsync("clients", "rotate-secret", "reports", "--json"));
+        Assert.Equal("reports", clientId);
+        Assert.Equal(Sha256Hex(third), await StoredHashAsync("reports"));
+        Assert.Equal(3, new[] { old, second, third }.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task DisableThenEnable_KnownClient_ListShowsDisabledThenActive()
+    {
+        await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials");
+
+        Assert.Contains("Disabled client reports", (await RunOkAsync("clients", "disable", "reports")).Stdout);
+        Assert.Equal("disabled", Assert.Single(await ListAsync()).State);
+
+        Assert.Contains("Enabled client reports", (await RunOkAsync("clients", "enable", "reports")).Stdout);
+        Assert.Equal("active", Assert.Single(await ListAsync()).State);
+    }
+
+    [Fact]
+    public async Task Remove_KnownClient_DeletesItsRow()
+    {
+        await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials");
+        await RunOkAsync("clients", "add", "other", "--grant", "client_credentials");
+
+        Assert.Contains("Removed client reports", (await RunOkAsync("clients", "remove", "reports")).Stdout);
+
+        Assert.Null(await StoredHashAsync("reports"));
+        Assert.Equal("other", Assert.Single(await ListAsync()).ClientId);
+    }
+
+    [Theory]
+    [InlineData("not a grant", "reports", "--grant", "implicit")]
+    [InlineData("at least one --grant", "reports")]
+    [InlineData("only useful with the password grant", "reports", "--grant", "client_credentials", "--grant", "refresh_token")]
+    [InlineData("not a valid client name", "bad name", "--grant", "client_credentials")]
+    [InlineData("not a valid scope", "reports", "--grant", "client_credentials", "--scope", "a\"b")]
+    [InlineData("built-in first-party client", "default", "--grant", "client_credentials")]
+    public async Task Add_InvalidInput_Exit2WithTheReasonAndNothingStored(string reason, params string[] arguments)
+    {
+        CliResult result = await RunAsync(["clients", "add", .. arguments, "--json"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(reason, result.Stderr);
+        Assert.Equal("", result.Stdout);
+        Assert.Empty(await Database.QueryAsync(_folder.DatabasePath, "SELECT client_id FROM clients"));
+    }
+
+    [Fact]
+    public async Task Add_ExistingName_Exit2AndKeepsTheFirstSecret()
+    {
+        string secret = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json")).Secret;
+
+        CliResult again = await RunAsync("clients", "add", "reports", "--grant", "password");
+
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("already exists", again.Stderr);
+        Assert.DoesNotMatch(SecretPattern(), again.AllOutput);
+        Assert.Equal(Sha256Hex(secret), await StoredHashAsync("reports"));
+        Assert.Equal("client_credentials", Assert.Single(await ListAsync()).Grants);
+    }
+
+    [Theory]
+    [InlineData("rotate-secret")]
+    [InlineData("disable")]
+    [InlineData("enable")]
+    [InlineData("remove")]
+    public async Task Command_UnknownClient_Exit2NamingItAndChangesNothing(string command)
+    {
+        await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials");
+        string? hash = await StoredHashAsync("reports");
+
+        CliResult result = await RunAsync("clients", command, "ghost");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("No client named 'ghost'", result.Stderr);
+        Assert.Equal("", result.Stdout);
+        Assert.Equal(hash, await StoredHashAsync("reports"));
+        Assert.Equal([new ListedClient("reports", "active", "client_credentials", "-", "-")], await ListAsync());
+    }
+
+    [Fact]
+    public async Task Changes_FromTheCli_AuditedWithActorCli()
+    {
+        await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials");
+        await RunOkAsync("clients", "rotate-secret", "reports");
+        await RunOkAsync("clients", "disable", "reports");
+        await RunOkAsync("clients", "remove", "reports");
+
+        List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath, "SELECT type, actor, client_id FROM audit_events ORDER BY id");
+
+        Assert.Equal(
+            [["client_added", "cli", "reports"], ["client_secret_rotated", "cli", "reports"], ["client_disabled", "cli", "reports"], ["client_removed", "cli", "reports"]],
+            rows.Select(r => r.Select(v => (string?)v).ToArray()));
+    }
+
+    [Fact]
+    public async Task Add_WhileServing_ClientGetsAClientCredentialsTokenForItselfAndItsAudience()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
+        string secret = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--scope", "reports:read",
+            "--audience", "api://reports", "--json")).Secret;
+
+        var request = new HttpRequestMessage(HttpMethod.Post, "token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "reports:read" }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"reports:{secret}")));
+        using HttpResponseMessage response = await server.Http.SendAsync(request, TestContext.Current.CancellationToken);
+
+        string body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        using JsonDocument json = JsonDocument.Parse(body);
+        Assert.False(json.RootElement.TryGetProperty("refresh_token", out _));
+        string payload = json.RootElement.GetProperty("access_token").GetString()!.Split('.')[1];
+        using JsonDocument claims = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(payload));
+        Assert.Equal("reports", claims.RootElement.GetProperty("sub").GetString());
+        Assert.Equal("api://reports", claims.RootElement.GetProperty("aud").GetString());
+        Assert.Equal("reports:read", claims.RootElement.GetProperty("scope").GetString());
+        Assert.DoesNotContain(secret, server.Process.Output);
+    }
+}
