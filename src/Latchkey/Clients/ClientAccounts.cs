@@ -28,7 +28,7 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
         if (clientId == Client.FirstPartyClientId)
             return ClientResult.Fail($"'{Client.FirstPartyClientId}' is the built-in first-party client; choose another name.", ChangeFailure.Conflict);
         if (grantTypes.Count == 0)
-            return ClientResult.Fail($"Give the client at least one --grant: {string.Join(", ", Client.AssignableGrantTypes)}.");
+            return ClientResult.Fail($"Give the client at least one grant type: {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.FirstOrDefault(g => !Client.AssignableGrantTypes.Contains(g)) is { } badGrant)
             return ClientResult.Fail($"'{badGrant}' is not a grant a client can have: use {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.Contains(GrantTypes.RefreshToken) && !grantTypes.Contains(GrantTypes.Password))

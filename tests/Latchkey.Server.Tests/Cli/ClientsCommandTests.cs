@@ -156,7 +156,7 @@ public sealed partial class ClientsCommandTests : IDisposable
 
     [Theory]
     [InlineData("not a grant", "reports", "--grant", "implicit")]
-    [InlineData("at least one --grant", "reports")]
+    [InlineData("at least one grant type", "reports")]
     [InlineData("only useful with the password grant", "reports", "--grant", "client_credentials", "--grant", "refresh_token")]
     [InlineData("not a valid client name", "bad name", "--grant", "client_credentials")]
     [InlineData("not a valid scope", "reports", "--grant", "client_credentials", "--scope", "a\"b")]
