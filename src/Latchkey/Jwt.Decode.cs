@@ -40,6 +40,10 @@ public static partial class Jwt
     public static IReadOnlyDictionary<string, object?> Decode(string token, RSA key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null) =>
         Decode(token, new RsaJwsKey(key), algorithms, options ?? new JwtDecodeOptions());
 
+    /// <summary>Verifies an EdDSA (Ed25519) token with its public key.</summary>
+    public static IReadOnlyDictionary<string, object?> Decode(string token, NSec.Cryptography.PublicKey key, IEnumerable<string> algorithms, JwtDecodeOptions? options = null) =>
+        Decode(token, new EdDsaJwsKey(key), algorithms, options ?? new JwtDecodeOptions());
+
     internal static IReadOnlyDictionary<string, object?> Decode(string token, JwsKey key, IEnumerable<string> algorithms, JwtDecodeOptions options)
     {
         using ParsedJws jws = ReadAndVerify(token, _ => key, algorithms, options, rejectEmbeddedKeys: false);

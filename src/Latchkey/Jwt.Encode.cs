@@ -40,6 +40,10 @@ public static partial class Jwt
     public static string Encode(object payload, RSA key, string algorithm, IReadOnlyDictionary<string, object?>? headers = null) =>
         Encode(payload, new RsaJwsKey(key), algorithm, headers);
 
+    /// <summary>Signs <paramref name="payload"/> with an Ed25519 private key (EdDSA, RFC 8037), e.g. from <c>Key.Create(SignatureAlgorithm.Ed25519)</c>.</summary>
+    public static string Encode(object payload, NSec.Cryptography.Key key, string algorithm = JwtAlgorithms.EdDSA, IReadOnlyDictionary<string, object?>? headers = null) =>
+        Encode(payload, new EdDsaJwsKey(key), algorithm, headers);
+
     internal static string Encode(object payload, JwsKey key, string algorithm, IReadOnlyDictionary<string, object?>? headers)
     {
         EnsureUsable(key, algorithm);
@@ -87,6 +91,7 @@ public static partial class Jwt
     {
         HmacJwsKey => "HMAC",
         EcdsaJwsKey => "EC",
+        EdDsaJwsKey => "Ed25519",
         RsaJwsKey => "RSA",
         _ => key.GetType().Name,
     };

@@ -159,3 +159,58 @@ internal sealed class RsaJwsKey : JwsKey
     private static RSASignaturePadding Padding(string algorithm) =>
         algorithm[0] == 'P' ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1;
 }
+
+/// <summary>
+/// EdDSA over Ed25519 (RFC 8037 §3.1), through NSec (libsodium): .NET has no Ed25519 of its own. Signatures are
+/// deterministic and 64 bytes; public keys 32.
+/// </summary>
+internal sealed class EdDsaJwsKey : JwsKey
+{
+    private static readonly NSec.Cryptography.SignatureAlgorithm Ed25519 = NSec.Cryptography.SignatureAlgorithm.Ed25519;
+
+    public EdDsaJwsKey(NSec.Cryptography.Key privateKey)
+    {
+        if (privateKey.Algorithm != Ed25519)
+            throw new JwtKeyException("EdDSA keys must be Ed25519 keys.");
+        PrivateKey = privateKey;
+        PublicKey = privateKey.PublicKey;
+    }
+
+    public EdDsaJwsKey(NSec.Cryptography.PublicKey publicKey)
+    {
+        if (publicKey.Algorithm != Ed25519)
+            throw new JwtKeyException("EdDSA keys must be Ed25519 keys.");
+        PublicKey = publicKey;
+    }
+
+    public NSec.Cryptography.Key? PrivateKey { get; }
+
+    public NSec.Cryptography.PublicKey PublicKey { get; }
+
+    public override bool Supports(string algorithm) => algorithm == JwtAlgorithms.EdDSA;
+
+    public override byte[] Sign(string algorithm, ReadOnlySpan<byte> signingInput) =>
+        PrivateKey is null
+            ? throw new JwtKeyException("This Ed25519 key is public only: signing needs the private key.")
+            : Ed25519.Sign(PrivateKey, signingInput);
+
+    public override bool Verify(string algorithm, ReadOnlySpan<byte> signingInput, ReadOnlySpan<byte> signature) =>
+        signature.Length == Ed25519.SignatureSize && Ed25519.Verify(PublicKey, signingInput, signature);
+
+    /// <summary>A new Ed25519 key whose private part can be exported (to be stored encrypted).</summary>
+    public static NSec.Cryptography.Key Create() =>
+        NSec.Cryptography.Key.Create(Ed25519, new NSec.Cryptography.KeyCreationParameters
+        {
+            ExportPolicy = NSec.Cryptography.KeyExportPolicies.AllowPlaintextExport,
+        });
+
+    /// <summary>Imports a PKCS#8 Ed25519 private key.</summary>
+    public static NSec.Cryptography.Key ImportPkcs8(byte[] pkcs8) =>
+        NSec.Cryptography.Key.Import(Ed25519, pkcs8, NSec.Cryptography.KeyBlobFormat.PkixPrivateKey, new NSec.Cryptography.KeyCreationParameters
+        {
+            ExportPolicy = NSec.Cryptography.KeyExportPolicies.AllowPlaintextExport,
+        });
+
+    public static NSec.Cryptography.PublicKey ImportRawPublic(byte[] raw) =>
+        NSec.Cryptography.PublicKey.Import(Ed25519, raw, NSec.Cryptography.KeyBlobFormat.RawPublicKey);
+}

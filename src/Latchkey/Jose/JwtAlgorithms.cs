@@ -16,9 +16,12 @@ public static class JwtAlgorithms
     public const string ES384 = "ES384";
     public const string ES512 = "ES512";
 
+    /// <summary>EdDSA with Ed25519 (RFC 8037). The only EdDSA curve Latchkey accepts.</summary>
+    public const string EdDSA = "EdDSA";
+
     /// <summary>Every algorithm Latchkey signs and verifies today.</summary>
     public static IReadOnlyList<string> Supported { get; } =
-        [HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512];
+        [HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA];
 
     internal static bool IsHmac(string alg) => alg is HS256 or HS384 or HS512;
 

@@ -10,7 +10,7 @@ namespace Latchkey.Keys;
 internal static class JsonWebKeys
 {
     /// <summary>The public JWK of <paramref name="key"/> with <c>kid</c>, <c>use</c> and <c>alg</c>.</summary>
-    public static string PublicJwk(AsymmetricAlgorithm key, string algorithm, out string keyId)
+    public static string PublicJwk(object key, string algorithm, out string keyId)
     {
         (string Name, string Value)[] members = RequiredMembers(key);
         keyId = Thumbprint(members);
@@ -53,6 +53,10 @@ internal static class JsonWebKeys
                         Q = new ECPoint { X = Base64Url.DecodeFromChars(jwk.GetProperty("x").GetString()), Y = Base64Url.DecodeFromChars(jwk.GetProperty("y").GetString()) },
                     });
                     return new Jose.EcdsaJwsKey(ec) { KeyId = kid };
+                case "OKP":
+                    if (jwk.GetProperty("crv").GetString() != "Ed25519")
+                        return null;
+                    return new Jose.EdDsaJwsKey(Jose.EdDsaJwsKey.ImportRawPublic(Base64Url.DecodeFromChars(jwk.GetProperty("x").GetString()))) { KeyId = kid };
                 case "RSA":
                     var rsa = RSA.Create(new RSAParameters
                     {
@@ -64,7 +68,7 @@ internal static class JsonWebKeys
                     return null;
             }
         }
-        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or CryptographicException or JwtException)
+        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or CryptographicException or JwtException or ArgumentException)
         {
             return null;
         }
@@ -85,10 +89,13 @@ internal static class JsonWebKeys
         return Base64Url.EncodeToString(SHA256.HashData(buffer.WrittenSpan));
     }
 
-    private static (string, string)[] RequiredMembers(AsymmetricAlgorithm key)
+    private static (string, string)[] RequiredMembers(object key)
     {
         switch (key)
         {
+            case NSec.Cryptography.Key ed:
+                // RFC 8037 §2: an OKP key; x is the raw 32-byte public key.
+                return [("kty", "OKP"), ("crv", "Ed25519"), ("x", Base64Url.EncodeToString(ed.PublicKey.Export(NSec.Cryptography.KeyBlobFormat.RawPublicKey)))];
             case ECDsa ec:
                 ECParameters p = ec.ExportParameters(includePrivateParameters: false);
                 string curve = ec.KeySize switch { 256 => "P-256", 384 => "P-384", _ => "P-521" };

@@ -10,21 +10,24 @@ namespace Latchkey.Keys;
 internal sealed record SigningKey(string KeyId, string Algorithm, JwsKey Key, string? PublicJwk)
 {
     /// <summary>Makes a new key pair for <paramref name="algorithm"/> and its encrypted storage record.</summary>
-    public static (SigningKey Key, SigningKeyRecord Record) Generate(string algorithm, KeyProtector protector, DateTimeOffset now)
+    public static (SigningKey Key, SigningKeyRecord Record) Generate(string algorithm, KeyProtector protector, DateTimeOffset now, DateTimeOffset activatesAt)
     {
-        AsymmetricAlgorithm material = algorithm switch
+        object material = algorithm switch
         {
             JwtAlgorithms.ES256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
             JwtAlgorithms.ES384 => ECDsa.Create(ECCurve.NamedCurves.nistP384),
             JwtAlgorithms.ES512 => ECDsa.Create(ECCurve.NamedCurves.nistP521),
+            JwtAlgorithms.EdDSA => EdDsaJwsKey.Create(),
             _ when algorithm[1] == 'S' && algorithm[0] is 'R' or 'P' => RSA.Create(RsaJwsKey.MinimumBits),
             _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Only asymmetric keys are generated."),
         };
         string jwk = JsonWebKeys.PublicJwk(material, algorithm, out string kid);
-        byte[] pkcs8 = material.ExportPkcs8PrivateKey();
+        byte[] pkcs8 = material is NSec.Cryptography.Key ed
+            ? ed.Export(NSec.Cryptography.KeyBlobFormat.PkixPrivateKey)
+            : ((AsymmetricAlgorithm)material).ExportPkcs8PrivateKey();
         try
         {
-            var record = new SigningKeyRecord(kid, algorithm, jwk, protector.Protect(pkcs8, kid), now, now, RetiredAt: null);
+            var record = new SigningKeyRecord(kid, algorithm, jwk, protector.Protect(pkcs8, kid), now, activatesAt, RetiredAt: null);
             return (new SigningKey(kid, algorithm, Wrap(material, kid), jwk), record);
         }
         finally
@@ -41,8 +44,18 @@ internal sealed record SigningKey(string KeyId, string Algorithm, JwsKey Key, st
             return null;
         try
         {
-            AsymmetricAlgorithm material = record.Algorithm[0] == 'E' ? ECDsa.Create() : RSA.Create();
-            material.ImportPkcs8PrivateKey(pkcs8, out _);
+            object material;
+            if (record.Algorithm == JwtAlgorithms.EdDSA)
+            {
+                material = EdDsaJwsKey.ImportPkcs8(pkcs8);
+            }
+            else
+            {
+                AsymmetricAlgorithm asymmetric = record.Algorithm[0] == 'E' ? ECDsa.Create() : RSA.Create();
+                asymmetric.ImportPkcs8PrivateKey(pkcs8, out _);
+                material = asymmetric;
+            }
+
             return new SigningKey(record.KeyId, record.Algorithm, Wrap(material, record.KeyId), record.PublicJwk);
         }
         finally
@@ -59,8 +72,9 @@ internal sealed record SigningKey(string KeyId, string Algorithm, JwsKey Key, st
         return new SigningKey(kid, algorithm, new HmacJwsKey(bytes, allowShortKey: false) { KeyId = kid }, PublicJwk: null);
     }
 
-    private static JwsKey Wrap(AsymmetricAlgorithm material, string kid) => material switch
+    private static JwsKey Wrap(object material, string kid) => material switch
     {
+        NSec.Cryptography.Key ed => new EdDsaJwsKey(ed) { KeyId = kid },
         ECDsa ec => new EcdsaJwsKey(ec) { KeyId = kid },
         RSA rsa => new RsaJwsKey(rsa) { KeyId = kid },
         _ => throw new NotSupportedException(material.GetType().Name),

@@ -60,7 +60,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
         SigningKeyRecord? current = records.LastOrDefault(r => r.Algorithm == o.SigningAlgorithm && r.ActivatesAt <= now);
         if (current is null)
         {
-            (SigningKey key, SigningKeyRecord record) = SigningKey.Generate(o.SigningAlgorithm, protector, now);
+            (SigningKey key, SigningKeyRecord record) = SigningKey.Generate(o.SigningAlgorithm, protector, now, now);
             await store.AddAsync(record, cancellationToken);
             Log.SigningKeyGenerated(logger, key.KeyId, key.Algorithm);
             keys.Add(key);

@@ -97,6 +97,26 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EdDsaDeployment_PublishesAnOkpKeyWhoseJwkVerifiesItsTokens()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.SigningAlgorithm = "EdDSA");
+        await server.AddUserAsync("alice", "correct horse battery");
+        string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
+        using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+
+        Assert.Equal(["kty", "crv", "x", "kid", "use", "alg"], key.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("OKP", key.GetProperty("kty").GetString());
+        Assert.Equal("Ed25519", key.GetProperty("crv").GetString());
+        Assert.Equal("EdDSA", HttpAssert.Part(token, 0).GetProperty("alg").GetString());
+        var verifier = (Latchkey.Jose.EdDsaJwsKey)JsonWebKeys.FromPublicJwk(key.GetRawText())!;
+        Assert.Equal("alice", Jwt.Decode(token, verifier.PublicKey, ["EdDSA"],
+            new JwtDecodeOptions { Audience = "api", TimeProvider = server.Time })["preferred_username"]);
+        using HttpResponseMessage me = await server.GetWithBearerAsync("/me", token);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    [Fact]
     public async Task Jwks_HmacDeployment_PublishesNoKey()
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
