@@ -8,5 +8,6 @@ root.Options.Add(CommonOptions.DataDirectory);
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(UsersCommand.Create());
 root.Subcommands.Add(ClientsCommand.Create());
+root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
 return await root.Parse(args).InvokeAsync();

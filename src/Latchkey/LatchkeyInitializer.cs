@@ -12,13 +12,13 @@ namespace Latchkey;
 /// install), and the dummy password hash that keeps unknown-user logins as slow as real ones.
 /// </summary>
 internal sealed class LatchkeyInitializer(
-    SqliteDatabase database, SigningKeyRing keys, PasswordHasher hasher, IOptions<LatchkeyOptions> options, ILogger<LatchkeyInitializer> logger)
+    SqliteDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await SqliteSchema.MigrateAsync(database, cancellationToken);
-        await keys.LoadAsync(cancellationToken);
+        await keys.LoadAsync(rotation, cancellationToken);
         hasher.Warm();
 
         string issuer = options.Value.Issuer!;

@@ -51,6 +51,9 @@ public sealed class LatchkeyOptions
     /// <summary>Requests to <c>POST /token</c> larger than this get 413. Token requests are a few hundred bytes.</summary>
     public int MaxTokenRequestBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Signing-key rotation and publication.</summary>
+    public KeyOptions Keys { get; set; } = new();
+
     /// <summary>Lifetimes and reuse handling of refresh tokens.</summary>
     public RefreshTokenOptions RefreshTokens { get; set; } = new();
 
@@ -59,6 +62,25 @@ public sealed class LatchkeyOptions
 
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
+}
+
+/// <summary>When signing keys change, and how that reaches verifiers without a single failed verification.</summary>
+public sealed class KeyOptions
+{
+    /// <summary>
+    /// How often a running server re-reads the keys, picking up keys added or retired by the CLI or another node.
+    /// A new key signs only after this plus <see cref="JwksCacheLifetime"/>, so every verifier has seen it first.
+    /// </summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long verifiers may cache the JWKS (its <c>Cache-Control: max-age</c>).</summary>
+    public TimeSpan JwksCacheLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Rotate the signing key automatically when it is this old. Zero turns automatic rotation off
+    /// (<c>latchkey keys rotate</c> still works). Shorter limits what a stolen key can sign.
+    /// </summary>
+    public TimeSpan RotationInterval { get; set; } = TimeSpan.FromDays(90);
 }
 
 /// <summary>Refresh tokens: rotated on every use (RFC 9700 §4.14.2).</summary>

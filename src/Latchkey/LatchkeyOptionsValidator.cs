@@ -54,6 +54,14 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (o.MaxTokenRequestBytes is < 1024 or > 1024 * 1024)
             problems.Add($"Latchkey:MaxTokenRequestBytes {o.MaxTokenRequestBytes} is outside 1024 to 1048576.");
 
+        KeyOptions k = o.Keys;
+        if (k.RefreshInterval < TimeSpan.FromSeconds(1) || k.RefreshInterval > TimeSpan.FromMinutes(10))
+            problems.Add($"Latchkey:Keys:RefreshInterval {k.RefreshInterval} is outside 00:00:01 to 00:10:00 (default 00:00:30).");
+        if (k.JwksCacheLifetime < TimeSpan.Zero || k.JwksCacheLifetime > TimeSpan.FromDays(1))
+            problems.Add($"Latchkey:Keys:JwksCacheLifetime {k.JwksCacheLifetime} is outside 00:00:00 to 1.00:00:00 (default 00:05:00).");
+        if (k.RotationInterval < TimeSpan.Zero || (k.RotationInterval > TimeSpan.Zero && k.RotationInterval < TimeSpan.FromHours(1)))
+            problems.Add($"Latchkey:Keys:RotationInterval {k.RotationInterval} must be 0 (off) or at least 01:00:00 (default 90.00:00:00).");
+
         RefreshTokenOptions r = o.RefreshTokens;
         if (r.SlidingLifetime <= TimeSpan.Zero || r.AbsoluteLifetime < r.SlidingLifetime)
             problems.Add($"Latchkey:RefreshTokens:SlidingLifetime ({r.SlidingLifetime}) must be positive and at most AbsoluteLifetime ({r.AbsoluteLifetime}).");

@@ -47,7 +47,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<RefreshTokenGrant>();
         services.AddSingleton<RefreshTokens>();
         services.AddSingleton<ClientAccounts>();
+        services.AddSingleton<KeyRotation>();
         services.AddHostedService<Latchkey.LatchkeyInitializer>();
+        services.AddHostedService<SigningKeyMaintenance>();
 
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, _ => { });

@@ -42,6 +42,12 @@ internal static partial class Log
     [LoggerMessage(4002, LogLevel.Information, "Created a new master key at {Path}; back it up apart from the database")]
     public static partial void MasterKeyCreated(ILogger logger, string path);
 
+    [LoggerMessage(4004, LogLevel.Information, "Rotated signing keys: {Kid} ({Algorithm}) is published and signs from {ActivatesAt:O}")]
+    public static partial void SigningKeyRotated(ILogger logger, string kid, string algorithm, DateTimeOffset activatesAt);
+
+    [LoggerMessage(4005, LogLevel.Error, "Signing-key maintenance failed; keeping the current keys")]
+    public static partial void KeyMaintenanceFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     public static partial void PlainHttpIssuer(ILogger logger, string issuer);
 }

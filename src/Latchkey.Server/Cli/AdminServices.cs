@@ -22,6 +22,8 @@ internal sealed class AdminServices : IAsyncDisposable
 
     public ClientAccounts Clients => _provider.GetRequiredService<ClientAccounts>();
 
+    public Keys.KeyRotation Keys => _provider.GetRequiredService<Keys.KeyRotation>();
+
     /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
     public static async Task<AdminServices?> TryOpenAsync(ParseResult parse, CancellationToken cancellationToken)
     {
@@ -51,6 +53,7 @@ internal sealed class AdminServices : IAsyncDisposable
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IOptions<LatchkeyOptions>>().Value.PasswordHashing));
         services.AddSingleton<UserAccounts>();
         services.AddSingleton<ClientAccounts>();
+        services.AddSingleton<Keys.KeyRotation>();
         ServiceProvider provider = services.BuildServiceProvider();
 
         var database = provider.GetRequiredService<SqliteDatabase>();

@@ -11,10 +11,11 @@ internal static class ServeCommand
 
     private static readonly Option<string?> Urls = new("--urls") { Description = $"Where to listen, ';'-separated (default {DefaultUrls})." };
     private static readonly Option<string?> Issuer = new("--issuer") { Description = "The public URL written into tokens as iss (default: the first --urls)." };
+    private static readonly Option<string?> Algorithm = new("--algorithm") { Description = "The signing algorithm (default ES256): ES256/384/512, RS*, PS*, EdDSA, or HS* with Latchkey:HmacSecret." };
 
     public static Command Create()
     {
-        var command = new Command("serve", "Run the token service.") { Urls, Issuer };
+        var command = new Command("serve", "Run the token service.") { Urls, Issuer, Algorithm };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
         return command;
     }
@@ -31,7 +32,9 @@ internal static class ServeCommand
 
             urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
             builder.WebHost.UseUrls(urls);
-            if (parse.GetValue(Issuer) is { } issuer)
+            if (parse.GetValue(Algorithm) is { } algorithm)
+            builder.Configuration["Latchkey:SigningAlgorithm"] = algorithm;
+        if (parse.GetValue(Issuer) is { } issuer)
                 builder.Configuration["Latchkey:Issuer"] = issuer;
             else if (string.IsNullOrEmpty(builder.Configuration["Latchkey:Issuer"]) && IssuerFromUrls(urls) is { } derived)
                 builder.Configuration["Latchkey:Issuer"] = derived;

@@ -89,7 +89,7 @@ internal static class TokenCommand
             return $"not verified ({e.Message})";
         }
 
-        IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListActiveAsync(cancellationToken);
+        IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListAsync(DateTimeOffset.MinValue, cancellationToken);
         SigningKeyRecord? record = keys.FirstOrDefault(k => k.KeyId == jws.KeyId);
         if (record is null || record.Algorithm != jws.Algorithm || JsonWebKeys.FromPublicJwk(record.PublicJwk) is not { } key)
             return $"not verified (no {jws.Algorithm} key with kid '{jws.KeyId}' in {options.DataDirectory}).";

@@ -1,74 +1,137 @@
 using System.Text;
 using Latchkey.Storage;
+using Latchkey.Tokens;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Keys;
 
 /// <summary>
-/// The keys in use: the one that signs new tokens, and every key whose tokens are still accepted.
-/// Loaded at start; replaced as a whole, so a reader never sees half a ring.
+/// The keys in use: the one that signs new tokens, and every key whose tokens are still accepted and published.
+/// A key is published from the moment it is stored, signs from its activation until its retirement, and stays
+/// published until the last token it can have signed has expired. Re-read from the store every
+/// <see cref="KeyOptions.RefreshInterval"/>; replaced as a whole, so a reader never sees half a ring.
 /// </summary>
 internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<SigningKeyRing> logger)
 {
-    private sealed record Snapshot(SigningKey Current, IReadOnlyDictionary<string, SigningKey> ByKeyId, byte[] JwksJson);
+    private sealed record Snapshot(IReadOnlyList<(SigningKey Key, SigningKeyRecord Record)> Signers, IReadOnlyDictionary<string, SigningKey> Published, byte[] JwksJson);
 
     private Snapshot? _snapshot;
+    private KeyProtector? _protector;
+    private string _masterKeySource = "";
+    private readonly Dictionary<string, SigningKey> _decrypted = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
 
     private Snapshot Loaded => _snapshot ?? throw new InvalidOperationException("The signing keys are not loaded yet.");
 
-    /// <summary>The key that signs new tokens.</summary>
-    public SigningKey Current => Loaded.Current;
+    /// <summary>
+    /// The key that signs new tokens now: of the keys whose activation has come and whose retirement has not, the
+    /// most recently activated. Evaluated per call, so a scheduled key starts signing at its time on every node.
+    /// </summary>
+    public SigningKey Current
+    {
+        get
+        {
+            Snapshot snapshot = Loaded;
+            DateTimeOffset now = time.GetUtcNow();
+            SigningKey? current = null;
+            foreach ((SigningKey key, SigningKeyRecord record) in snapshot.Signers)
+            {
+                if (record.ActivatesAt <= now && (record.RetiredAt is null || now < record.RetiredAt))
+                    current = key; // Signers are ordered by activation: the last match is the newest.
+            }
+
+            // Never refuse to sign because an operator retired everything: fall back to the newest published signer.
+            return current ?? snapshot.Signers[^1].Key;
+        }
+    }
 
     /// <summary>The JWKS document (RFC 7517 §5), public parts only, ready to send.</summary>
     public byte[] JwksJson => Loaded.JwksJson;
 
     public bool IsLoaded => _snapshot is not null;
 
-    /// <summary>The key for a token's <c>kid</c>, or null when it is not one of ours.</summary>
-    public SigningKey? Find(string? keyId) => keyId is not null && Loaded.ByKeyId.TryGetValue(keyId, out SigningKey? key) ? key : null;
+    /// <summary>The published key for a token's <c>kid</c>, or null when it is not one of ours (or no longer).</summary>
+    public SigningKey? Find(string? keyId) => keyId is not null && Loaded.Published.TryGetValue(keyId, out SigningKey? key) ? key : null;
+
+    /// <summary>How long a key stays published after it stops signing: until the last token it signed has expired.</summary>
+    public static TimeSpan PublishedAfterRetirement(LatchkeyOptions o) => o.AccessTokenLifetime + AccessTokenValidator.Leeway;
 
     /// <summary>
-    /// Loads the keys, creating the first one (and the master key) on a fresh install. Fails start-up with a clear
-    /// message when the master key cannot decrypt the stored keys.
+    /// Loads the keys at start, creating the first one (and the master key) on a fresh install. Fails start-up with a
+    /// clear message when the master key cannot decrypt the stored keys.
     /// </summary>
-    public async Task LoadAsync(CancellationToken cancellationToken)
+    public async Task LoadAsync(KeyRotation rotation, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
         if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
         {
             SigningKey hmac = SigningKey.FromHmacSecret(o.HmacSecret!, o.SigningAlgorithm);
-            _snapshot = new Snapshot(hmac, new Dictionary<string, SigningKey> { [hmac.KeyId] = hmac }, Jwks([]));
+            var record = new SigningKeyRecord(hmac.KeyId, hmac.Algorithm, "", [], DateTimeOffset.MinValue, DateTimeOffset.MinValue, null);
+            _snapshot = new Snapshot([(hmac, record)], new Dictionary<string, SigningKey> { [hmac.KeyId] = hmac }, Jwks([]));
             return;
         }
 
-        IReadOnlyList<SigningKeyRecord> records = await store.ListActiveAsync(cancellationToken);
-        byte[] master = MasterKey.Load(o, signingKeysExist: records.Count > 0, out bool created, out string source);
-        if (created)
-            Log.MasterKeyCreated(logger, source);
-        var protector = new KeyProtector(master);
-
-        var keys = new List<SigningKey>();
-        foreach (SigningKeyRecord record in records)
-        {
-            keys.Add(SigningKey.Load(record, protector) ?? throw new LatchkeyStartupException(
-                $"The master key from {source} does not decrypt signing key {record.KeyId}. " +
-                "Use the master key this database was created with (restore master.key, or set Latchkey:MasterKey)."));
-        }
-
         DateTimeOffset now = time.GetUtcNow();
-        SigningKeyRecord? current = records.LastOrDefault(r => r.Algorithm == o.SigningAlgorithm && r.ActivatesAt <= now);
-        if (current is null)
+        IReadOnlyList<SigningKeyRecord> records = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
+        byte[] master = MasterKey.Load(o, signingKeysExist: records.Count > 0, out bool created, out _masterKeySource);
+        if (created)
+            Log.MasterKeyCreated(logger, _masterKeySource);
+        _protector = new KeyProtector(master);
+
+        bool anySigner = records.Any(r => r.RetiredAt is null || r.RetiredAt > now);
+        if (!anySigner)
         {
-            (SigningKey key, SigningKeyRecord record) = SigningKey.Generate(o.SigningAlgorithm, protector, now, now);
-            await store.AddAsync(record, cancellationToken);
-            Log.SigningKeyGenerated(logger, key.KeyId, key.Algorithm);
-            keys.Add(key);
-            current = record;
+            // A fresh install: no verifier can have cached a key set yet, so the first key signs at once.
+            SigningKeyRecord first = await rotation.CreateAsync(o.SigningAlgorithm, _protector, activatesAt: now, cancellationToken);
+            Log.SigningKeyGenerated(logger, first.KeyId, first.Algorithm);
+        }
+        else if (!records.Any(r => r.Algorithm == o.SigningAlgorithm && (r.RetiredAt is null || r.RetiredAt > now)))
+        {
+            // The configured algorithm changed: move to it the safe way, pre-published like any rotation.
+            SigningKeyRecord next = await rotation.RotateAsync(o.SigningAlgorithm, cancellationToken);
+            Log.SigningKeyGenerated(logger, next.KeyId, next.Algorithm);
         }
 
-        var byId = keys.ToDictionary(k => k.KeyId, StringComparer.Ordinal);
-        _snapshot = new Snapshot(byId[current.KeyId], byId, Jwks(keys.Select(k => k.PublicJwk!)));
+        await RefreshAsync(cancellationToken);
+    }
+
+    /// <summary>Re-reads the keys: new ones are published (and will sign when their time comes), expired ones leave.</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        if (_protector is null)
+            return; // HMAC: the key comes from configuration and never changes while running.
+
+        await _refreshing.WaitAsync(cancellationToken);
+        try
+        {
+            LatchkeyOptions o = options.Value;
+            DateTimeOffset now = time.GetUtcNow();
+            IReadOnlyList<SigningKeyRecord> records = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
+            var signers = new List<(SigningKey, SigningKeyRecord)>();
+            var published = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
+            foreach (SigningKeyRecord record in records)
+            {
+                if (!_decrypted.TryGetValue(record.KeyId, out SigningKey? key))
+                {
+                    key = SigningKey.Load(record, _protector) ?? throw new LatchkeyStartupException(
+                        $"The master key from {_masterKeySource} does not decrypt signing key {record.KeyId}. " +
+                        "Use the master key this database was created with (restore master.key, or set Latchkey:MasterKey).");
+                    _decrypted[record.KeyId] = key;
+                }
+
+                published[record.KeyId] = key;
+                signers.Add((key, record));
+            }
+
+            if (signers.Count == 0)
+                throw new LatchkeyStartupException("No signing key is left in the database. Create one with: latchkey keys rotate");
+            _snapshot = new Snapshot(signers, published, Jwks(published.Values.Select(k => k.PublicJwk!)));
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
     }
 
     private static byte[] Jwks(IEnumerable<string> publicJwks) =>

@@ -3,8 +3,14 @@ namespace Latchkey.Storage;
 /// <summary>Signing keys, current and past.</summary>
 public interface ISigningKeyStore
 {
-    /// <summary>Every key not yet retired, oldest first.</summary>
-    Task<IReadOnlyList<SigningKeyRecord>> ListActiveAsync(CancellationToken cancellationToken);
+    /// <summary>Every key not retired before <paramref name="retiredAfter"/>, oldest activation first.</summary>
+    Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken);
 
     Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets when the key stops signing, unless it already stops earlier; returns false for an unknown key.
+    /// Retiring is one-way: a retired key never signs again.
+    /// </summary>
+    Task<bool> RetireAsync(string keyId, DateTimeOffset at, CancellationToken cancellationToken);
 }

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Latchkey.Keys;
+using Latchkey.Storage;
+
+namespace Latchkey.Server.Cli;
+
+/// <summary>
+/// <c>latchkey keys list|rotate|retire</c>. A running server picks the change up within its key refresh interval
+/// (default 30 s); a rotated-in key signs only after every verifier can have fetched it.
+/// </summary>
+internal static class KeysCommand
+{
+    private static readonly Option<string?> Algorithm = new("--algorithm") { Description = "The new key's algorithm (default: the configured one, ES256 unless set)." };
+    private static readonly Argument<string> Kid = new("kid") { Description = "The key id, as `keys list` shows it." };
+
+    public static Command Create()
+    {
+        var keys = new Command("keys", "Manage signing keys.");
+
+        var list = new Command("list", "List signing keys and their state.");
+        list.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            Console.WriteLine($"{"KID",-44} {"ALG",-6} {"STATE",-8} {"SIGNS FROM (UTC)",-20} {"STOPS SIGNING (UTC)",-20}");
+            foreach (SigningKeyRecord k in await admin.Keys.ListAsync(ct))
+                Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {admin.Keys.StateOf(k).ToString().ToLowerInvariant(),-8} {Time(k.ActivatesAt),-20} {(k.RetiredAt is { } r ? Time(r) : "-"),-20}");
+            return 0;
+        });
+
+        var rotate = new Command("rotate", "Add a new signing key; it is published now and signs once verifiers can have fetched it.") { Algorithm };
+        rotate.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            try
+            {
+                SigningKeyRecord key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), ct);
+                Console.WriteLine($"Added {key.Algorithm} key {key.KeyId}. It is published now and signs from {Time(key.ActivatesAt)} UTC; " +
+                                  "the keys it replaces stop signing then and stay published until their tokens expire.");
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                return CommonOptions.Fail(e.Message.Split(" (Parameter")[0]);
+            }
+            catch (LatchkeyStartupException e)
+            {
+                return CommonOptions.Fail(e.Message);
+            }
+        });
+
+        var retire = new Command("retire", "Stop a key signing now; its tokens stay valid until they expire.") { Kid };
+        retire.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            if (await admin.Keys.RetireAsync(parse.GetValue(Kid)!, ct) is { } error)
+                return CommonOptions.Fail(error);
+            Console.WriteLine($"Retired {parse.GetValue(Kid)}: it no longer signs, and leaves the JWKS once its last token has expired.");
+            return 0;
+        });
+
+        keys.Subcommands.Add(list);
+        keys.Subcommands.Add(rotate);
+        keys.Subcommands.Add(retire);
+        return keys;
+    }
+
+    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss");
+}

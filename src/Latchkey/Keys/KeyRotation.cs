@@ -1,0 +1,103 @@
+using Latchkey.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Keys;
+
+/// <summary>Where a key is in its life, as <c>latchkey keys list</c> shows it.</summary>
+public enum SigningKeyState
+{
+    /// <summary>Published, not signing yet: verifiers are picking it up.</summary>
+    Pending,
+
+    /// <summary>Signs new tokens (the newest active key does).</summary>
+    Active,
+
+    /// <summary>No longer signs; published until the last token it signed has expired.</summary>
+    Retired,
+
+    /// <summary>Retired and past that: no longer published.</summary>
+    Gone,
+}
+
+/// <summary>
+/// Adding and retiring signing keys without a single failed verification, for the CLI, the admin API and the
+/// automatic schedule alike. A new key is published at once but signs only after every verifier can have fetched
+/// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment.
+/// </summary>
+public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions> options, TimeProvider time)
+{
+    /// <summary>From publication to first signature: every node has re-read the keys, and every cached JWKS has expired.</summary>
+    public TimeSpan PublicationLead => options.Value.Keys.RefreshInterval + options.Value.Keys.JwksCacheLifetime;
+
+    public Task<IReadOnlyList<SigningKeyRecord>> ListAsync(CancellationToken cancellationToken) =>
+        store.ListAsync(DateTimeOffset.MinValue, cancellationToken);
+
+    public SigningKeyState StateOf(SigningKeyRecord key)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        if (key.RetiredAt is { } retired && retired <= now)
+            return now < retired + SigningKeyRing.PublishedAfterRetirement(options.Value) ? SigningKeyState.Retired : SigningKeyState.Gone;
+        return key.ActivatesAt > now ? SigningKeyState.Pending : SigningKeyState.Active;
+    }
+
+    /// <summary>
+    /// Adds a key of <paramref name="algorithm"/> (default: the configured one) that signs after
+    /// <see cref="PublicationLead"/>, and schedules every current key to stop signing at that moment.
+    /// </summary>
+    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, CancellationToken cancellationToken)
+    {
+        LatchkeyOptions o = options.Value;
+        algorithm ??= o.SigningAlgorithm;
+        if (!JwtAlgorithms.IsSupported(algorithm) || JwtAlgorithms.IsHmac(algorithm))
+            throw new ArgumentException($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.", nameof(algorithm));
+
+        IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
+        byte[] master = MasterKey.Load(o, signingKeysExist: existing.Count > 0, out _, out _);
+        DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
+        SigningKeyRecord created = await CreateAsync(algorithm, new KeyProtector(master), activatesAt, cancellationToken);
+        foreach (SigningKeyRecord key in existing)
+        {
+            if (key.RetiredAt is null || key.RetiredAt > activatesAt)
+                await store.RetireAsync(key.KeyId, activatesAt, cancellationToken);
+        }
+
+        return created;
+    }
+
+    /// <summary>Stores a new key (encrypted under the master key) that signs from <paramref name="activatesAt"/>.</summary>
+    internal async Task<SigningKeyRecord> CreateAsync(string algorithm, KeyProtector protector, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    {
+        (_, SigningKeyRecord record) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
+        await store.AddAsync(record, cancellationToken);
+        return record;
+    }
+
+    /// <summary>
+    /// Stops a key signing now. Its tokens stay valid until they expire. Refused when no other key would be left to sign:
+    /// rotate first.
+    /// </summary>
+    public async Task<string?> RetireAsync(string keyId, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        IReadOnlyList<SigningKeyRecord> keys = await ListAsync(cancellationToken);
+        SigningKeyRecord? key = keys.FirstOrDefault(k => k.KeyId == keyId);
+        if (key is null)
+            return $"No signing key with kid '{keyId}'.";
+        if (key.RetiredAt is { } retired && retired <= now)
+            return $"Key '{keyId}' is already retired.";
+        if (!keys.Any(k => k.KeyId != keyId && (k.RetiredAt is null || k.RetiredAt > now)))
+            return $"Key '{keyId}' is the only key left to sign with. Run 'latchkey keys rotate' first, then retire it.";
+        await store.RetireAsync(keyId, now, cancellationToken);
+        return null;
+    }
+
+    /// <summary>True when the newest key is older than the rotation interval (and automatic rotation is on).</summary>
+    public async Task<bool> IsRotationDueAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan interval = options.Value.Keys.RotationInterval;
+        if (interval <= TimeSpan.Zero || JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm))
+            return false;
+        IReadOnlyList<SigningKeyRecord> keys = await store.ListAsync(time.GetUtcNow(), cancellationToken);
+        return keys.Count > 0 && keys.Max(k => k.CreatedAt) + interval <= time.GetUtcNow();
+    }
+}
