@@ -1,0 +1,181 @@
+using System.Net;
+using System.Text.Json;
+using Latchkey.Keys;
+using Latchkey.Storage;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.Keys;
+
+/// <summary>
+/// Key rotation on a fake clock, both sides of each moment: a new key is published before it signs, and an old key
+/// stays published until its last token has expired.
+/// </summary>
+public sealed class KeyRotationTests : IAsyncLifetime
+{
+    private const string Password = "correct horse battery";
+    private LatchkeyTestServer _server = null!;
+
+    private KeyRotation Rotation => _server.Services.GetRequiredService<KeyRotation>();
+    private SigningKeyRing Ring => _server.Services.GetRequiredService<SigningKeyRing>();
+    private TimeSpan Lead => Rotation.PublicationLead;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await LatchkeyTestServer.StartAsync();
+        await _server.AddUserAsync("alice", Password);
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private async Task<string[]> JwksKidsAsync()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
+        return (await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()!).ToArray();
+    }
+
+    private async Task<string> SigningKidAsync() => HttpAssert.Part(await _server.GetAccessTokenAsync("alice", Password), 0).GetProperty("kid").GetString()!;
+
+    [Fact]
+    public void Defaults_PublicationLeadCoversRefreshAndJwksCache()
+    {
+        var options = new KeyOptions();
+        Assert.Equal(TimeSpan.FromSeconds(30), options.RefreshInterval);
+        Assert.Equal(TimeSpan.FromMinutes(5), options.JwksCacheLifetime);
+        Assert.Equal(options.RefreshInterval + options.JwksCacheLifetime, Rotation.PublicationLead);
+    }
+
+    [Fact]
+    public async Task Jwks_MaxAge_IsTheJwksCacheLifetime()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
+
+        Assert.Equal(TimeSpan.FromMinutes(5), response.Headers.CacheControl?.MaxAge);
+    }
+
+    [Fact]
+    public async Task Rotate_NewKey_IsPublishedAtOnceButSignsOnlyAfterTheLead()
+    {
+        string old = await SigningKidAsync();
+
+        SigningKeyRecord added = await Rotation.RotateAsync(null, CancellationToken.None);
+        await Ring.RefreshAsync(CancellationToken.None);
+
+        Assert.Equal([old, added.KeyId], await JwksKidsAsync());
+        Assert.Equal(old, await SigningKidAsync());
+        _server.Time.Advance(Lead - TimeSpan.FromSeconds(1));
+        Assert.Equal(old, await SigningKidAsync());
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(added.KeyId, await SigningKidAsync());
+    }
+
+    [Fact]
+    public async Task Rotate_OldKey_StaysPublishedUntilItsLastTokenHasExpired()
+    {
+        string old = await SigningKidAsync();
+        await Rotation.RotateAsync(null, CancellationToken.None);
+        _server.Time.Advance(Lead - TimeSpan.FromSeconds(1));
+        string lastOldToken = await _server.GetAccessTokenAsync("alice", Password); // signed a second before the switch
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(HttpStatusCode.OK, (await _server.GetWithBearerAsync("/me", lastOldToken)).StatusCode);
+
+        // 30 min token lifetime + 30 s leeway after the switch, the old key is still published...
+        _server.Time.Advance(TimeSpan.FromMinutes(30) + TimeSpan.FromSeconds(29));
+        await Ring.RefreshAsync(CancellationToken.None);
+        Assert.Contains(old, await JwksKidsAsync());
+
+        // ...and then it is not.
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
+        await Ring.RefreshAsync(CancellationToken.None);
+        Assert.DoesNotContain(old, await JwksKidsAsync());
+    }
+
+    [Fact]
+    public async Task Retire_OnlyKey_IsRefused()
+    {
+        string only = await SigningKidAsync();
+
+        string? error = await Rotation.RetireAsync(only, CancellationToken.None);
+
+        Assert.Contains("rotate", error);
+        await Ring.RefreshAsync(CancellationToken.None);
+        Assert.Equal(only, await SigningKidAsync());
+    }
+
+    [Fact]
+    public async Task Retire_ActiveKeyAfterRotation_StopsItSigningNowButKeepsItsTokensValid()
+    {
+        string old = await SigningKidAsync();
+        string oldToken = await _server.GetAccessTokenAsync("alice", Password);
+        SigningKeyRecord added = await Rotation.RotateAsync(null, CancellationToken.None);
+        _server.Time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.Null(await Rotation.RetireAsync(old, CancellationToken.None));
+        await Ring.RefreshAsync(CancellationToken.None);
+
+        // The pending key is the only one left that will sign; until it activates the ring falls back to it.
+        Assert.Equal(added.KeyId, await SigningKidAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _server.GetWithBearerAsync("/me", oldToken)).StatusCode);
+        Assert.Contains(old, await JwksKidsAsync());
+    }
+
+    [Fact]
+    public async Task Retire_UnknownKid_IsAnError()
+    {
+        Assert.Contains("No signing key", await Rotation.RetireAsync("nope", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Rotate_ToAnotherAlgorithm_SwitchesAfterTheLead()
+    {
+        SigningKeyRecord added = await Rotation.RotateAsync("EdDSA", CancellationToken.None);
+        await Ring.RefreshAsync(CancellationToken.None);
+        _server.Time.Advance(Lead);
+
+        string token = await _server.GetAccessTokenAsync("alice", Password);
+
+        Assert.Equal("EdDSA", HttpAssert.Part(token, 0).GetProperty("alg").GetString());
+        Assert.Equal(added.KeyId, HttpAssert.Part(token, 0).GetProperty("kid").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await _server.GetWithBearerAsync("/me", token)).StatusCode);
+    }
+
+    [Fact]
+    public async Task RunningServer_PicksUpAKeyAddedElsewhere_OnItsRefreshTick()
+    {
+        // Another process (the CLI, another node) adds a key straight to the store.
+        await Rotation.RotateAsync(null, CancellationToken.None);
+        Assert.Single(await JwksKidsAsync());
+
+        _server.Time.Advance(TimeSpan.FromSeconds(30)); // one refresh interval: the background tick runs
+        await WaitUntilAsync(async () => (await JwksKidsAsync()).Length == 2);
+    }
+
+    [Fact]
+    public async Task AutomaticRotation_WhenTheKeyIsOld_AddsAPrePublishedKey()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.Keys.RotationInterval = TimeSpan.FromHours(1));
+        var rotation = server.Services.GetRequiredService<KeyRotation>();
+        Assert.Single(await rotation.ListAsync(CancellationToken.None));
+
+        server.Time.Advance(TimeSpan.FromMinutes(59) + TimeSpan.FromSeconds(30));
+        await Task.Delay(200); // let a tick that should do nothing run; the assertion below is the real check
+        Assert.Single(await rotation.ListAsync(CancellationToken.None));
+
+        server.Time.Advance(TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(async () => (await rotation.ListAsync(CancellationToken.None)).Count == 2);
+        SigningKeyRecord added = (await rotation.ListAsync(CancellationToken.None)).Single(k => k.RetiredAt is null);
+        Assert.Equal(SigningKeyState.Pending, rotation.StateOf(added));
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        // The background service runs on its own thread after the fake clock moves: poll, bounded.
+        for (int i = 0; i < 100; i++)
+        {
+            if (await condition())
+                return;
+            await Task.Delay(50);
+        }
+
+        Assert.Fail("The condition did not become true within 5 s.");
+    }
+}
