@@ -66,8 +66,13 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
                 $"The token's kid is missing or not a key id Latchkey issues (1 to {MaxKeyIdLength} base64url characters).");
 
         SigningKey? key = keys.Find(jws.KeyId);
-        // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify.
-        return key is not null && key.Algorithm == jws.Algorithm ? key.Key : null;
+        if (key is null)
+            return null;
+        // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify
+        // (an HS256 token keyed with our public key, RFC 8725 §2.1). Named for what it is, not as an unknown kid.
+        if (key.Algorithm != jws.Algorithm)
+            throw new JwtException(JwtFailure.AlgorithmNotAllowed, $"The token's alg '{jws.Algorithm}' is not the algorithm of key {key.KeyId} ({key.Algorithm}).");
+        return key.Key;
     }
 
     private static bool IsWellFormedKeyId(string? kid) =>
