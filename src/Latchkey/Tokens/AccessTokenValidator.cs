@@ -17,6 +17,9 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
     /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
     public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
 
+    /// <summary>The longest <c>kid</c> looked up. Ours are 43 (an RFC 7638 thumbprint) or 15 (<c>hs-</c> plus 12).</summary>
+    public const int MaxKeyIdLength = 128;
+
     private static readonly string[] Required = ["exp", "iat", "sub", "jti"];
 
     /// <summary>
@@ -56,8 +59,22 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
             !string.Equals(jws.Type, "application/" + AccessTokenIssuer.TokenType, StringComparison.OrdinalIgnoreCase))
             throw new JwtUnsupportedHeaderException(JwtFailure.InvalidType, $"The token's typ is '{jws.Type}', not '{AccessTokenIssuer.TokenType}'.");
 
+        // The kid is chosen by whoever made the token. Only the shape of the ids we issue (base64url) goes on to a
+        // lookup, so "../../etc/passwd", "' OR 1=1 --" or a NUL never reach a dictionary, a query or a path.
+        if (!IsWellFormedKeyId(jws.KeyId))
+            throw new JwtUnsupportedHeaderException(JwtFailure.UnknownKey,
+                $"The token's kid is missing or not a key id Latchkey issues (1 to {MaxKeyIdLength} base64url characters).");
+
         SigningKey? key = keys.Find(jws.KeyId);
-        // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify.
-        return key is not null && key.Algorithm == jws.Algorithm ? key.Key : null;
+        if (key is null)
+            return null;
+        // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify
+        // (an HS256 token keyed with our public key, RFC 8725 §2.1). Named for what it is, not as an unknown kid.
+        if (key.Algorithm != jws.Algorithm)
+            throw new JwtException(JwtFailure.AlgorithmNotAllowed, $"The token's alg '{jws.Algorithm}' is not the algorithm of key {key.KeyId} ({key.Algorithm}).");
+        return key.Key;
     }
+
+    private static bool IsWellFormedKeyId(string? kid) =>
+        kid is { Length: > 0 and <= MaxKeyIdLength } && kid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 }
