@@ -23,6 +23,22 @@ public enum JwtFailure
 public class JwtException(JwtFailure failure, string message) : Exception(message)
 {
     public JwtFailure Failure { get; } = failure;
+
+    /// <summary>
+    /// A value taken from a token, made safe to put in a message that is logged: at most 40 characters, control
+    /// characters replaced, so a crafted header cannot forge log lines or flood the log.
+    /// </summary>
+    internal static string Printable(string? value)
+    {
+        if (value is null)
+            return "(none)";
+        string shown = value.Length > 40 ? value[..40] + "…" : value;
+        return string.Create(shown.Length, shown, static (span, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+        });
+    }
 }
 
 /// <summary>The token is not a well-formed compact JWS with JSON header and claims.</summary>
@@ -33,7 +49,7 @@ public sealed class JwtInvalidSignatureException() : JwtException(JwtFailure.Inv
 
 /// <summary>The token's <c>alg</c> is not one the caller accepts (or is <c>none</c>, which is never accepted).</summary>
 public sealed class JwtAlgorithmNotAllowedException(string algorithm)
-    : JwtException(JwtFailure.AlgorithmNotAllowed, $"The algorithm '{algorithm}' is not allowed.")
+    : JwtException(JwtFailure.AlgorithmNotAllowed, $"The algorithm '{Printable(algorithm)}' is not allowed.")
 {
     public string Algorithm { get; } = algorithm;
 }

@@ -57,7 +57,7 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
     {
         if (!string.Equals(jws.Type, AccessTokenIssuer.TokenType, StringComparison.OrdinalIgnoreCase) &&
             !string.Equals(jws.Type, "application/" + AccessTokenIssuer.TokenType, StringComparison.OrdinalIgnoreCase))
-            throw new JwtUnsupportedHeaderException(JwtFailure.InvalidType, $"The token's typ is '{jws.Type}', not '{AccessTokenIssuer.TokenType}'.");
+            throw new JwtUnsupportedHeaderException(JwtFailure.InvalidType, $"The token's typ is '{JwtException.Printable(jws.Type)}', not '{AccessTokenIssuer.TokenType}'.");
 
         // The kid is chosen by whoever made the token. Only the shape of the ids we issue (base64url) goes on to a
         // lookup, so "../../etc/passwd", "' OR 1=1 --" or a NUL never reach a dictionary, a query or a path.
@@ -71,7 +71,7 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
         // A key signs with exactly one algorithm; a token naming another is refused even if the signature would verify
         // (an HS256 token keyed with our public key, RFC 8725 §2.1). Named for what it is, not as an unknown kid.
         if (key.Algorithm != jws.Algorithm)
-            throw new JwtException(JwtFailure.AlgorithmNotAllowed, $"The token's alg '{jws.Algorithm}' is not the algorithm of key {key.KeyId} ({key.Algorithm}).");
+            throw new JwtException(JwtFailure.AlgorithmNotAllowed, $"The token's alg '{JwtException.Printable(jws.Algorithm)}' is not the algorithm of key {key.KeyId} ({key.Algorithm}).");
         return key.Key;
     }
 

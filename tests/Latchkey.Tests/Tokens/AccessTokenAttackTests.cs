@@ -316,7 +316,7 @@ public sealed class AccessTokenAttackTests(AccessTokenAttackTests.ServerFixture 
             header["typ"] = typ;
         string token = SignedByServer(Json(header), Json(Claims()));
 
-        await AssertRefusedAsync(token, JwtFailure.InvalidType, $"The token's typ is '{typ}', not 'at+jwt'.");
+        await AssertRefusedAsync(token, JwtFailure.InvalidType, $"The token's typ is '{typ ?? "(none)"}', not 'at+jwt'.");
     }
 
     // ---- another issuer's key ----
@@ -435,4 +435,20 @@ public sealed class AccessTokenAttackTests(AccessTokenAttackTests.ServerFixture 
     private static string Json(JsonNode node) => node.ToJsonString(RawJson);
 
     private static string B64(string json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json));
+}
+
+/// <summary>Values echoed from a token into a log message cannot forge lines or flood the log.</summary>
+public sealed class JwtExceptionPrintableTests
+{
+    [Fact]
+    public void Printable_ControlCharactersAndLength_AreNeutralised()
+    {
+        string forged = "HS256\ninfo: Latchkey.Grants.PasswordGrant[1002] Issued access token" + new string('x', 8000);
+
+        string shown = JwtException.Printable(forged);
+
+        Assert.DoesNotContain('\n', shown);
+        Assert.True(shown.Length <= 41);
+        Assert.StartsWith("HS256?info", shown);
+    }
 }
