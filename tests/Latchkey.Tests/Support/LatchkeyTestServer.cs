@@ -41,7 +41,42 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
     public ConcurrentQueue<string> Logs { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null, FakeTimeProvider? time = null)
+    /// <param name="configure">Options to change; runs after the test defaults (<see cref="Issuer"/>, the data folder).</param>
+    /// <param name="dataDirectory">An existing data folder to reuse; a fresh one, deleted on dispose, when null.</param>
+    /// <param name="time">The clock; a fake one at the real now when null.</param>
+    /// <param name="issuerIsBaseAddress">
+    /// Listen on a port picked up front and make the issuer this very address (<c>http://127.0.0.1:PORT</c>), as in
+    /// production, where verifiers that know only the authority (ASP.NET Core's JwtBearer) fetch
+    /// <c>{issuer}/.well-known/openid-configuration</c> and compare <c>iss</c> with it.
+    /// </param>
+    public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null,
+        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false)
+    {
+        if (!issuerIsBaseAddress)
+            return await StartOnAsync("http://127.0.0.1:0", Issuer, configure, dataDirectory, time);
+
+        // The port is free when picked but could be taken before Kestrel binds it: try again with another.
+        for (int attempt = 1; ; attempt++)
+        {
+            string address = $"http://127.0.0.1:{FreePort()}";
+            try
+            {
+                return await StartOnAsync(address, address, configure, dataDirectory, time);
+            }
+            catch (IOException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<LatchkeyTestServer> StartOnAsync(string url, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time)
     {
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("latchkey-test-").FullName;
@@ -50,18 +85,30 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         var logs = new ConcurrentQueue<string>();
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(url);
         builder.Logging.ClearProviders().AddProvider(new QueueLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton<TimeProvider>(time);
         builder.Services.AddLatchkey(configure: o =>
         {
-            o.Issuer = Issuer;
+            o.Issuer = issuer;
             o.DataDirectory = dataDirectory;
             configure?.Invoke(o);
         });
         WebApplication app = builder.Build();
         app.MapLatchkey();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (owns)
+                Directory.Delete(dataDirectory, recursive: true);
+            throw;
+        }
+
         return new LatchkeyTestServer(app, time, dataDirectory, owns, logs);
     }
 

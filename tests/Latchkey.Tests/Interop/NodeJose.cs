@@ -1,0 +1,79 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Latchkey.Tests.Interop;
+
+/// <summary>
+/// Runs the scripts of tests/Interop/node (verify.mjs, sign.mjs) with the <c>node</c> on PATH and the <c>jose</c>
+/// pinned in its package-lock.json. A missing node or node_modules fails the test, never skips it.
+/// </summary>
+internal static class NodeJose
+{
+    private const string Install = "npm ci --prefix tests/Interop/node";
+
+    /// <summary>Runs <paramref name="script"/> with <paramref name="input"/> as JSON on stdin, and returns its stdout parsed as JSON.</summary>
+    public static async Task<JsonNode> RunAsync(string script, JsonObject input)
+    {
+        string folder = PackageFolder();
+        if (!File.Exists(Path.Combine(folder, "node_modules", "jose", "package.json")))
+            Assert.Fail($"node `jose` is not installed in {folder}. Run `{Install}` from the repository root.");
+
+        var startInfo = new ProcessStartInfo("node")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = folder,
+        };
+        startInfo.ArgumentList.Add(Path.Combine(folder, script));
+
+        Process process;
+        try
+        {
+            process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start node.");
+        }
+        catch (Win32Exception e)
+        {
+            Assert.Fail($"`node` (20 or later) is not on PATH: {e.Message}. Install it, then run `{Install}`.");
+            throw;
+        }
+
+        using (process)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60));
+            Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
+            Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            await process.StandardInput.WriteAsync(input.ToJsonString());
+            process.StandardInput.Close();
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+
+            string output = await stdout;
+            Assert.True(process.ExitCode == 0, $"node {script} exited with {process.ExitCode}.\nstdout: {output}\nstderr: {await stderr}");
+            return JsonNode.Parse(output) ?? throw new JsonException($"node {script} printed null.");
+        }
+    }
+
+    /// <summary>tests/Interop/node, found from the test binaries by walking up to the repository root (Latchkey.slnx).</summary>
+    private static string PackageFolder()
+    {
+        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Latchkey.slnx")))
+                return Path.Combine(d.FullName, "tests", "Interop", "node");
+        }
+
+        throw new InvalidOperationException($"No Latchkey.slnx above {AppContext.BaseDirectory}: cannot find tests/Interop/node.");
+    }
+}
