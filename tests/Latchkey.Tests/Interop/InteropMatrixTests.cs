@@ -17,6 +17,7 @@ public static class InteropAlgorithms
         JwtAlgorithms.ES256, JwtAlgorithms.ES384, JwtAlgorithms.ES512,
         JwtAlgorithms.RS256, JwtAlgorithms.RS384, JwtAlgorithms.RS512,
         JwtAlgorithms.PS256, JwtAlgorithms.PS384, JwtAlgorithms.PS512,
+        JwtAlgorithms.EdDSA,
     ];
 
     /// <summary>Signed with the shared secret; verifiers hold the secret and the JWKS stays empty.</summary>
@@ -28,10 +29,13 @@ public static class InteropAlgorithms
 
     public static TheoryData<string> AsymmetricData => new(Asymmetric);
 
+    /// <summary>Microsoft.IdentityModel (under JwtBearer) implements no EdDSA, so a stock ASP.NET Core API cannot verify it.</summary>
+    public static TheoryData<string> JwtBearerData => new(Asymmetric.Where(a => a != JwtAlgorithms.EdDSA));
+
     public static TheoryData<string> HmacData => new(Hmac);
 
-    /// <summary>python-jose 3.3.0 (Debian's) implements no RSASSA-PSS; see <see cref="InteropMatrixTests.PythonJose_PsAlgorithms_AreNotImplemented"/>.</summary>
-    public static TheoryData<string> PythonJoseData => new(All.Where(a => !a.StartsWith("PS", StringComparison.Ordinal)));
+    /// <summary>python-jose 3.3.0 (Debian's) implements neither RSASSA-PSS nor EdDSA; see <see cref="InteropMatrixTests.PythonJose_PsAndEdDsaAlgorithms_AreNotImplemented"/>.</summary>
+    public static TheoryData<string> PythonJoseData => new(All.Where(a => !a.StartsWith("PS", StringComparison.Ordinal) && a != JwtAlgorithms.EdDSA));
 
     public static bool IsHmac(string algorithm) => Hmac.Contains(algorithm);
 
@@ -171,11 +175,11 @@ public sealed class InteropMatrixTests(InteropMatrixServers servers) : IClassFix
     /// limitation). If a newer python-jose does, this fails: add PS* to <see cref="InteropAlgorithms.PythonJoseData"/>.
     /// </summary>
     [Fact]
-    public async Task PythonJose_PsAlgorithms_AreNotImplemented()
+    public async Task PythonJose_PsAndEdDsaAlgorithms_AreNotImplemented()
     {
         string output = await DebianPython.RunAsync("""
             from jose.constants import ALGORITHMS
-            print(sorted(a for a in ["PS256", "PS384", "PS512"] if a in ALGORITHMS.SUPPORTED))
+            print(sorted(a for a in ["PS256", "PS384", "PS512", "EdDSA"] if a in ALGORITHMS.SUPPORTED))
             """);
 
         Assert.Equal("[]", output);
@@ -313,10 +317,10 @@ public sealed class ReverseInteropMatrixTests
     /// <summary>A key we generate for one algorithm: its private half as text for the outside signer, and verification with the public half.</summary>
     private sealed class GeneratedKey : IDisposable
     {
-        private readonly AsymmetricAlgorithm? _publicKey;
+        private readonly object? _publicKey;
         private readonly byte[]? _secret;
 
-        private GeneratedKey(string algorithm, AsymmetricAlgorithm? publicKey, byte[]? secret, string privateKeyText)
+        private GeneratedKey(string algorithm, object? publicKey, byte[]? secret, string privateKeyText)
         {
             Algorithm = algorithm;
             _publicKey = publicKey;
@@ -347,6 +351,14 @@ public sealed class ReverseInteropMatrixTests
                 case "RS" or "PS":
                     using (var rsa = RSA.Create(2048))
                         return new GeneratedKey(algorithm, RSA.Create(rsa.ExportParameters(includePrivateParameters: false)), null, rsa.ExportPkcs8PrivateKeyPem());
+                case "Ed":
+                    using (var ed = NSec.Cryptography.Key.Create(NSec.Cryptography.SignatureAlgorithm.Ed25519,
+                        new NSec.Cryptography.KeyCreationParameters { ExportPolicy = NSec.Cryptography.KeyExportPolicies.AllowPlaintextExport }))
+                    {
+                        return new GeneratedKey(algorithm, ed.PublicKey, null,
+                            System.Text.Encoding.ASCII.GetString(ed.Export(NSec.Cryptography.KeyBlobFormat.PkixPrivateKeyText)));
+                    }
+
                 case "HS":
                     // As many bytes as the hash: the minimum RFC 7518 §3.2 allows.
                     byte[] secret = RandomNumberGenerator.GetBytes(int.Parse(algorithm[2..], CultureInfo.InvariantCulture) / 8);
@@ -360,10 +372,11 @@ public sealed class ReverseInteropMatrixTests
         {
             ECDsa ec => Jwt.Decode(token, ec, [Algorithm], options),
             RSA rsa => Jwt.Decode(token, rsa, [Algorithm], options),
+            NSec.Cryptography.PublicKey ed => Jwt.Decode(token, ed, [Algorithm], options),
             null => Jwt.Decode(token, _secret!, [Algorithm], options),
             _ => throw new InvalidOperationException($"No Jwt.Decode overload for {_publicKey.GetType().Name}."),
         };
 
-        public void Dispose() => _publicKey?.Dispose();
+        public void Dispose() => (_publicKey as IDisposable)?.Dispose();
     }
 }

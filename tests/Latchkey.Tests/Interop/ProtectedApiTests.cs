@@ -90,7 +90,7 @@ public sealed record ProtectedApiSetup(string Algorithm, ListeningProcess Proces
 public sealed class ProtectedApiTests(ProtectedApiServers apis) : IClassFixture<ProtectedApiServers>
 {
     [Theory]
-    [MemberData(nameof(InteropAlgorithms.AsymmetricData), MemberType = typeof(InteropAlgorithms))]
+    [MemberData(nameof(InteropAlgorithms.JwtBearerData), MemberType = typeof(InteropAlgorithms))]
     public async Task AdminToken_HelloAndAdmin_Return200WithTheCaller(string algorithm)
     {
         ProtectedApiSetup api = await apis.GetAsync(algorithm);
@@ -107,7 +107,7 @@ public sealed class ProtectedApiTests(ProtectedApiServers apis) : IClassFixture<
     }
 
     [Theory]
-    [MemberData(nameof(InteropAlgorithms.AsymmetricData), MemberType = typeof(InteropAlgorithms))]
+    [MemberData(nameof(InteropAlgorithms.JwtBearerData), MemberType = typeof(InteropAlgorithms))]
     public async Task UserToken_Hello200_Admin403(string algorithm)
     {
         ProtectedApiSetup api = await apis.GetAsync(algorithm);
@@ -120,7 +120,7 @@ public sealed class ProtectedApiTests(ProtectedApiServers apis) : IClassFixture<
     }
 
     [Theory]
-    [MemberData(nameof(InteropAlgorithms.AsymmetricData), MemberType = typeof(InteropAlgorithms))]
+    [MemberData(nameof(InteropAlgorithms.JwtBearerData), MemberType = typeof(InteropAlgorithms))]
     public async Task NoToken_Hello_Returns401(string algorithm)
     {
         ProtectedApiSetup api = await apis.GetAsync(algorithm);
@@ -131,7 +131,7 @@ public sealed class ProtectedApiTests(ProtectedApiServers apis) : IClassFixture<
     }
 
     [Theory]
-    [MemberData(nameof(InteropAlgorithms.AsymmetricData), MemberType = typeof(InteropAlgorithms))]
+    [MemberData(nameof(InteropAlgorithms.JwtBearerData), MemberType = typeof(InteropAlgorithms))]
     public async Task TamperedToken_HelloAndAdmin_Return401(string algorithm)
     {
         ProtectedApiSetup api = await apis.GetAsync(algorithm);
@@ -145,7 +145,7 @@ public sealed class ProtectedApiTests(ProtectedApiServers apis) : IClassFixture<
     }
 
     [Theory]
-    [MemberData(nameof(InteropAlgorithms.AsymmetricData), MemberType = typeof(InteropAlgorithms))]
+    [MemberData(nameof(InteropAlgorithms.JwtBearerData), MemberType = typeof(InteropAlgorithms))]
     public async Task OtherAudienceToken_Hello_Returns401(string algorithm)
     {
         ProtectedApiSetup api = await apis.GetAsync(algorithm);
