@@ -46,10 +46,15 @@ internal static class TokenCommand
             Console.WriteLine(JsonSerializer.Serialize(jws.Header.RootElement, Indented));
             Console.WriteLine("Claims:");
             Console.WriteLine(JsonSerializer.Serialize(jws.Claims, Indented));
+            DateTimeOffset now = DateTimeOffset.UtcNow;
             foreach (string name in (string[])["iat", "nbf", "exp"])
             {
                 if (jws.Claims.TryGetProperty(name, out JsonElement value) && value.TryGetInt64(out long seconds) && seconds is > 0 and < 253402300799)
-                    Console.WriteLine($"  {name}: {DateTimeOffset.FromUnixTimeSeconds(seconds):yyyy-MM-dd HH:mm:ss} UTC");
+                {
+                    DateTimeOffset at = DateTimeOffset.FromUnixTimeSeconds(seconds);
+                    string note = name != "exp" ? "" : at > now ? $" (expires in {Span(at - now)})" : $" (EXPIRED {Span(now - at)} ago)";
+                    Console.WriteLine($"  {name}: {at.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}{note}");
+                }
             }
 
             string verdict = await CheckSignatureAsync(parse, jws, cancellationToken);
@@ -61,6 +66,9 @@ internal static class TokenCommand
 
         return 0;
     }
+
+    private static string Span(TimeSpan t) =>
+        t.TotalDays >= 1 ? $"{(int)t.TotalDays}d {t.Hours}h" : t.TotalHours >= 1 ? $"{(int)t.TotalHours}h {t.Minutes}m" : $"{t.Minutes}m {t.Seconds}s";
 
     /// <summary>Verifies with the public key of the same kid from the data folder; never needs the master key.</summary>
     private static async Task<string> CheckSignatureAsync(ParseResult parse, ParsedJws jws, CancellationToken cancellationToken)

@@ -54,6 +54,9 @@ public sealed class TokenCommandTests : IDisposable
         Assert.Contains("\"preferred_username\": \"dave\"", result.Stdout);
         Assert.Contains("\"iss\": \"http://127.0.0.1\"", result.Stdout);
         Assert.Contains("Signature: valid", result.Stdout);
+        // Times as ISO 8601 UTC, and how long the token has left (issued moments ago, 30 minute lifetime).
+        Assert.Matches(@"  iat: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", result.Stdout);
+        Assert.Matches(@"  exp: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z \(expires in (29m|30m) \d+s\)", result.Stdout);
         Assert.DoesNotContain("INVALID", result.Stdout);
     }
 

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Latchkey.Server.Tests.Support;
+
+namespace Latchkey.Server.Tests.Cli;
+
+/// <summary><c>latchkey keys list|rotate|retire</c>, and a running server picking their changes up by itself.</summary>
+public sealed class KeysCommandTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private Task<CliResult> RunAsync(params string[] args) => LatchkeyCli.RunAsync([.. args, "--data-dir", _folder.Data]);
+
+    [Fact]
+    public async Task Keys_RotateThenList_ShowsTheNewKeyPending_AndRetireOfTheOnlySignerIsRefused()
+    {
+        CliResult rotated = await RunAsync("keys", "rotate", "--algorithm", "EdDSA");
+        Assert.True(rotated.ExitCode == 0, rotated.ToString());
+        CliResult list = await RunAsync("keys", "list");
+        Assert.Contains("EdDSA", list.Stdout);
+        Assert.Contains("pending", list.Stdout);
+
+        string pendingKid = list.Stdout.Split('\n').Single(l => l.Contains("pending")).Split(' ')[0];
+        CliResult refused = await RunAsync("keys", "retire", pendingKid);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("rotate", refused.Stderr);
+    }
+
+    [Fact]
+    public async Task Keys_RotateWithHmacAlgorithm_IsRefused()
+    {
+        CliResult result = await RunAsync("keys", "rotate", "--algorithm", "HS256");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("HS256", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Keys_RetireUnknownKid_Exit2()
+    {
+        CliResult result = await RunAsync("keys", "retire", "no-such-kid");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("no-such-kid", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Keys_RotatedByTheCli_IsPublishedByTheRunningServerWithinItsRefreshInterval()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder, environment: new Dictionary<string, string?>
+        {
+            ["LATCHKEY__KEYS__REFRESHINTERVAL"] = "00:00:01",
+        });
+        HttpClient http = server.Http;
+        Assert.Equal(1, await KeyCountAsync(http));
+
+        CliResult rotated = await RunAsync("keys", "rotate");
+        Assert.True(rotated.ExitCode == 0, rotated.ToString());
+
+        // Bounded: the server re-reads its keys every second here.
+        for (int i = 0; i < 100 && await KeyCountAsync(http) < 2; i++)
+            await Task.Delay(100);
+        Assert.Equal(2, await KeyCountAsync(http));
+    }
+
+    private static async Task<int> KeyCountAsync(HttpClient http) =>
+        JsonDocument.Parse(await http.GetStringAsync("/.well-known/jwks.json")).RootElement.GetProperty("keys").GetArrayLength();
+}
