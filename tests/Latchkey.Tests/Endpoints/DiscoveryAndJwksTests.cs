@@ -81,6 +81,13 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.Equal(keyType, key.GetProperty("kty").GetString());
         Assert.Equal(algorithm, key.GetProperty("alg").GetString());
         Assert.False(key.TryGetProperty("d", out _), "the JWKS must never hold a private part");
+        if (keyType == "EC")
+        {
+            // RFC 7518 §6.2.1.2: coordinates at the curve's full length, leading zeros kept (P-521: 66 bytes).
+            int expected = algorithm switch { "ES384" => 48, "ES512" => 66, _ => 32 };
+            Assert.Equal(expected, System.Buffers.Text.Base64Url.DecodeFromChars(key.GetProperty("x").GetString()).Length);
+            Assert.Equal(expected, System.Buffers.Text.Base64Url.DecodeFromChars(key.GetProperty("y").GetString()).Length);
+        }
         Assert.Equal(algorithm, HttpAssert.Part(token, 0).GetProperty("alg").GetString());
         // Verified by Microsoft.IdentityModel from the published JWK alone: an independent implementation.
         var handler = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler();
