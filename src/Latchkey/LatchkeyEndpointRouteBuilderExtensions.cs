@@ -1,4 +1,6 @@
+using Latchkey;
 using Latchkey.Endpoints;
+using Microsoft.Extensions.Options;
 using Latchkey.Endpoints.Admin;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -8,7 +10,8 @@ public static class LatchkeyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/revoke</c>, <c>/introspect</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
-    /// <c>/admin/users</c>, <c>/admin/clients</c> and <c>/healthz</c>.
+    /// <c>/admin/users</c>, <c>/admin/clients</c> and <c>/healthz</c>; and, unless <c>Latchkey:Docs:Enabled</c> is false,
+    /// the OpenAPI document at <c>/openapi.json</c> and the interactive docs at <c>/docs</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
     {
@@ -21,7 +24,9 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         routes.MapJwksEndpoint();
         routes.MapUsersApi();
         routes.MapClientsApi();
-        routes.MapGet("/healthz", () => TypedResults.Text("ok")).WithName("Health");
+        routes.MapGet("/healthz", () => TypedResults.Text("ok")).WithName("Health").WithSummary("Liveness: 200 \"ok\" while the process serves.");
+        if (routes.ServiceProvider.GetRequiredService<IOptions<LatchkeyOptions>>().Value.Docs.Enabled)
+            routes.MapApiDocs();
         return routes;
     }
 }

@@ -62,6 +62,20 @@ public sealed class LatchkeyOptions
 
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
+
+    /// <summary>The OpenAPI document and the interactive API docs.</summary>
+    public DocsOptions Docs { get; set; } = new();
+}
+
+/// <summary><c>/openapi.json</c> and <c>/docs</c>.</summary>
+public sealed class DocsOptions
+{
+    /// <summary>
+    /// Serve the OpenAPI 3.1 document at <c>/openapi.json</c> and an interactive UI at <c>/docs</c> whose "Authorize"
+    /// logs in with the password grant. They reveal nothing a client could not learn by calling the endpoints, but turn
+    /// them off (<c>Latchkey:Docs:Enabled=false</c>) in production if you do not want a login form on the public internet.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>When signing keys change, and how that reaches verifiers without a single failed verification.</summary>

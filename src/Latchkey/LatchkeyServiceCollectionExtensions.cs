@@ -50,6 +50,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<KeyRotation>();
         services.AddHostedService<Latchkey.LatchkeyInitializer>();
         services.AddHostedService<SigningKeyMaintenance>();
+        // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
+        services.AddLatchkeyOpenApi();
 
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, _ => { });

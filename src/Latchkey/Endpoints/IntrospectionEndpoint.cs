@@ -18,7 +18,10 @@ internal static class IntrospectionEndpoint
     private static readonly byte[] Inactive = """{"active":false}"""u8.ToArray();
 
     public static IEndpointConventionBuilder MapIntrospectionEndpoint(this IEndpointRouteBuilder routes) =>
-        routes.MapPost("/introspect", HandleAsync).DisableAntiforgery().WithName("Introspect").WithSummary("Describe a token (RFC 7662).");
+        routes.MapPost("/introspect", HandleAsync).DisableAntiforgery().WithName("Introspect").WithSummary("Describe a token (RFC 7662).")
+            .AddOpenApiOperationTransformer(ApiDocs.TokenManagementFormAsync)
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<FileContentHttpResult, OAuthErrorHttpResult>> HandleAsync(
         HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, AccessTokenValidator validator,

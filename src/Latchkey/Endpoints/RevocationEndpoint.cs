@@ -16,7 +16,9 @@ namespace Latchkey.Endpoints;
 internal static class RevocationEndpoint
 {
     public static IEndpointConventionBuilder MapRevocationEndpoint(this IEndpointRouteBuilder routes) =>
-        routes.MapPost("/revoke", HandleAsync).DisableAntiforgery().WithName("Revoke").WithSummary("Revoke a refresh or access token (RFC 7009).");
+        routes.MapPost("/revoke", HandleAsync).DisableAntiforgery().WithName("Revoke").WithSummary("Revoke a refresh or access token (RFC 7009).")
+            .AddOpenApiOperationTransformer(ApiDocs.TokenManagementFormAsync)
+            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<Ok, OAuthErrorHttpResult>> HandleAsync(
         HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, IAccessTokenDenyList denyList,

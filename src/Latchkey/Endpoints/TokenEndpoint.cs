@@ -13,7 +13,12 @@ internal static class TokenEndpoint
         routes.MapPost("/token", HandleAsync)
             .DisableAntiforgery()
             .WithName("Token")
-            .WithSummary("Exchange credentials for an access token (RFC 6749).");
+            .WithSummary("Exchange credentials for an access token (RFC 6749).")
+            .WithDescription("Errors are RFC 6749 §5.2 JSON with Cache-Control: no-store: 400 for a bad request or grant, " +
+                "401 invalid_client, 429 while a username or address is throttled (with Retry-After).")
+            .AddOpenApiOperationTransformer(ApiDocs.TokenRequestFormAsync)
+            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized)
+            .Produces<OAuthErrorBody>(StatusCodes.Status429TooManyRequests);
 
     /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
     private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];

@@ -9,8 +9,10 @@ internal static class UserInfoEndpoint
 {
     public static void MapUserInfoEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/me", Handle).RequireAuthorization(LatchkeyPolicies.Bearer).WithName("Me").WithSummary("The claims of your access token.");
-        routes.MapGet("/userinfo", Handle).RequireAuthorization(LatchkeyPolicies.Bearer).WithName("UserInfo").WithSummary("The claims of your access token.");
+        routes.MapGet("/me", Handle).RequireAuthorization(LatchkeyPolicies.Bearer).WithName("Me").WithSummary("The claims of your access token.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json");
+        routes.MapGet("/userinfo", Handle).RequireAuthorization(LatchkeyPolicies.Bearer).WithName("UserInfo").WithSummary("The claims of your access token.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json");
     }
 
     private static IResult Handle(HttpContext http)

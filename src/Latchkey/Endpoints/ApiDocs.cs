@@ -1,0 +1,147 @@
+using System.Text.Json.Nodes;
+using Latchkey.Protocol;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+
+namespace Latchkey.Endpoints;
+
+/// <summary>
+/// <c>GET /openapi.json</c> (OpenAPI 3.1, generated from the endpoints by Microsoft.AspNetCore.OpenApi) and the
+/// interactive UI at <c>/docs</c>. Both only when <see cref="DocsOptions.Enabled"/>.
+/// </summary>
+internal static class ApiDocs
+{
+    public const string DocumentPath = "/openapi.json";
+    public const string UiPath = "/docs";
+
+    /// <summary>The name of the security scheme in the document; operations that need a token refer to it.</summary>
+    private const string OAuth2Scheme = "oauth2";
+
+    private const string FormContentType = "application/x-www-form-urlencoded";
+
+    public static IServiceCollection AddLatchkeyOpenApi(this IServiceCollection services) =>
+        services.AddOpenApi(o =>
+        {
+            o.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
+            o.AddDocumentTransformer(DescribeDocumentAsync);
+            o.AddOperationTransformer(RequireTokenAsync);
+        });
+
+    public static void MapApiDocs(this IEndpointRouteBuilder routes)
+    {
+        routes.MapOpenApi(DocumentPath);
+
+        // Swagger UI rather than Scalar: its "Authorize" dialog implements the OAuth2 password flow as the spec
+        // describes it (username, password and client credentials posted to tokenUrl as a form), keeps the token and
+        // sends it as "Authorization: Bearer" on every "Try it out" of an operation that lists the scheme. Its assets
+        // are embedded in the package, so /docs works with no CDN, and its stable element ids keep the browser test simple.
+        routes.MapSwaggerUI(UiPath.TrimStart('/'), ui =>
+        {
+            // Relative to /docs/index.html, so that the UI also works under a PathBase.
+            ui.SwaggerEndpoint(".." + DocumentPath, "Latchkey");
+            ui.DocumentTitle = "Latchkey API";
+            // The public first-party client: with it, Swagger UI's default "Authorization header" client
+            // authentication sends "default:" (no secret), which /token accepts; an empty client id would not parse.
+            ui.OAuthClientId(Clients.Client.FirstPartyClientId);
+            ui.EnableTryItOutByDefault();
+        });
+    }
+
+    /// <summary>Title, and the password flow against <c>/token</c> that the UI's "Authorize" button uses.</summary>
+    private static Task DescribeDocumentAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
+    {
+        LatchkeyOptions options = context.ApplicationServices.GetRequiredService<IOptions<LatchkeyOptions>>().Value;
+        document.Info.Title = "Latchkey";
+        document.Info.Description =
+            "OAuth 2.0 token service issuing JWT access tokens. Log in with \"Authorize\" (the password grant at /token), " +
+            "then call /me. Errors of /token, /revoke and /introspect are RFC 6749 §5.2 JSON: {\"error\", \"error_description\"}.";
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes[OAuth2Scheme] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.OAuth2,
+            Description = "Resource owner password credentials (RFC 6749 §4.3). The access token is sent as a Bearer token.",
+            Flows = new OpenApiOAuthFlows
+            {
+                Password = new OpenApiOAuthFlow
+                {
+                    // Relative: resolved against the server the document was fetched from (OpenAPI 3.1 §4.8.29).
+                    TokenUrl = new Uri("/token", UriKind.Relative),
+                    RefreshUrl = new Uri("/token", UriKind.Relative),
+                    Scopes = options.Scopes.ToDictionary(s => s, s => $"The '{s}' scope."),
+                },
+            },
+        };
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Operations that require authorization (<c>/me</c>, the admin API) list the bearer scheme and their 401/403.</summary>
+    private static Task RequireTokenAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        IList<object> metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any())
+            return Task.CompletedTask;
+
+        operation.Security ??= [];
+        operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(OAuth2Scheme, context.Document)] = [] });
+        operation.Responses ??= [];
+        operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No valid access token (see the WWW-Authenticate header)." });
+        if (metadata.OfType<IAuthorizeData>().Any(a => a.Policy == LatchkeyPolicies.Admin))
+            operation.Responses.TryAdd("403", new OpenApiResponse { Description = "The token's role does not include admin." });
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The form of <c>POST /token</c> (RFC 6749 §4.3.2, §4.4.2, §6), which the handler parses itself.</summary>
+    public static Task TokenRequestFormAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        operation.RequestBody = Form(
+            "grant_type is required; the other parameters depend on it. Send client credentials in the body or with HTTP Basic, never both.",
+            ["grant_type"],
+            ("grant_type", "password, client_credentials or refresh_token.", [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]),
+            ("username", "password grant: the user's name.", null),
+            ("password", "password grant: the user's password.", null),
+            ("scope", "Space-separated scopes; empty or absent for the default.", null),
+            ("refresh_token", "refresh_token grant: the refresh token to exchange (it is rotated).", null),
+            ("client_id", "A registered client, or absent for the public first-party client.", null),
+            ("client_secret", "The registered client's secret (client_secret_post).", null));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The form of <c>POST /revoke</c> (RFC 7009 §2.1) and <c>POST /introspect</c> (RFC 7662 §2.1).</summary>
+    public static Task TokenManagementFormAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        operation.RequestBody = Form(
+            "The token, and the client authenticated as at /token.",
+            ["token"],
+            ("token", "An access token or a refresh token.", null),
+            ("token_type_hint", "Where to look first.", [TokenManagementRequest.AccessTokenHint, TokenManagementRequest.RefreshTokenHint]),
+            ("client_id", "A registered client, or absent for the public first-party client.", null),
+            ("client_secret", "The registered client's secret (client_secret_post).", null));
+        return Task.CompletedTask;
+    }
+
+    private static OpenApiRequestBody Form(string description, string[] required, params (string Name, string Description, string[]? Values)[] fields) => new()
+    {
+        Required = true,
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            [FormContentType] = new()
+            {
+                Schema = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    Required = new HashSet<string>(required),
+                    Properties = fields.ToDictionary(f => f.Name, f => (IOpenApiSchema)new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.String,
+                        Description = f.Description,
+                        Enum = f.Values?.Select(v => (JsonNode)JsonValue.Create(v)).ToList(),
+                    }),
+                },
+            },
+        },
+    };
+}

@@ -1,0 +1,98 @@
+using System.Net;
+using System.Text.Json;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.Endpoints;
+
+/// <summary><c>/openapi.json</c> and <c>/docs</c> over plain HTTP; <see cref="DocsBrowserTests"/> drives the UI in a browser.</summary>
+public sealed class ApiDocsTests : IAsyncLifetime
+{
+    private LatchkeyTestServer _server = null!;
+
+    public async ValueTask InitializeAsync() => _server = await LatchkeyTestServer.StartAsync();
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    [Fact]
+    public async Task OpenApi_Default_IsOpenApi31ListingEveryEndpoint()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/openapi.json");
+
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+        Assert.StartsWith("3.1.", doc.GetProperty("openapi").GetString());
+        JsonElement paths = doc.GetProperty("paths");
+        foreach (string path in new[] { "/token", "/me", "/userinfo", "/revoke", "/introspect", "/.well-known/jwks.json", "/admin/users" })
+            Assert.True(paths.TryGetProperty(path, out _), $"{path} is missing from the document's paths.");
+        Assert.False(paths.TryGetProperty("/openapi.json", out _));
+    }
+
+    [Fact]
+    public async Task OpenApi_TokenEndpoint_DescribesTheFormAndEveryOutcome()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/openapi.json");
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+
+        JsonElement token = doc.GetProperty("paths").GetProperty("/token").GetProperty("post");
+        JsonElement form = token.GetProperty("requestBody").GetProperty("content").GetProperty("application/x-www-form-urlencoded").GetProperty("schema");
+        Assert.Equal(["grant_type", "username", "password", "scope", "refresh_token", "client_id", "client_secret"],
+            form.GetProperty("properties").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["grant_type"], form.GetProperty("required").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["password", "client_credentials", "refresh_token"],
+            form.GetProperty("properties").GetProperty("grant_type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+
+        JsonElement responses = token.GetProperty("responses");
+        Assert.Equal(["200", "400", "401", "429"], responses.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(["access_token", "token_type", "expires_in", "scope", "refresh_token"],
+            PropertiesOf(doc, responses.GetProperty("200")));
+        foreach (string status in new[] { "400", "401", "429" })
+            Assert.Equal(["error", "error_description"], PropertiesOf(doc, responses.GetProperty(status)));
+    }
+
+    [Fact]
+    public async Task OpenApi_Me_RequiresTheOAuth2PasswordFlowAgainstToken()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/openapi.json");
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+
+        JsonElement scheme = doc.GetProperty("components").GetProperty("securitySchemes").GetProperty("oauth2");
+        Assert.Equal("oauth2", scheme.GetProperty("type").GetString());
+        Assert.Equal("/token", scheme.GetProperty("flows").GetProperty("password").GetProperty("tokenUrl").GetString());
+        JsonElement me = doc.GetProperty("paths").GetProperty("/me").GetProperty("get");
+        Assert.True(me.GetProperty("security")[0].TryGetProperty("oauth2", out _), me.GetRawText());
+        Assert.True(me.GetProperty("responses").TryGetProperty("401", out _));
+        JsonElement token = doc.GetProperty("paths").GetProperty("/token").GetProperty("post");
+        Assert.False(token.TryGetProperty("security", out _));
+    }
+
+    [Fact]
+    public async Task Docs_Default_ServesSwaggerUi()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/docs/index.html");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("swagger-ui", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/docs")]
+    [InlineData("/docs/index.html")]
+    [InlineData("/openapi.json")]
+    public async Task Docs_Disabled_AreNotFound(string path)
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.Docs.Enabled = false);
+
+        using HttpResponseMessage response = await server.Client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    /// <summary>The property names of a response's JSON schema, following a <c>$ref</c> into components.</summary>
+    private static IEnumerable<string?> PropertiesOf(JsonElement doc, JsonElement response)
+    {
+        JsonElement schema = response.GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        if (schema.TryGetProperty("$ref", out JsonElement reference))
+            schema = doc.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1]);
+        return schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
+    }
+}
