@@ -13,13 +13,21 @@ var builder = WebApplication.CreateBuilder(args);
 string authority = builder.Configuration["Latchkey:Authority"] ?? "http://localhost:5000";
 string audience = builder.Configuration["Latchkey:Audience"] ?? "api";
 
+// The keys fetched from the Authority decide which tokens are genuine, so they must come over https. Plain http is
+// allowed only for a Latchkey on this machine (development, the tests): anyone on the path could swap the keys.
+if (!Uri.TryCreate(authority, UriKind.Absolute, out Uri? authorityUri)
+    || !(authorityUri.Scheme == Uri.UriSchemeHttps || (authorityUri.Scheme == Uri.UriSchemeHttp && authorityUri.IsLoopback)))
+{
+    Console.Error.WriteLine($"Latchkey:Authority '{authority}' must be an https URL; plain http is allowed only for localhost, 127.x or ::1.");
+    return 1;
+}
+
 builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
 {
     options.Authority = authority;
     options.Audience = audience;
-    // The keys are fetched from the Authority, so they must come over https: production uses an https Authority.
-    // Plain http is allowed only when the configured Authority itself is http (a local Latchkey, the tests).
-    options.RequireHttpsMetadata = !authority.StartsWith("http://", StringComparison.OrdinalIgnoreCase);
+    // Checked above: http here means a loopback Authority.
+    options.RequireHttpsMetadata = authorityUri.Scheme == Uri.UriSchemeHttps;
 });
 builder.Services.AddAuthorization();
 
@@ -31,6 +39,7 @@ app.MapGet("/hello", Hello).RequireAuthorization();
 app.MapGet("/admin", Admin).RequireAuthorization(policy => policy.RequireRole("admin"));
 
 app.Run();
+return 0;
 
 // Any valid token.
 static IResult Hello(ClaimsPrincipal user) => TypedResults.Ok(Caller("hello", user));

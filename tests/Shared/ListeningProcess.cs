@@ -15,6 +15,12 @@ public sealed record ListeningProcessOptions
 
     /// <summary>How long to wait for the "Now listening on:" line before giving up.</summary>
     public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The line that says the process listens, with the address in a group named <c>url</c>; null for ASP.NET Core's
+    /// "Now listening on: http://…". Uvicorn, for example, says "Uvicorn running on http://…".
+    /// </summary>
+    public Regex? ListeningLine { get; init; }
 }
 
 /// <summary>
@@ -29,7 +35,13 @@ public sealed partial class ListeningProcess : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ListeningProcess(Process process) => _process = process;
+    private readonly Regex _listeningLine;
+
+    private ListeningProcess(Process process, Regex listeningLine)
+    {
+        _process = process;
+        _listeningLine = listeningLine;
+    }
 
     /// <summary>The first address the process said it listens on, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
@@ -81,7 +93,7 @@ public sealed partial class ListeningProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        var child = new ListeningProcess(process);
+        var child = new ListeningProcess(process, options.ListeningLine ?? ListeningLine());
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data, isError: false);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, isError: true);
         process.Exited += (_, _) => _ = Task.Run(async () =>
@@ -118,7 +130,7 @@ public sealed partial class ListeningProcess : IAsyncDisposable
         {
             await child.DisposeAsync();
             throw new TimeoutException(
-                $"'{fileName}' did not log \"Now listening on:\" within {options.StartupTimeout.TotalSeconds:0} s. Its output:\n{child.Output}");
+                $"'{fileName}' did not log that it listens (/{child._listeningLine}/) within {options.StartupTimeout.TotalSeconds:0} s. Its output:\n{child.Output}");
         }
         catch
         {
@@ -159,7 +171,7 @@ public sealed partial class ListeningProcess : IAsyncDisposable
             return;
         lock (_gate)
             _output.Append(isError ? "stderr: " : "").AppendLine(line);
-        Match match = ListeningLine().Match(line);
+        Match match = _listeningLine.Match(line);
         if (match.Success)
             _listening.TrySetResult(new Uri(match.Groups["url"].Value.TrimEnd('/') + "/"));
     }

@@ -32,7 +32,8 @@ internal static class DebianPython
         return await ExecuteAsync(script, arguments);
     }
 
-    private static async Task<Result> ExecuteAsync(string script, string[] arguments)
+    /// <summary>Runs <paramref name="script"/> without checking for the JWT libraries first (for checks of other modules).</summary>
+    public static async Task<Result> ExecuteAsync(string script, string[] arguments)
     {
         var startInfo = new ProcessStartInfo(Interpreter)
         {

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Checks that Latchkey installs like a .NET program (README "Install"):
+#   1. `dotnet pack` makes the .NET tool package `latchkey`; `dotnet tool install` from it gives a `latchkey` that serves.
+#   2. `dotnet publish -r linux-x64 --self-contained -p:PublishSingleFile=true` gives one executable that serves,
+#      native libraries included (EdDSA keys need NSec's libsodium, the database SQLite's e_sqlite3).
+# Each start is on a fresh data folder: the first start must create the master key and the signing key, and
+# /healthz must answer. Prints PASS/FAIL lines and "packaging: N passed, N failed"; exits non-zero on any failure.
+# Everything goes to a temporary folder; what this script starts it kills by PID.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
+
+# Runs a command with its output in a log, printing its time; shows the log's tail if it fails.
+timed() {
+  local name=$1 log="$work/$1.log" start end; shift
+  start=$(date +%s)
+  "$@" >"$log" 2>&1; local status=$?
+  end=$(date +%s)
+  echo "   $name: $((end - start)) s"
+  [ "$status" -eq 0 ] || tail -n 30 "$log"
+  return "$status"
+}
+
+# serve NAME EXECUTABLE [ARGS...]: starts `EXECUTABLE serve` on a free loopback port and a fresh data folder, waits (60 s at
+# most) for "Now listening on:", then checks /healthz, the JWKS and the files of the first start.
+serve() {
+  local name=$1 exe=$2; shift 2
+  local data="$work/$name-data" log="$work/$name-serve.log" url="" port
+  # A free port (the issuer defaults to the listen URL, so port 0 will not do).
+  port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$exe" serve --urls "http://127.0.0.1:$port" --data-dir "$data" "$@" >"$log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 120); do
+    url=$(grep -oE 'Now listening on: http://[^ ]+' "$log" | head -n1 | sed 's/Now listening on: //')
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ -z "$url" ]; then
+    fail "$name: latchkey serve did not listen within 60 s (or exited)"; tail -n 30 "$log"; kill "$pid" 2>/dev/null; return
+  fi
+  local health jwks
+  health=$(curl -fsS --max-time 10 "$url/healthz")
+  jwks=$(curl -fsS --max-time 10 "$url/.well-known/jwks.json")
+  if [ "$health" = "ok" ] && [ -f "$data/master.key" ] && [ -f "$data/latchkey.db" ] && grep -q '"kid"' <<<"$jwks"; then
+    pass "$name: first start created the keys in $(basename "$data"), /healthz ok, JWKS $(grep -oE '"alg":"[^"]+"' <<<"$jwks" | head -n1)"
+  else
+    fail "$name: /healthz '$health', JWKS '$jwks', data folder: $(ls "$data" 2>/dev/null | tr '\n' ' ')"; tail -n 30 "$log"
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+
+echo "== packaging: dotnet pack, dotnet tool install, latchkey serve"
+# A config of its own: only the freshly made package, so no other feed's "latchkey" can be picked; and a package
+# folder of its own, so a package cached by an earlier run with the same version is not reused.
+cat >"$work/nuget.config" <<CONFIG
+<?xml version="1.0" encoding="utf-8"?>
+<configuration><packageSources><clear /><add key="artifacts" value="$work/artifacts" /></packageSources></configuration>
+CONFIG
+if timed pack dotnet pack src/Latchkey.Server -c Release -o "$work/artifacts" \
+   && ls "$work"/artifacts/latchkey.*.nupkg >/dev/null 2>&1; then
+  if timed tool-install env NUGET_PACKAGES="$work/nuget-packages" \
+       dotnet tool install --tool-path "$work/tool" --configfile "$work/nuget.config" latchkey; then
+    serve tool "$work/tool/latchkey"
+  else
+    fail "tool: dotnet tool install --tool-path … latchkey failed"
+  fi
+else
+  fail "pack: dotnet pack src/Latchkey.Server did not make artifacts/latchkey.*.nupkg"
+fi
+
+echo "== packaging: dotnet publish single file (linux-x64, self-contained), latchkey serve --algorithm EdDSA"
+if timed publish dotnet publish src/Latchkey.Server -c Release -r linux-x64 --self-contained \
+     -p:PublishSingleFile=true -o "$work/single"; then
+  # One file: no latchkey.dll, and no native library beside it (they are inside, extracted at first start).
+  extra=$(cd "$work/single" && ls | grep -vE '^latchkey$|\.pdb$|\.staticwebassets\.endpoints\.json$')
+  if [ -x "$work/single/latchkey" ] && [ -z "$extra" ]; then
+    pass "single-file: one executable ($(du -m "$work/single/latchkey" | cut -f1) MB)"
+  else
+    fail "single-file: expected one executable 'latchkey', found also: $extra"
+  fi
+  DOTNET_BUNDLE_EXTRACT_BASE_DIR="$work/extract" serve single-file "$work/single/latchkey" --algorithm EdDSA
+else
+  fail "publish: dotnet publish -p:PublishSingleFile=true failed"
+fi
+
+echo "packaging: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
