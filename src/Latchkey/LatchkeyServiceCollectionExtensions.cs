@@ -67,7 +67,8 @@ public static class LatchkeyServiceCollectionExtensions
         // Metrics go out at /metrics in the Prometheus text format (MapLatchkey maps it).
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(Latchkey.LatchkeyMetrics.MeterName)
-            .AddPrometheusExporter());
+            // No scrape cache: a scrape is cheap, and a cached one shows counters that have moved since.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         return services;
     }
 
