@@ -9,10 +9,12 @@ namespace Latchkey;
 
 /// <summary>
 /// Prepares state before the first request: schema migrations, signing keys (the first one generated on a fresh
-/// install), and the dummy password hash that keeps unknown-user logins as slow as real ones.
+/// install), and the dummy password hash that keeps unknown-user logins as slow as real ones. Taking
+/// <see cref="LatchkeyMetrics"/> creates the instruments at start, so the first scrape already shows the key age.
 /// </summary>
 internal sealed class LatchkeyInitializer(
-    SqliteDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options, ILogger<LatchkeyInitializer> logger)
+    SqliteDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options,
+    LatchkeyMetrics metrics, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -20,6 +22,7 @@ internal sealed class LatchkeyInitializer(
         await SqliteSchema.MigrateAsync(database, cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
         hasher.Warm();
+        _ = metrics; // already created by being injected: see the summary
 
         string issuer = options.Value.Issuer!;
         if (Uri.TryCreate(issuer, UriKind.Absolute, out Uri? uri) && uri.Scheme == "http" && !uri.IsLoopback)

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -18,8 +19,8 @@ public static class LatchkeyServiceCollectionExtensions
 {
     /// <summary>
     /// Registers Latchkey: options (bound from <paramref name="configuration"/>, then <paramref name="configure"/>),
-    /// validated at start-up; the SQLite store in the data folder; accounts, keys, tokens, grants; and the
-    /// <c>Latchkey</c> bearer authentication scheme. Pair with <c>app.MapLatchkey()</c>.
+    /// validated at start-up; the SQLite store in the data folder; accounts, keys, tokens, grants; the
+    /// <c>Latchkey</c> bearer authentication scheme; health checks; and OpenTelemetry metrics with a Prometheus exporter. Pair with <c>app.MapLatchkey()</c>.
     /// </summary>
     public static IServiceCollection AddLatchkey(this IServiceCollection services, IConfiguration? configuration = null, Action<Latchkey.LatchkeyOptions>? configure = null)
     {
@@ -48,6 +49,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<RefreshTokens>();
         services.AddSingleton<ClientAccounts>();
         services.AddSingleton<KeyRotation>();
+        services.AddMetrics();
+        services.AddSingleton(sp => new Latchkey.LatchkeyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<Latchkey.LatchkeyInitializer>();
         services.AddHostedService<SigningKeyMaintenance>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
@@ -58,6 +62,15 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddAuthorizationBuilder()
             .AddPolicy(LatchkeyPolicies.Bearer, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
             .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
+
+        services.AddHealthChecks()
+            .AddCheck<SqliteHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
+            .AddCheck<SigningKeysHealthCheck>("signing_keys", tags: [HealthEndpoints.ReadyTag]);
+        // Metrics go out at /metrics in the Prometheus text format (MapLatchkey maps it).
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(Latchkey.LatchkeyMetrics.MeterName)
+            // No scrape cache: a scrape is cheap, and a cached one shows counters that have moved since.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         return services;
     }
 

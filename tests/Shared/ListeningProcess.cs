@@ -187,6 +187,7 @@ public sealed partial class ListeningProcess : IAsyncDisposable
         return File.Exists(fromRoot) ? fromRoot : "dotnet";
     }
 
-    [GeneratedRegex(@"Now listening on: (?<url>https?://\S+)")]
+    // Not \S+: in JSON console logs the URL is followed by a quote, not by a space.
+    [GeneratedRegex(@"Now listening on: (?<url>https?://[^\s""]+)")]
     private static partial Regex ListeningLine();
 }

@@ -12,10 +12,17 @@ internal static class ServeCommand
     private static readonly Option<string?> Urls = new("--urls") { Description = $"Where to listen, ';'-separated (default {DefaultUrls})." };
     private static readonly Option<string?> Issuer = new("--issuer") { Description = "The public URL written into tokens as iss (default: the first --urls)." };
     private static readonly Option<string?> Algorithm = new("--algorithm") { Description = "The signing algorithm (default ES256): ES256/384/512, RS*, PS*, EdDSA, or HS* with Latchkey:HmacSecret." };
+    private static readonly Option<string?> LogFormat = new("--log-format")
+    {
+        Description = "Console log format: text (default) or json, one JSON object a line with the request id (Latchkey:LogFormat; LATCHKEY__LOGFORMAT).",
+    };
+
+    /// <summary>The configuration key of <c>--log-format</c>. Read here, not by the library: logging is the host's choice.</summary>
+    private const string LogFormatKey = "Latchkey:LogFormat";
 
     public static Command Create()
     {
-        var command = new Command("serve", "Run the token service.") { Urls, Issuer, Algorithm };
+        var command = new Command("serve", "Run the token service.") { Urls, Issuer, Algorithm, LogFormat };
         command.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
         return command;
     }
@@ -33,8 +40,10 @@ internal static class ServeCommand
             urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
             builder.WebHost.UseUrls(urls);
             if (parse.GetValue(Algorithm) is { } algorithm)
-            builder.Configuration["Latchkey:SigningAlgorithm"] = algorithm;
-        if (parse.GetValue(Issuer) is { } issuer)
+                builder.Configuration["Latchkey:SigningAlgorithm"] = algorithm;
+            if (parse.GetValue(LogFormat) is { } format)
+                builder.Configuration[LogFormatKey] = format;
+            if (parse.GetValue(Issuer) is { } issuer)
                 builder.Configuration["Latchkey:Issuer"] = issuer;
             else if (string.IsNullOrEmpty(builder.Configuration["Latchkey:Issuer"]) && IssuerFromUrls(urls) is { } derived)
                 builder.Configuration["Latchkey:Issuer"] = derived;
@@ -47,12 +56,26 @@ internal static class ServeCommand
         }
 
         // Check everything before starting, and say every problem at once.
-        List<string> problems = [.. CheckUrls(urls), .. LatchkeyOptionsValidator.Problems(options)];
+        string logFormat = builder.Configuration[LogFormatKey] is { Length: > 0 } configured ? configured : "text";
+        List<string> problems = [.. CheckUrls(urls), .. CheckLogFormat(logFormat), .. LatchkeyOptionsValidator.Problems(options)];
         if (problems.Count > 0)
             return CommonOptions.Fail("cannot start:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
 
         // Framework request logs include paths and query strings, which careless clients fill with secrets.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        if (logFormat.Equals("json", StringComparison.OrdinalIgnoreCase))
+        {
+            // One JSON object a line, for log shippers. Scopes carry ASP.NET Core's RequestId (and TraceId), which ties
+            // each line to its request; the scope also holds the path, never the query string.
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+
         builder.Services.AddProblemDetails();
         // ASP.NET Core's authentication registers Data Protection, which Latchkey does not use; keep its keys in
         // memory rather than writing them under the user's home folder.
@@ -95,6 +118,12 @@ internal static class ServeCommand
             if (ParseUrl(url) is null)
                 yield return $"--urls '{url}' is not a listen URL. Use scheme://host:port, e.g. http://127.0.0.1:5000 or http://0.0.0.0:8080.";
         }
+    }
+
+    private static IEnumerable<string> CheckLogFormat(string logFormat)
+    {
+        if (!logFormat.Equals("text", StringComparison.OrdinalIgnoreCase) && !logFormat.Equals("json", StringComparison.OrdinalIgnoreCase))
+            yield return $"--log-format '{logFormat}' is not a log format. Use text or json.";
     }
 
     /// <summary>The issuer when none is configured: the first listen URL, with a wildcard host read as localhost.</summary>

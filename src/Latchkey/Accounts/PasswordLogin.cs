@@ -20,7 +20,7 @@ public sealed record LoginResult
 /// Checks a username and password, in this order: throttle, look up, verify, account state. Unknown users,
 /// wrong passwords and disabled accounts all cost one Argon2id verification and give the same answer.
 /// </summary>
-public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, ILogger<PasswordLogin> logger)
+public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, LatchkeyMetrics metrics, ILogger<PasswordLogin> logger)
 {
     public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, CancellationToken cancellationToken)
     {
@@ -34,6 +34,7 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
         if (await throttle.CheckAsync(normalized, address, cancellationToken) is { } wait)
         {
             Log.LoginThrottled(logger, logName, addressText, wait);
+            metrics.LoginThrottled();
             return LoginResult.Throttled(wait);
         }
 
@@ -57,6 +58,7 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
         {
             await throttle.RecordFailureAsync(normalized, address, cancellationToken);
             Log.LoginFailed(logger, logName, addressText, failure);
+            metrics.LoginFailed();
             return LoginResult.Failed(failure);
         }
 

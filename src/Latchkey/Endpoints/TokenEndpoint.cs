@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Latchkey.Clients;
 using Latchkey.Grants;
 using Latchkey.Protocol;
@@ -29,35 +30,51 @@ internal static class TokenEndpoint
     /// </summary>
     private static async Task<Results<TokenHttpResult, OAuthErrorHttpResult>> HandleAsync(
         HttpRequest http, ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials,
+        RefreshTokenGrant refresh, LatchkeyMetrics metrics, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+    {
+        // Real elapsed time, not TimeProvider: this measures the machine, and a test's fake clock would read zero.
+        long started = Stopwatch.GetTimestamp();
+        (string? grantType, GrantResult result) = await DispatchAsync(http, clients, password, clientCredentials, refresh, options, cancellationToken);
+        // The grant type is the caller's string: only the ones we implement become a metric tag.
+        metrics.TokenRequestCompleted(Stopwatch.GetElapsedTime(started),
+            grantType is not null && Supported.Contains(grantType) ? grantType : "unknown", result.Error?.Code ?? "success");
+
+        // 6. Write the response.
+        return result.Response is { } response ? OAuthResults.Token(response) : OAuthResults.Error(result.Error!);
+    }
+
+    /// <summary>Steps 1 to 5: everything but writing. Returns the grant type asked for (once parsed) and the outcome.</summary>
+    private static async Task<(string? GrantType, GrantResult Result)> DispatchAsync(
+        HttpRequest http, ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials,
         RefreshTokenGrant refresh, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
     {
         // 1. Parse the form once: size, media type, UTF-8, no repeated parameters.
         (Dictionary<string, string>? form, OAuthError? error) = await FormBody.ReadAsync(http, options.Value.MaxTokenRequestBytes, cancellationToken);
         if (form is null)
-            return OAuthResults.Error(error!);
+            return (null, error!);
         (TokenRequest? request, error) = TokenRequest.From(form, http.HttpContext.Connection.RemoteIpAddress);
         if (request is null)
-            return OAuthResults.Error(error!);
+            return (null, error!);
 
         // 2. Authenticate the client.
         (Client? client, error) = await clients.AuthenticateAsync(request.ClientId, request.ClientSecret, http.Headers.Authorization, cancellationToken);
         if (client is null)
-            return OAuthResults.Error(error!);
+            return (request.GrantType, error!);
 
         // 3. The grant type must exist here, and this client must be allowed to use it.
         if (!Supported.Contains(request.GrantType))
-            return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.") { Detail = "unknown grant_type" });
+            return (request.GrantType, new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.") { Detail = "unknown grant_type" });
         if (!client.MayUse(request.GrantType))
-            return OAuthResults.Error(new OAuthError(OAuthErrors.UnauthorizedClient, "This client may not use this grant_type.")
+            return (request.GrantType, new OAuthError(OAuthErrors.UnauthorizedClient, "This client may not use this grant_type.")
             {
                 Detail = $"client '{client.ClientId}' may not use {request.GrantType}",
             });
 
         // 4. The scope must be well-formed, and every value one the client may ask for (RFC 6749 §3.3).
         if (request.Scopes is not { } scopes)
-            return OAuthResults.Error(new OAuthError(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
+            return (request.GrantType, new OAuthError(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
         if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s)) is { } unknownScope)
-            return OAuthResults.Error(new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"scope '{unknownScope}'" });
+            return (request.GrantType, new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"scope '{unknownScope}'" });
         string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 5. Let the grant prove the identity and produce the tokens.
@@ -67,8 +84,6 @@ internal static class TokenEndpoint
             GrantTypes.ClientCredentials => clientCredentials.Handle(client, scope),
             _ => await refresh.HandleAsync(request, client, scopes, cancellationToken),
         };
-
-        // 6. Write the response.
-        return result.Response is { } response ? OAuthResults.Token(response) : OAuthResults.Error(result.Error!);
+        return (request.GrantType, result);
     }
 }

@@ -10,12 +10,13 @@ namespace Latchkey.Grants;
 /// <c>client_id</c>, its <c>aud</c> the client's audience; there is no refresh token (§4.4.3: the client can simply
 /// authenticate again).
 /// </summary>
-internal sealed class ClientCredentialsGrant(AccessTokenIssuer issuer, ILogger<ClientCredentialsGrant> logger)
+internal sealed class ClientCredentialsGrant(AccessTokenIssuer issuer, LatchkeyMetrics metrics, ILogger<ClientCredentialsGrant> logger)
 {
     public GrantResult Handle(Client client, string? scope)
     {
         IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(client.ClientId, Username: null, Roles: [], scope, client.ClientId, client.Audience));
         Log.TokenIssued(logger, token.JwtId, client.ClientId, GrantTypes.ClientCredentials);
+        metrics.TokenIssued(GrantTypes.ClientCredentials, token.Algorithm);
         return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope };
     }
 }

@@ -11,7 +11,7 @@ namespace Latchkey.Grants;
 /// clients; Latchkey allows it per client (the built-in first-party client has it) and throttles it, as §4.3.2 requires.
 /// A client that may also use <c>refresh_token</c> gets a refresh token, starting a new family.
 /// </summary>
-internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, RefreshTokens refreshTokens, ILogger<PasswordGrant> logger)
+internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, RefreshTokens refreshTokens, LatchkeyMetrics metrics, ILogger<PasswordGrant> logger)
 {
     public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, string? scope, CancellationToken cancellationToken)
     {
@@ -34,6 +34,7 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
             ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, cancellationToken)
             : null;
         Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
+        metrics.TokenIssued(GrantTypes.Password, token.Algorithm);
         return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope, RefreshToken = refreshToken };
     }
 }

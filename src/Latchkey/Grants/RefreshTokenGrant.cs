@@ -20,6 +20,7 @@ internal sealed class RefreshTokenGrant(
     IAuditLog audit,
     IOptions<LatchkeyOptions> options,
     TimeProvider time,
+    LatchkeyMetrics metrics,
     ILogger<RefreshTokenGrant> logger)
 {
     private static OAuthError Invalid(string detail) =>
@@ -69,12 +70,14 @@ internal sealed class RefreshTokenGrant(
         {
             case RefreshConsumeStatus.Consumed:
                 Log.TokenIssued(logger, access.JwtId, user.Id, GrantTypes.RefreshToken);
+                metrics.TokenIssued(GrantTypes.RefreshToken, access.Algorithm);
                 return response;
             case RefreshConsumeStatus.Replayed:
                 // The same client retrying within the window (two tabs, a lost response): the pair it already got.
                 return RefreshTokens.Unseal(result.SealedSuccessor!, presented) is { } earlier ? earlier : Invalid("sealed successor did not open");
             case RefreshConsumeStatus.ReuseDetected:
                 Log.RefreshTokenReuse(logger, result.FamilyId!, user.Username, client.ClientId);
+                metrics.RefreshReuseDetected();
                 await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "refresh_reuse_detected", "family_revoked",
                     Subject: user.Id, ClientId: client.ClientId, Address: request.ClientAddress?.ToString(), Detail: $"family {result.FamilyId}"), cancellationToken);
                 return Invalid("refresh token reused after rotation; family revoked");

@@ -28,22 +28,23 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
     /// The key that signs new tokens now: of the keys whose activation has come and whose retirement has not, the
     /// most recently activated. Evaluated per call, so a scheduled key starts signing at its time on every node.
     /// </summary>
-    public SigningKey Current
-    {
-        get
-        {
-            Snapshot snapshot = Loaded;
-            DateTimeOffset now = time.GetUtcNow();
-            SigningKey? current = null;
-            foreach ((SigningKey key, SigningKeyRecord record) in snapshot.Signers)
-            {
-                if (record.ActivatesAt <= now && (record.RetiredAt is null || now < record.RetiredAt))
-                    current = key; // Signers are ordered by activation: the last match is the newest.
-            }
+    public SigningKey Current => CurrentSigner(Loaded).Key;
 
-            // Never refuse to sign because an operator retired everything: fall back to the newest published signer.
-            return current ?? snapshot.Signers[^1].Key;
+    /// <summary>The stored record of <see cref="Current"/> (its creation time, for the key-age metric); null until loaded.</summary>
+    public SigningKeyRecord? CurrentRecord => _snapshot is { } snapshot ? CurrentSigner(snapshot).Record : null;
+
+    private (SigningKey Key, SigningKeyRecord Record) CurrentSigner(Snapshot snapshot)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        (SigningKey, SigningKeyRecord)? current = null;
+        foreach ((SigningKey key, SigningKeyRecord record) in snapshot.Signers)
+        {
+            if (record.ActivatesAt <= now && (record.RetiredAt is null || now < record.RetiredAt))
+                current = (key, record); // Signers are ordered by activation: the last match is the newest.
         }
+
+        // Never refuse to sign because an operator retired everything: fall back to the newest published signer.
+        return current ?? snapshot.Signers[^1];
     }
 
     /// <summary>The JWKS document (RFC 7517 §5), public parts only, ready to send.</summary>

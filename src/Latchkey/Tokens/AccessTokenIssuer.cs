@@ -13,7 +13,7 @@ namespace Latchkey.Tokens;
 public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null);
 
 /// <summary>A freshly signed access token.</summary>
-public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn);
+public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn, string Algorithm);
 
 /// <summary>
 /// Signs access tokens in the RFC 9068 profile: header <c>typ: at+jwt</c> and <c>kid</c>; claims
@@ -57,6 +57,6 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
 
         byte[] header = JwsWriter.Header(key.Algorithm, TokenType, key.KeyId);
         string token = JwsWriter.Write(header, payload.WrittenSpan, key.Key, key.Algorithm);
-        return new IssuedAccessToken(token, jti, lifetime);
+        return new IssuedAccessToken(token, jti, lifetime, key.Algorithm);
     }
 }

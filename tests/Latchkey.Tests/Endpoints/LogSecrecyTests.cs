@@ -35,4 +35,32 @@ public sealed class LogSecrecyTests
         Assert.DoesNotContain(token.Split('.')[2], log);
         Assert.DoesNotContain(token.Split('.')[1], log);
     }
+
+    [Fact]
+    public void SecretsSeen_ALoggedSignature_FailsTheCheckSayingWhatLeakedWithoutRepeatingIt()
+    {
+        string signature = "sig" + Guid.NewGuid().ToString("N");
+        SecretsSeen.RecordToken("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0." + signature);
+
+        Exception e = Assert.ThrowsAny<Exception>(() => SecretsSeen.AssertNoneIn($"Information Latchkey[3001] refused\nDebug x[0] token {signature} seen\nmore"));
+
+        Assert.Contains("an access token's signature", e.Message);
+        Assert.Contains("Debug x[0] token <an access token's signature> seen", e.Message);
+        Assert.DoesNotContain(signature, e.Message);
+        SecretsSeen.AssertNoneIn("Information Latchkey[3001] refused " + signature[..^1]);
+    }
+
+    [Fact]
+    public async Task SecretsSeen_TokensAndSecretsThroughTheTestServer_AreRecorded()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", "recorded-Pa55word-1");
+        string clientSecret = await server.AddClientAsync("svc", ["client_credentials"]);
+        (string access, string refresh) = await server.LoginAsync("alice", "recorded-Pa55word-1");
+
+        // Each would fail a server's dispose check if it were logged.
+        foreach (string leaked in new[] { access.Split('.')[2], refresh["lk_rt_".Length..], clientSecret, "recorded-Pa55word-1" })
+            Assert.ThrowsAny<Exception>(() => SecretsSeen.AssertNoneIn("Information x[0] " + leaked));
+    }
 }
+

@@ -14,7 +14,8 @@ namespace Latchkey.Tests.Support;
 
 /// <summary>
 /// A real Latchkey on Kestrel at 127.0.0.1 (a free port), with a real SQLite file in a fresh folder and a fake
-/// clock that tests move. Everything the server logs is kept in <see cref="Logs"/>.
+/// clock that tests move. Everything the server logs is kept in <see cref="Logs"/>, and checked on dispose against
+/// every secret the suite has handled (<see cref="SecretsSeen"/>).
 /// </summary>
 public sealed class LatchkeyTestServer : IAsyncDisposable
 {
@@ -125,11 +126,12 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
                 return new NetworkStream(socket, ownsSocket: true);
             },
         };
-        return new HttpClient(handler) { BaseAddress = BaseAddress };
+        return new HttpClient(new SecretsSeen.RecordingHandler(handler)) { BaseAddress = BaseAddress };
     }
 
     public async Task AddUserAsync(string username, string password, params string[] roles)
     {
+        SecretsSeen.Record(password, "a password");
         AccountResult result = await Services.GetRequiredService<UserAccounts>().AddAsync(username, password, roles, CancellationToken.None);
         Assert.True(result.Succeeded, result.Error);
     }
@@ -143,8 +145,11 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
             ["scope"] = scope ?? "",
         });
 
-    public Task<HttpResponseMessage> PostTokenAsync(string username, string password, string? scope = null, HttpClient? client = null) =>
-        (client ?? Client).PostAsync("/token", PasswordForm(username, password, scope));
+    public Task<HttpResponseMessage> PostTokenAsync(string username, string password, string? scope = null, HttpClient? client = null)
+    {
+        SecretsSeen.Record(password, "a password");
+        return (client ?? Client).PostAsync("/token", PasswordForm(username, password, scope));
+    }
 
     /// <summary>Logs in and returns the access token, failing the test if login fails.</summary>
     public async Task<string> GetAccessTokenAsync(string username, string password)
@@ -170,6 +175,8 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (_ownsDataDirectory)
             Directory.Delete(DataDirectory, recursive: true);
+        // Every test that used a server is also a secrecy test: nothing secret the suite has handled is in this log.
+        SecretsSeen.AssertNoneIn(string.Join("\n", Logs));
     }
 
     private sealed class QueueLoggerProvider(ConcurrentQueue<string> logs) : ILoggerProvider

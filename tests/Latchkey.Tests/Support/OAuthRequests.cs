@@ -13,6 +13,7 @@ public static class OAuthRequests
         ClientResult result = await server.Services.GetRequiredService<ClientAccounts>()
             .AddAsync(clientId, grants, scopes ?? [], audience, "test", CancellationToken.None);
         Assert.True(result.Succeeded, result.Error);
+        SecretsSeen.Record(result.Secret, "a client secret");
         return result.Secret!;
     }
 
