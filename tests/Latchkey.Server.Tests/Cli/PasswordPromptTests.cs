@@ -6,8 +6,8 @@ namespace Latchkey.Server.Tests.Cli;
 
 /// <summary>
 /// In a terminal, `users add` and `users set-password` prompt twice without echo. The terminal is a real pty made by
-/// util-linux `script`; the test types only after each prompt appears, so the terminal's own echo (which is on until
-/// the program turns it off) cannot leak the password into the capture by accident.
+/// util-linux `script`. The test types only once the program is reading with echo off (it polls the pty's termios with
+/// `stty`), so keys sent before the program is ready cannot be echoed by the terminal and fail the test by accident.
 /// </summary>
 public sealed class PasswordPromptTests : IDisposable
 {
@@ -57,9 +57,11 @@ public sealed class PasswordPromptTests : IDisposable
         try
         {
             await ReadUntilAsync(process, screen, "Password: ", timeout.Token);
+            await WaitForEchoOffAsync(process.Id, timeout.Token);
             await process.StandardInput.WriteAsync(first + "\r");
             await process.StandardInput.FlushAsync();
             await ReadUntilAsync(process, screen, "Repeat password: ", timeout.Token);
+            await WaitForEchoOffAsync(process.Id, timeout.Token);
             await process.StandardInput.WriteAsync(second + "\r");
             await process.StandardInput.FlushAsync();
             screen.Append(await process.StandardOutput.ReadToEndAsync(timeout.Token));
@@ -72,6 +74,51 @@ public sealed class PasswordPromptTests : IDisposable
         }
 
         return (process.ExitCode, screen.ToString());
+    }
+
+    /// <summary>Waits (bounded) until the pty of <c>script</c>'s child has echo switched off: the program is reading the password.</summary>
+    private static async Task WaitForEchoOffAsync(int scriptPid, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string? pty = ChildTerminal(scriptPid);
+            if (pty is not null)
+            {
+                var stty = Process.Start(new ProcessStartInfo("stty", ["-a", "-F", pty]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                string settings = await stty.StandardOutput.ReadToEndAsync(cancellationToken);
+                await stty.WaitForExitAsync(cancellationToken);
+                if (settings.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Contains("-echo"))
+                    return;
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
+    /// <summary>The terminal (/dev/pts/N) that the child of <paramref name="parentPid"/> reads from.</summary>
+    private static string? ChildTerminal(int parentPid)
+    {
+        foreach (string dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[1] == parentPid.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    string target = new FileInfo(Path.Combine(dir, "fd", "0")).LinkTarget ?? "";
+                    if (target.StartsWith("/dev/pts/", StringComparison.Ordinal))
+                        return target;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Processes come and go while we look.
+            }
+        }
+
+        return null;
     }
 
     private static async Task ReadUntilAsync(Process process, StringBuilder screen, string prompt, CancellationToken cancellationToken)
