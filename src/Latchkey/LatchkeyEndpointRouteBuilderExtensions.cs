@@ -8,7 +8,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/revoke</c>, <c>/introspect</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
-    /// <c>/admin/users</c>, <c>/admin/clients</c> and <c>/healthz</c>.
+    /// <c>/admin/users</c>, <c>/admin/clients</c>, <c>/admin/audit</c> and <c>/healthz</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
     {
@@ -21,6 +21,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         routes.MapJwksEndpoint();
         routes.MapUsersApi();
         routes.MapClientsApi();
+        routes.MapAuditApi();
         routes.MapGet("/healthz", () => TypedResults.Text("ok")).WithName("Health");
         return routes;
     }

@@ -62,6 +62,19 @@ public sealed class LatchkeyOptions
 
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
+
+    /// <summary>The audit log of security events.</summary>
+    public AuditOptions Audit { get; set; } = new();
+}
+
+/// <summary>The audit log: logins, throttling, revocations, key and account changes.</summary>
+public sealed class AuditOptions
+{
+    /// <summary>
+    /// Events older than this are deleted (checked at most once an hour, when an event is written). Longer keeps more
+    /// history for investigations, in a bigger database; it holds user names and client addresses, so keep no more than you need.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(90);
 }
 
 /// <summary>When signing keys change, and how that reaches verifiers without a single failed verification.</summary>
