@@ -10,4 +10,5 @@ root.Subcommands.Add(UsersCommand.Create());
 root.Subcommands.Add(ClientsCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(TokenCommand.Create());
+root.Subcommands.Add(AuditCommand.Create());
 return await root.Parse(args).InvokeAsync();

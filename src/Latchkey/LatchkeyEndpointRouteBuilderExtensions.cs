@@ -10,8 +10,8 @@ public static class LatchkeyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/revoke</c>, <c>/introspect</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
-    /// <c>/admin/users</c>, <c>/admin/clients</c>, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> (Prometheus); and, unless
-    /// <c>Latchkey:Docs:Enabled</c> is false, the OpenAPI document at <c>/openapi.json</c> and the interactive docs at <c>/docs</c>.
+    /// <c>/admin/users</c>, <c>/admin/clients</c>, <c>/admin/audit</c>, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> (Prometheus);
+    /// and, unless <c>Latchkey:Docs:Enabled</c> is false, the OpenAPI document at <c>/openapi.json</c> and the interactive docs at <c>/docs</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
     {
@@ -24,6 +24,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         routes.MapJwksEndpoint();
         routes.MapUsersApi();
         routes.MapClientsApi();
+        routes.MapAuditApi();
         routes.MapHealthEndpoints();
         routes.MapPrometheusScrapingEndpoint("/metrics");
         if (routes.ServiceProvider.GetRequiredService<IOptions<LatchkeyOptions>>().Value.Docs.Enabled)

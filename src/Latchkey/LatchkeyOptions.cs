@@ -65,6 +65,19 @@ public sealed class LatchkeyOptions
 
     /// <summary>The OpenAPI document and the interactive API docs.</summary>
     public DocsOptions Docs { get; set; } = new();
+
+    /// <summary>The audit log of security events.</summary>
+    public AuditOptions Audit { get; set; } = new();
+}
+
+/// <summary>The audit log: logins, throttling, revocations, key and account changes.</summary>
+public sealed class AuditOptions
+{
+    /// <summary>
+    /// Events older than this are deleted (checked at most once an hour, when an event is written). Longer keeps more
+    /// history for investigations, in a bigger database; it holds user names and client addresses, so keep no more than you need.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(90);
 }
 
 /// <summary><c>/openapi.json</c> and <c>/docs</c>.</summary>

@@ -76,6 +76,8 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
 
         if (o.PasswordHashing.MemoryKiB < 19 * 1024 || o.PasswordHashing.Iterations < 2)
             problems.Add($"Latchkey:PasswordHashing is below OWASP's Argon2id minimum (MemoryKiB 19456, Iterations 2): got {o.PasswordHashing.MemoryKiB} KiB, {o.PasswordHashing.Iterations}.");
+        if (o.Audit.Retention < TimeSpan.FromHours(1))
+            problems.Add($"Latchkey:Audit:Retention {o.Audit.Retention} must be at least 01:00:00 (default 90.00:00:00).");
 
         return problems;
     }

@@ -1,4 +1,5 @@
 using Latchkey.Accounts;
+using Latchkey.Audit;
 using Latchkey.Clients;
 using Latchkey.Endpoints;
 using Latchkey.Grants;
@@ -37,6 +38,7 @@ public static class LatchkeyServiceCollectionExtensions
 
         services.AddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
         services.AddSingleton(sp => new LoginThrottle(sp.GetRequiredService<ILoginFailureStore>(), Options(sp).LoginThrottle, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<AuditTrail>();
         services.AddSingleton<PasswordLogin>();
         services.AddSingleton<UserAccounts>();
         services.AddSingleton<SigningKeyRing>();

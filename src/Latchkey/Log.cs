@@ -50,4 +50,11 @@ internal static partial class Log
 
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     public static partial void PlainHttpIssuer(ILogger logger, string issuer);
+
+    // 5xxx: audit
+    [LoggerMessage(5001, LogLevel.Information, "Audit {AuditType} {Outcome}: actor {Actor}, subject {Subject}, client {ClientId}, address {Address}, detail {Detail}")]
+    public static partial void AuditEvent(ILogger logger, string auditType, string outcome, string actor, string subject, string clientId, string address, string detail);
+
+    [LoggerMessage(5002, LogLevel.Information, "Deleted {Count} audit events older than the retention of {Retention}")]
+    public static partial void AuditEventsExpired(ILogger logger, int count, TimeSpan retention);
 }

@@ -24,6 +24,10 @@ internal sealed class AdminServices : IAsyncDisposable
 
     public Keys.KeyRotation Keys => _provider.GetRequiredService<Keys.KeyRotation>();
 
+    public Storage.IUserStore Users => _provider.GetRequiredService<Storage.IUserStore>();
+
+    public Audit.AuditTrail Audit => _provider.GetRequiredService<Audit.AuditTrail>();
+
     /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
     public static async Task<AdminServices?> TryOpenAsync(ParseResult parse, CancellationToken cancellationToken)
     {
@@ -49,8 +53,11 @@ internal sealed class AdminServices : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddOptions<LatchkeyOptions>().Bind(configuration.GetSection(LatchkeyOptions.SectionName));
         services.AddSingleton(TimeProvider.System);
+        // No log providers: the CLI prints its own messages; audit rows still go to the database.
+        services.AddLogging();
         services.AddLatchkeyStorage();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IOptions<LatchkeyOptions>>().Value.PasswordHashing));
+        services.AddSingleton<Audit.AuditTrail>();
         services.AddSingleton<UserAccounts>();
         services.AddSingleton<ClientAccounts>();
         services.AddSingleton<Keys.KeyRotation>();

@@ -37,7 +37,7 @@ internal static class KeysCommand
             await using var _ = admin;
             try
             {
-                SigningKeyRecord key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), ct);
+                SigningKeyRecord key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), actor: "cli", ct);
                 Console.WriteLine($"Added {key.Algorithm} key {key.KeyId}. It is published now and signs from {Time(key.ActivatesAt)} UTC; " +
                                   "the keys it replaces stop signing then and stay published until their tokens expire.");
                 return 0;
@@ -58,7 +58,7 @@ internal static class KeysCommand
             if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
                 return 2;
             await using var _ = admin;
-            if (await admin.Keys.RetireAsync(parse.GetValue(Kid)!, ct) is { } error)
+            if (await admin.Keys.RetireAsync(parse.GetValue(Kid)!, actor: "cli", ct) is { } error)
                 return CommonOptions.Fail(error);
             Console.WriteLine($"Retired {parse.GetValue(Kid)}: it no longer signs, and leaves the JWKS once its last token has expired.");
             return 0;

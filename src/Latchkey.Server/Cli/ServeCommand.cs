@@ -82,14 +82,17 @@ internal static class ServeCommand
         builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
         builder.Services.AddLatchkey(builder.Configuration.GetSection(LatchkeyOptions.SectionName));
 
-        WebApplication app = builder.Build();
+        await using WebApplication app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapLatchkey();
 
         try
         {
-            await app.RunAsync(cancellationToken);
+            // StartAsync returns once ApplicationStarted has fired: Kestrel is bound and the keys are loaded.
+            await app.StartAsync(cancellationToken);
+            await StartupBanner.PrintAsync(app, cancellationToken);
+            await app.WaitForShutdownAsync(cancellationToken);
             return 0;
         }
         catch (LatchkeyStartupException e)

@@ -12,6 +12,9 @@ internal static class UsersCommand
     private static readonly Option<string[]> Add = new("--add") { Description = "A role to add (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> Remove = new("--remove") { Description = "A role to remove (repeatable).", Arity = ArgumentArity.ZeroOrMore };
 
+    /// <summary>Who the audit log names for changes made here.</summary>
+    private const string Actor = "cli";
+
     public static Command Create()
     {
         var users = new Command("users", "Manage user accounts.");
@@ -21,7 +24,7 @@ internal static class UsersCommand
         {
             if (PasswordInput.Read(parse.GetValue(PasswordStdin), out string? error) is not { } password)
                 return AccountResult.Fail(error!);
-            return await admin.Accounts.AddAsync(name, password, parse.GetValue(Role) ?? [], ct);
+            return await admin.Accounts.AddAsync(name, password, parse.GetValue(Role) ?? [], Actor, ct);
         }, user => $"Created user {user.Username} ({Describe(user.Roles)}).", ct));
 
         var list = new Command("list", "List users.");
@@ -42,18 +45,18 @@ internal static class UsersCommand
         {
             if (PasswordInput.Read(parse.GetValue(PasswordStdin), out string? error) is not { } password)
                 return AccountResult.Fail(error!);
-            return await admin.Accounts.SetPasswordAsync(name, password, ct);
+            return await admin.Accounts.SetPasswordAsync(name, password, Actor, ct);
         }, user => $"Set the password of {user.Username}.", ct));
 
         var disable = new Command("disable", "Disable a user: no new tokens until enabled again.") { Name };
-        disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, true, ct), u => $"Disabled {u.Username}.", ct));
+        disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, true, Actor, ct), u => $"Disabled {u.Username}.", ct));
 
         var enable = new Command("enable", "Enable a disabled user.") { Name };
-        enable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, false, ct), u => $"Enabled {u.Username}.", ct));
+        enable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, false, Actor, ct), u => $"Enabled {u.Username}.", ct));
 
         var roles = new Command("roles", "Show or change a user's roles.") { Name, Add, Remove };
         roles.SetAction((parse, ct) => RunAsync(parse,
-            (admin, name) => admin.Accounts.ChangeRolesAsync(name, parse.GetValue(Add) ?? [], parse.GetValue(Remove) ?? [], ct),
+            (admin, name) => admin.Accounts.ChangeRolesAsync(name, parse.GetValue(Add) ?? [], parse.GetValue(Remove) ?? [], Actor, ct),
             u => $"{u.Username}: {Describe(u.Roles)}", ct));
 
         users.Subcommands.Add(add);

@@ -1,4 +1,5 @@
 using System.Net;
+using Latchkey.Audit;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -20,9 +21,10 @@ public sealed record LoginResult
 /// Checks a username and password, in this order: throttle, look up, verify, account state. Unknown users,
 /// wrong passwords and disabled accounts all cost one Argon2id verification and give the same answer.
 /// </summary>
-public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, LatchkeyMetrics metrics, ILogger<PasswordLogin> logger)
+public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, LatchkeyMetrics metrics, AuditTrail audit,
+    TimeProvider time, ILogger<PasswordLogin> logger)
 {
-    public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, CancellationToken cancellationToken)
+    public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, string? clientId, CancellationToken cancellationToken)
     {
         string normalized = Usernames.Normalize(username);
         string addressText = LoginThrottle.AddressKey(address);
@@ -35,6 +37,7 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
         {
             Log.LoginThrottled(logger, logName, addressText, wait);
             metrics.LoginThrottled();
+            await AuditAsync(AuditEvents.LoginThrottled, "refused", logName, clientId, address, $"retry after {wait.TotalSeconds:0} s", cancellationToken);
             return LoginResult.Throttled(wait);
         }
 
@@ -59,12 +62,19 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
             await throttle.RecordFailureAsync(normalized, address, cancellationToken);
             Log.LoginFailed(logger, logName, addressText, failure);
             metrics.LoginFailed();
+            await AuditAsync(AuditEvents.LoginFailed, "failure", logName, clientId, address, failure, cancellationToken);
             return LoginResult.Failed(failure);
         }
 
         await throttle.RecordSuccessAsync(normalized, cancellationToken);
+        await AuditAsync(AuditEvents.LoginSucceeded, "success", user!.Username, clientId, address, null, cancellationToken);
         if (needsRehash && await users.TryUpgradePasswordHashAsync(user!.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
             Log.PasswordHashUpgraded(logger, user.Username);
         return LoginResult.Success(user!);
     }
+
+    // The subject is the account's name, or the hash prefix of an unknown name: never the text typed as a name.
+    private Task AuditAsync(string type, string outcome, string subject, string? clientId, IPAddress? address, string? detail, CancellationToken cancellationToken) =>
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, outcome, Subject: subject, ClientId: clientId, Address: address?.ToString(), Detail: detail),
+            cancellationToken);
 }

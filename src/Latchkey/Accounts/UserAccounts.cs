@@ -1,3 +1,4 @@
+using Latchkey.Audit;
 using Latchkey.Storage;
 
 namespace Latchkey.Accounts;
@@ -27,13 +28,14 @@ public sealed record AccountResult(UserRecord? User, string? Error, ChangeFailur
 
 /// <summary>
 /// Creating and changing user accounts, with every rule on names, roles and passwords in one place.
-/// Used by the CLI and the admin API alike. Nothing changes unless every check passes.
+/// Used by the CLI and the admin API alike. Nothing changes unless every check passes. Every change is audited with its
+/// <c>actor</c>: the admin's name for the admin API, <c>cli</c> for <c>latchkey users</c>.
 /// </summary>
-public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, PasswordHasher hasher, TimeProvider time)
+public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, PasswordHasher hasher, AuditTrail audit, TimeProvider time)
 {
     public Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken) => users.ListAsync(cancellationToken);
 
-    public async Task<AccountResult> AddAsync(string username, string password, IEnumerable<string> roles, CancellationToken cancellationToken)
+    public async Task<AccountResult> AddAsync(string username, string password, IEnumerable<string> roles, string actor, CancellationToken cancellationToken)
     {
         string name = Usernames.Normalize(username);
         if (!Usernames.IsValid(name))
@@ -52,34 +54,43 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
             Disabled: false,
             CreatedAt: now,
             PasswordChangedAt: now);
-        return await users.TryAddAsync(user, cancellationToken)
-            ? AccountResult.Ok(user)
-            : AccountResult.Fail($"A user named '{name}' already exists.", ChangeFailure.Conflict);
+        if (!await users.TryAddAsync(user, cancellationToken))
+            return AccountResult.Fail($"A user named '{name}' already exists.", ChangeFailure.Conflict);
+        await AuditAsync(AuditEvents.UserAdded, actor, name, DescribeRoles(user.Roles), cancellationToken);
+        return AccountResult.Ok(user);
     }
 
-    public async Task<AccountResult> SetPasswordAsync(string username, string password, CancellationToken cancellationToken)
+    public async Task<AccountResult> SetPasswordAsync(string username, string password, string actor, CancellationToken cancellationToken)
     {
         if (CheckPassword(password) is { } passwordError)
             return AccountResult.Fail(passwordError);
         string name = Usernames.Normalize(username);
-        return await users.SetPasswordHashAsync(name, hasher.Hash(password), time.GetUtcNow(), cancellationToken)
-            ? await FoundAsync(name, cancellationToken)
-            : NotFound(username);
+        if (!await users.SetPasswordHashAsync(name, hasher.Hash(password), time.GetUtcNow(), cancellationToken))
+            return NotFound(username);
+        await AuditAsync(AuditEvents.UserPasswordSet, actor, name, null, cancellationToken);
+        return await FoundAsync(name, cancellationToken);
     }
 
     /// <summary>Disabling also revokes every refresh token of the user, so no session outlives it by more than an access token.</summary>
-    public async Task<AccountResult> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken)
+    public async Task<AccountResult> SetDisabledAsync(string username, bool disabled, string actor, CancellationToken cancellationToken)
     {
         string name = Usernames.Normalize(username);
         if (!await users.SetDisabledAsync(name, disabled, cancellationToken))
             return NotFound(username);
+        await AuditAsync(disabled ? AuditEvents.UserDisabled : AuditEvents.UserEnabled, actor, name, null, cancellationToken);
         AccountResult result = await FoundAsync(name, cancellationToken);
         if (disabled && result.User is { } user)
-            await refreshTokens.RevokeFamiliesOfUserAsync(user.Id, time.GetUtcNow(), cancellationToken);
+        {
+            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(user.Id, time.GetUtcNow(), cancellationToken);
+            if (revoked > 0)
+                await AuditAsync(AuditEvents.FamilyRevoked, actor, name, $"{revoked} refresh token families: user disabled", cancellationToken);
+        }
+
         return result;
     }
 
-    public async Task<AccountResult> ChangeRolesAsync(string username, IEnumerable<string> add, IEnumerable<string> remove, CancellationToken cancellationToken)
+    public async Task<AccountResult> ChangeRolesAsync(string username, IEnumerable<string> add, IEnumerable<string> remove, string actor,
+        CancellationToken cancellationToken)
     {
         if (CheckRoles(add) is { } roleError)
             return AccountResult.Fail(roleError);
@@ -88,7 +99,10 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
         if (user is null)
             return NotFound(username);
         string[] roles = user.Roles.Except(remove, StringComparer.Ordinal).Concat(add).Distinct(StringComparer.Ordinal).ToArray();
-        return await users.SetRolesAsync(name, roles, cancellationToken) ? AccountResult.Ok(user with { Roles = roles }) : NotFound(username);
+        if (!await users.SetRolesAsync(name, roles, cancellationToken))
+            return NotFound(username);
+        await AuditAsync(AuditEvents.UserRolesChanged, actor, name, DescribeRoles(roles), cancellationToken);
+        return AccountResult.Ok(user with { Roles = roles });
     }
 
     /// <summary>Why <paramref name="password"/> cannot be used, or null when it can.</summary>
@@ -103,6 +117,11 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
         roles.FirstOrDefault(r => !Roles.IsValid(r)) is { } bad
             ? $"'{bad}' is not a valid role: use 1 to 64 ASCII letters, digits or . _ - :."
             : null;
+
+    private static string DescribeRoles(IReadOnlyCollection<string> roles) => "roles: " + (roles.Count == 0 ? "none" : string.Join(",", roles));
+
+    private Task AuditAsync(string type, string actor, string username, string? detail, CancellationToken cancellationToken) =>
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, Subject: username, Detail: detail), cancellationToken);
 
     private async Task<AccountResult> FoundAsync(string name, CancellationToken cancellationToken) =>
         await users.FindByUsernameAsync(name, cancellationToken) is { } user ? AccountResult.Ok(user) : NotFound(name);

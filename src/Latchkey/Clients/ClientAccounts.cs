@@ -1,4 +1,5 @@
 using Latchkey.Accounts;
+using Latchkey.Audit;
 using Latchkey.Protocol;
 using Latchkey.Storage;
 
@@ -16,7 +17,7 @@ public sealed record ClientResult(ClientRecord? Client, string? Secret, string? 
 /// Registering and changing clients, with every rule in one place, for the CLI and the admin API alike.
 /// Disabling or removing a client revokes its refresh tokens.
 /// </summary>
-public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, IAuditLog audit, TimeProvider time)
+public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, AuditTrail audit, TimeProvider time)
 {
     public Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken) => clients.ListAsync(cancellationToken);
 
@@ -52,7 +53,7 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
         string secret = ClientSecrets.Generate();
         if (!await clients.SetSecretHashAsync(clientId, ClientSecrets.Hash(secret), cancellationToken))
             return NotFound(clientId);
-        await AuditAsync("client_secret_rotated", actor, clientId, cancellationToken);
+        await AuditAsync(AuditEvents.ClientSecretRotated, actor, clientId, cancellationToken);
         return new ClientResult(await clients.FindAsync(clientId, cancellationToken), secret, null);
     }
 
@@ -60,9 +61,9 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
     {
         if (!await clients.SetDisabledAsync(clientId, disabled, cancellationToken))
             return NotFound(clientId);
-        if (disabled)
-            await refreshTokens.RevokeFamiliesOfClientAsync(clientId, time.GetUtcNow(), cancellationToken);
         await AuditAsync(disabled ? "client_disabled" : "client_enabled", actor, clientId, cancellationToken);
+        if (disabled)
+            await RevokeFamiliesAsync(clientId, actor, "client disabled", cancellationToken);
         return new ClientResult(await clients.FindAsync(clientId, cancellationToken), null, null);
     }
 
@@ -71,16 +72,23 @@ public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refr
         ClientRecord? client = await clients.FindAsync(clientId, cancellationToken);
         if (client is null || !await clients.RemoveAsync(clientId, cancellationToken))
             return NotFound(clientId);
-        await refreshTokens.RevokeFamiliesOfClientAsync(clientId, time.GetUtcNow(), cancellationToken);
         await AuditAsync("client_removed", actor, clientId, cancellationToken);
+        await RevokeFamiliesAsync(clientId, actor, "client removed", cancellationToken);
         return new ClientResult(client, null, null);
     }
 
     private static bool IsValidId(string id) =>
         id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
-    private Task AuditAsync(string type, string actor, string clientId, CancellationToken cancellationToken) =>
-        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, ClientId: clientId), cancellationToken);
+    private Task AuditAsync(string type, string actor, string clientId, CancellationToken cancellationToken, string? detail = null) =>
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, ClientId: clientId, Detail: detail), cancellationToken);
+
+    private async Task RevokeFamiliesAsync(string clientId, string actor, string why, CancellationToken cancellationToken)
+    {
+        int revoked = await refreshTokens.RevokeFamiliesOfClientAsync(clientId, time.GetUtcNow(), cancellationToken);
+        if (revoked > 0)
+            await AuditAsync(AuditEvents.FamilyRevoked, actor, clientId, cancellationToken, $"{revoked} refresh token families: {why}");
+    }
 
     private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.", ChangeFailure.NotFound);
 }

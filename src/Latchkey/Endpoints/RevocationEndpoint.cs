@@ -1,3 +1,4 @@
+using Latchkey.Audit;
 using Latchkey.Protocol;
 using Latchkey.Storage;
 using Latchkey.Tokens;
@@ -22,7 +23,7 @@ internal static class RevocationEndpoint
 
     private static async Task<Results<Ok, OAuthErrorHttpResult>> HandleAsync(
         HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, IAccessTokenDenyList denyList,
-        AccessTokenValidator validator, IAuditLog audit, IOptions<LatchkeyOptions> options, TimeProvider time,
+        AccessTokenValidator validator, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         OAuthResults.NoStore(http.Response);
@@ -41,8 +42,10 @@ internal static class RevocationEndpoint
                 await refreshTokens.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
             {
                 Log.TokenRevoked(logger, "refresh token family " + found.Family.FamilyId, clientId);
-                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "token_revoked", "success", Subject: found.Token.UserId,
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.TokenRevoked, "success", Subject: found.Token.UserId,
                     ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "refresh family " + found.Family.FamilyId), cancellationToken);
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.FamilyRevoked, "success", Subject: found.Token.UserId,
+                    ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: $"family {found.Family.FamilyId}: revoked by the client"), cancellationToken);
             }
         }
         else
@@ -57,7 +60,7 @@ internal static class RevocationEndpoint
                     var expires = DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty(LatchkeyClaims.Expires).GetInt64()) + AccessTokenValidator.Leeway;
                     await denyList.AddAsync(jti, expires, time.GetUtcNow(), cancellationToken);
                     Log.TokenRevoked(logger, "access token " + jti, clientId);
-                    await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "token_revoked", "success", Subject: claims.GetProperty(LatchkeyClaims.Subject).GetString(),
+                    await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.TokenRevoked, "success", Subject: claims.GetProperty(LatchkeyClaims.Subject).GetString(),
                         ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "access token " + jti), cancellationToken);
                 }
             }

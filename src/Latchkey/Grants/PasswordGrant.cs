@@ -23,7 +23,7 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
         if (request.Password.Length > PasswordHasher.MaximumPasswordLength)
             return OAuthError.InvalidRequest($"The password is longer than {PasswordHasher.MaximumPasswordLength} characters.");
 
-        LoginResult result = await login.LoginAsync(request.Username, request.Password, request.ClientAddress, cancellationToken);
+        LoginResult result = await login.LoginAsync(request.Username, request.Password, request.ClientAddress, client.ClientId, cancellationToken);
         if (result.RetryAfter is { } wait)
             return OAuthError.Throttled(wait, "login throttled");
         if (result.User is not { } user)

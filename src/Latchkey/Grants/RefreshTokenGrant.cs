@@ -1,3 +1,4 @@
+using Latchkey.Audit;
 using Latchkey.Clients;
 using Latchkey.Protocol;
 using Latchkey.Storage;
@@ -17,7 +18,7 @@ internal sealed class RefreshTokenGrant(
     RefreshTokens refreshTokens,
     IUserStore users,
     AccessTokenIssuer issuer,
-    IAuditLog audit,
+    AuditTrail audit,
     IOptions<LatchkeyOptions> options,
     TimeProvider time,
     LatchkeyMetrics metrics,
@@ -55,7 +56,13 @@ internal sealed class RefreshTokenGrant(
         UserRecord? user = await users.FindByIdAsync(found.Token.UserId, cancellationToken);
         if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt)
         {
-            await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken);
+            if (await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
+            {
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.FamilyRevoked, "success", Subject: user?.Username ?? found.Token.UserId,
+                    ClientId: client.ClientId, Address: request.ClientAddress?.ToString(),
+                    Detail: $"family {found.Family.FamilyId}: user disabled, removed or re-passworded"), cancellationToken);
+            }
+
             return Invalid("the user is disabled, removed, or changed password since this login");
         }
 
@@ -78,8 +85,10 @@ internal sealed class RefreshTokenGrant(
             case RefreshConsumeStatus.ReuseDetected:
                 Log.RefreshTokenReuse(logger, result.FamilyId!, user.Username, client.ClientId);
                 metrics.RefreshReuseDetected();
-                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), "refresh_reuse_detected", "family_revoked",
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.RefreshReuseDetected, "family_revoked",
                     Subject: user.Id, ClientId: client.ClientId, Address: request.ClientAddress?.ToString(), Detail: $"family {result.FamilyId}"), cancellationToken);
+                await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.FamilyRevoked, "success",
+                    Subject: user.Id, ClientId: client.ClientId, Address: request.ClientAddress?.ToString(), Detail: $"family {result.FamilyId}: reuse detected"), cancellationToken);
                 return Invalid("refresh token reused after rotation; family revoked");
             default:
                 return Invalid($"refresh token {result.Status.ToString().ToLowerInvariant()}");

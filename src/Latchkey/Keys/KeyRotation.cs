@@ -1,3 +1,4 @@
+using Latchkey.Audit;
 using Latchkey.Storage;
 using Microsoft.Extensions.Options;
 
@@ -24,7 +25,7 @@ public enum SigningKeyState
 /// automatic schedule alike. A new key is published at once but signs only after every verifier can have fetched
 /// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment.
 /// </summary>
-public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions> options, TimeProvider time)
+public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>From publication to first signature: every node has re-read the keys, and every cached JWKS has expired.</summary>
     public TimeSpan PublicationLead => options.Value.Keys.RefreshInterval + options.Value.Keys.JwksCacheLifetime;
@@ -43,8 +44,9 @@ public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions
     /// <summary>
     /// Adds a key of <paramref name="algorithm"/> (default: the configured one) that signs after
     /// <see cref="PublicationLead"/>, and schedules every current key to stop signing at that moment.
+    /// <paramref name="actor"/> is audited: <c>cli</c>, <c>scheduler</c>, or an admin's name.
     /// </summary>
-    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, CancellationToken cancellationToken)
+    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
         algorithm ??= o.SigningAlgorithm;
@@ -61,6 +63,8 @@ public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions
                 await store.RetireAsync(key.KeyId, activatesAt, cancellationToken);
         }
 
+        await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.KeyRotated, "success", Actor: actor,
+            Detail: $"{created.KeyId} ({created.Algorithm}) signs from {created.ActivatesAt.UtcDateTime:O}"), cancellationToken);
         return created;
     }
 
@@ -76,7 +80,7 @@ public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions
     /// Stops a key signing now. Its tokens stay valid until they expire. Refused when no other key would be left to sign:
     /// rotate first.
     /// </summary>
-    public async Task<string?> RetireAsync(string keyId, CancellationToken cancellationToken)
+    public async Task<string?> RetireAsync(string keyId, string actor, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
         IReadOnlyList<SigningKeyRecord> keys = await ListAsync(cancellationToken);
@@ -88,6 +92,7 @@ public sealed class KeyRotation(ISigningKeyStore store, IOptions<LatchkeyOptions
         if (!keys.Any(k => k.KeyId != keyId && (k.RetiredAt is null || k.RetiredAt > now)))
             return $"Key '{keyId}' is the only key left to sign with. Run 'latchkey keys rotate' first, then retire it.";
         await store.RetireAsync(keyId, now, cancellationToken);
+        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRetired, "success", Actor: actor, Detail: keyId), cancellationToken);
         return null;
     }
 

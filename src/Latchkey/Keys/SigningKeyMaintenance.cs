@@ -34,7 +34,7 @@ internal sealed class SigningKeyMaintenance(SigningKeyRing ring, KeyRotation rot
             return;
         if (await rotation.IsRotationDueAsync(cancellationToken))
         {
-            var key = await rotation.RotateAsync(algorithm: null, cancellationToken);
+            var key = await rotation.RotateAsync(algorithm: null, actor: "scheduler", cancellationToken);
             Log.SigningKeyRotated(logger, key.KeyId, key.Algorithm, key.ActivatesAt);
         }
 

@@ -90,7 +90,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
         else if (!records.Any(r => r.Algorithm == o.SigningAlgorithm && (r.RetiredAt is null || r.RetiredAt > now)))
         {
             // The configured algorithm changed: move to it the safe way, pre-published like any rotation.
-            SigningKeyRecord next = await rotation.RotateAsync(o.SigningAlgorithm, cancellationToken);
+            SigningKeyRecord next = await rotation.RotateAsync(o.SigningAlgorithm, actor: "startup", cancellationToken);
             Log.SigningKeyGenerated(logger, next.KeyId, next.Algorithm);
         }
 

@@ -21,6 +21,7 @@ namespace Latchkey.Protocol;
 [JsonSerializable(typeof(ClientCreated))]
 [JsonSerializable(typeof(ClientSecretIssued))]
 [JsonSerializable(typeof(CreateClientRequest))]
+[JsonSerializable(typeof(AuditEntry[]))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 [JsonSerializable(typeof(bool))]

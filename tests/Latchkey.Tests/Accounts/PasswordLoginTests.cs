@@ -53,7 +53,7 @@ public sealed class PasswordLoginTests
         await server.AddUserAsync("alice", "correct horse battery");
         var users = server.Services.GetRequiredService<IUserStore>();
         string stale = (await users.FindByUsernameAsync("alice", CancellationToken.None))!.PasswordHash;
-        await server.Services.GetRequiredService<UserAccounts>().SetPasswordAsync("alice", "a brand new password", CancellationToken.None);
+        await server.Services.GetRequiredService<UserAccounts>().SetPasswordAsync("alice", "a brand new password", "test", CancellationToken.None);
 
         bool upgraded = await users.TryUpgradePasswordHashAsync("alice", stale, "$argon2id$bogus", CancellationToken.None);
 

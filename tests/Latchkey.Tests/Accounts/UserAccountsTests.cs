@@ -21,7 +21,7 @@ public sealed class UserAccountsTests : IAsyncLifetime
     [InlineData("ünïcode")]
     public async Task Add_InvalidUsername_Fails(string username)
     {
-        AccountResult result = await Accounts.AddAsync(username, "long enough password", [], CancellationToken.None);
+        AccountResult result = await Accounts.AddAsync(username, "long enough password", [], "test", CancellationToken.None);
 
         Assert.False(result.Succeeded);
         Assert.Empty(await Accounts.ListAsync(CancellationToken.None));
@@ -30,23 +30,23 @@ public sealed class UserAccountsTests : IAsyncLifetime
     [Fact]
     public async Task Add_UsernameOf129Characters_Fails()
     {
-        Assert.True((await Accounts.AddAsync(new string('a', 128), "long enough password", [], CancellationToken.None)).Succeeded);
-        Assert.False((await Accounts.AddAsync(new string('b', 129), "long enough password", [], CancellationToken.None)).Succeeded);
+        Assert.True((await Accounts.AddAsync(new string('a', 128), "long enough password", [], "test", CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.AddAsync(new string('b', 129), "long enough password", [], "test", CancellationToken.None)).Succeeded);
     }
 
     [Fact]
     public async Task Add_PasswordOfSevenCharacters_Fails()
     {
-        Assert.False((await Accounts.AddAsync("alice", "1234567", [], CancellationToken.None)).Succeeded);
-        Assert.True((await Accounts.AddAsync("alice", "12345678", [], CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.AddAsync("alice", "1234567", [], "test", CancellationToken.None)).Succeeded);
+        Assert.True((await Accounts.AddAsync("alice", "12345678", [], "test", CancellationToken.None)).Succeeded);
     }
 
     [Fact]
     public async Task Add_SameNameInOtherCase_Fails()
     {
-        Assert.True((await Accounts.AddAsync("Alice", "long enough password", ["admin"], CancellationToken.None)).Succeeded);
+        Assert.True((await Accounts.AddAsync("Alice", "long enough password", ["admin"], "test", CancellationToken.None)).Succeeded);
 
-        AccountResult again = await Accounts.AddAsync("ALICE", "another password", [], CancellationToken.None);
+        AccountResult again = await Accounts.AddAsync("ALICE", "another password", [], "test", CancellationToken.None);
 
         Assert.False(again.Succeeded);
         UserRecord alice = Assert.Single(await Accounts.ListAsync(CancellationToken.None));
@@ -57,15 +57,15 @@ public sealed class UserAccountsTests : IAsyncLifetime
     [Fact]
     public async Task Add_InvalidRole_Fails()
     {
-        Assert.False((await Accounts.AddAsync("alice", "long enough password", ["has space"], CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.AddAsync("alice", "long enough password", ["has space"], "test", CancellationToken.None)).Succeeded);
     }
 
     [Fact]
     public async Task ChangeRoles_AddAndRemove_KeepsTheRest()
     {
-        await Accounts.AddAsync("alice", "long enough password", ["a", "b"], CancellationToken.None);
+        await Accounts.AddAsync("alice", "long enough password", ["a", "b"], "test", CancellationToken.None);
 
-        AccountResult result = await Accounts.ChangeRolesAsync("alice", ["c", "a"], ["b"], CancellationToken.None);
+        AccountResult result = await Accounts.ChangeRolesAsync("alice", ["c", "a"], ["b"], "test", CancellationToken.None);
 
         Assert.Equal(["a", "c"], result.User!.Roles);
         Assert.Equal(["a", "c"], (await Accounts.ListAsync(CancellationToken.None))[0].Roles);
@@ -74,8 +74,8 @@ public sealed class UserAccountsTests : IAsyncLifetime
     [Fact]
     public async Task Changes_UnknownUser_Fail()
     {
-        Assert.False((await Accounts.SetPasswordAsync("ghost", "long enough password", CancellationToken.None)).Succeeded);
-        Assert.False((await Accounts.SetDisabledAsync("ghost", true, CancellationToken.None)).Succeeded);
-        Assert.False((await Accounts.ChangeRolesAsync("ghost", ["x"], [], CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.SetPasswordAsync("ghost", "long enough password", "test", CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.SetDisabledAsync("ghost", true, "test", CancellationToken.None)).Succeeded);
+        Assert.False((await Accounts.ChangeRolesAsync("ghost", ["x"], [], "test", CancellationToken.None)).Succeeded);
     }
 }

@@ -163,7 +163,7 @@ public sealed class RevocationEndpointTests : IAsyncLifetime
         (_, string refresh) = await _server.LoginAsync("alice", Password);
         var accounts = _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>();
 
-        await accounts.SetDisabledAsync("alice", true, CancellationToken.None);
+        await accounts.SetDisabledAsync("alice", true, "test", CancellationToken.None);
 
         var lookup = await _server.Services.GetRequiredService<IRefreshTokenStore>().FindAsync(Latchkey.Tokens.RefreshTokens.Hash(refresh), CancellationToken.None);
         Assert.NotNull(lookup!.Family.RevokedAt);

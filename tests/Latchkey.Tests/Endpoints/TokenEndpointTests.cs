@@ -93,7 +93,7 @@ public sealed class TokenEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Password_WrongPasswordUnknownUserDisabledUser_GetIdenticalInvalidGrant()
     {
-        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().SetDisabledAsync("bob", true, CancellationToken.None);
+        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().SetDisabledAsync("bob", true, "test", CancellationToken.None);
 
         using HttpResponseMessage wrong = await _server.PostTokenAsync("alice", "not the password");
         using HttpResponseMessage unknown = await _server.PostTokenAsync("mallory", "not the password");

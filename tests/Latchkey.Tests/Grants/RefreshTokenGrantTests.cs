@@ -77,7 +77,7 @@ public sealed class RefreshTokenGrantTests : IAsyncLifetime
     public async Task Refresh_CarriesTheUsersCurrentRoles()
     {
         (_, string refresh) = await _server.LoginAsync("alice", Password);
-        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("alice", ["admin"], ["staff"], CancellationToken.None);
+        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("alice", ["admin"], ["staff"], "test", CancellationToken.None);
 
         (string access, _) = await OAuthRequests.PairAsync(await _server.RefreshAsync(refresh));
 
@@ -89,8 +89,8 @@ public sealed class RefreshTokenGrantTests : IAsyncLifetime
     {
         (_, string refresh) = await _server.LoginAsync("alice", Password);
         var accounts = _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>();
-        await accounts.SetDisabledAsync("alice", true, CancellationToken.None);
-        await accounts.SetDisabledAsync("alice", false, CancellationToken.None);
+        await accounts.SetDisabledAsync("alice", true, "test", CancellationToken.None);
+        await accounts.SetDisabledAsync("alice", false, "test", CancellationToken.None);
 
         using HttpResponseMessage response = await _server.RefreshAsync(refresh);
 
@@ -102,7 +102,7 @@ public sealed class RefreshTokenGrantTests : IAsyncLifetime
     {
         (_, string refresh) = await _server.LoginAsync("alice", Password);
         _server.Time.Advance(TimeSpan.FromSeconds(1));
-        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().SetPasswordAsync("alice", "a new password", CancellationToken.None);
+        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().SetPasswordAsync("alice", "a new password", "test", CancellationToken.None);
 
         using HttpResponseMessage response = await _server.RefreshAsync(refresh);
 

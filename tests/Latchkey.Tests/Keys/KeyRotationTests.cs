@@ -57,7 +57,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         string old = await SigningKidAsync();
 
-        SigningKeyRecord added = await Rotation.RotateAsync(null, CancellationToken.None);
+        SigningKeyRecord added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
         await Ring.RefreshAsync(CancellationToken.None);
 
         Assert.Equal([old, added.KeyId], await JwksKidsAsync());
@@ -72,7 +72,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     public async Task Rotate_OldKey_StaysPublishedUntilItsLastTokenHasExpired()
     {
         string old = await SigningKidAsync();
-        await Rotation.RotateAsync(null, CancellationToken.None);
+        await Rotation.RotateAsync(null, "test", CancellationToken.None);
         _server.Time.Advance(Lead - TimeSpan.FromSeconds(1));
         string lastOldToken = await _server.GetAccessTokenAsync("alice", Password); // signed a second before the switch
         _server.Time.Advance(TimeSpan.FromSeconds(1));
@@ -94,7 +94,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         string only = await SigningKidAsync();
 
-        string? error = await Rotation.RetireAsync(only, CancellationToken.None);
+        string? error = await Rotation.RetireAsync(only, "test", CancellationToken.None);
 
         Assert.Contains("rotate", error);
         await Ring.RefreshAsync(CancellationToken.None);
@@ -106,10 +106,10 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         string old = await SigningKidAsync();
         string oldToken = await _server.GetAccessTokenAsync("alice", Password);
-        SigningKeyRecord added = await Rotation.RotateAsync(null, CancellationToken.None);
+        SigningKeyRecord added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
         _server.Time.Advance(TimeSpan.FromSeconds(10));
 
-        Assert.Null(await Rotation.RetireAsync(old, CancellationToken.None));
+        Assert.Null(await Rotation.RetireAsync(old, "test", CancellationToken.None));
         await Ring.RefreshAsync(CancellationToken.None);
 
         // The pending key is the only one left that will sign; until it activates the ring falls back to it.
@@ -121,13 +121,13 @@ public sealed class KeyRotationTests : IAsyncLifetime
     [Fact]
     public async Task Retire_UnknownKid_IsAnError()
     {
-        Assert.Contains("No signing key", await Rotation.RetireAsync("nope", CancellationToken.None));
+        Assert.Contains("No signing key", await Rotation.RetireAsync("nope", "test", CancellationToken.None));
     }
 
     [Fact]
     public async Task Rotate_ToAnotherAlgorithm_SwitchesAfterTheLead()
     {
-        SigningKeyRecord added = await Rotation.RotateAsync("EdDSA", CancellationToken.None);
+        SigningKeyRecord added = await Rotation.RotateAsync("EdDSA", "test", CancellationToken.None);
         await Ring.RefreshAsync(CancellationToken.None);
         _server.Time.Advance(Lead);
 
@@ -142,7 +142,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     public async Task RunningServer_PicksUpAKeyAddedElsewhere_OnItsRefreshTick()
     {
         // Another process (the CLI, another node) adds a key straight to the store.
-        await Rotation.RotateAsync(null, CancellationToken.None);
+        await Rotation.RotateAsync(null, "test", CancellationToken.None);
         Assert.Single(await JwksKidsAsync());
 
         _server.Time.Advance(TimeSpan.FromSeconds(30)); // one refresh interval: the background tick runs

@@ -32,7 +32,7 @@ public sealed class RotationUnderTrafficTests
         {
             server.Time.Advance(TimeSpan.FromMinutes(1));
             if (minute % 40 == 0)
-                await rotation.RotateAsync(minute % 80 == 0 ? algorithm : "RS256", CancellationToken.None);
+                await rotation.RotateAsync(minute % 80 == 0 ? algorithm : "RS256", "test", CancellationToken.None);
             await ring.RefreshAsync(CancellationToken.None); // what the 30 s background tick does
 
             string token = await server.GetAccessTokenAsync("alice", Password);

@@ -132,7 +132,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
     public async Task AddUserAsync(string username, string password, params string[] roles)
     {
         SecretsSeen.Record(password, "a password");
-        AccountResult result = await Services.GetRequiredService<UserAccounts>().AddAsync(username, password, roles, CancellationToken.None);
+        AccountResult result = await Services.GetRequiredService<UserAccounts>().AddAsync(username, password, roles, "test", CancellationToken.None);
         Assert.True(result.Succeeded, result.Error);
     }
 

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Latchkey.Accounts;
 using Latchkey.Protocol;
@@ -59,19 +60,19 @@ internal static class UsersApi
         if (AdminRequests.HasNull(body.Roles))
             return AdminRequests.BadRequest("roles must be a list of strings.");
 
-        AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], cancellationToken);
+        AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], AdminRequests.Actor(request.HttpContext.User), cancellationToken);
         return result.Succeeded
             ? TypedResults.Json(UserSummary.From(result.User!), LatchkeyJsonContext.Default.UserSummary, statusCode: StatusCodes.Status201Created)
             : AdminRequests.Refused(result.Failure, result.Error!);
     }
 
     private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> DisableUserAsync(
-        string username, UserAccounts accounts, CancellationToken cancellationToken) =>
-        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, true, cancellationToken));
+        string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, true, AdminRequests.Actor(user), cancellationToken));
 
     private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> EnableUserAsync(
-        string username, UserAccounts accounts, CancellationToken cancellationToken) =>
-        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, false, cancellationToken));
+        string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.SetDisabledAsync(username, false, AdminRequests.Actor(user), cancellationToken));
 
     private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> ChangeRolesAsync(
         string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
@@ -81,7 +82,8 @@ internal static class UsersApi
             return problem!;
         if (AdminRequests.HasNull(body.Add) || AdminRequests.HasNull(body.Remove))
             return AdminRequests.BadRequest("add and remove must be lists of strings.");
-        return await SummaryOrProblemAsync(accounts.ChangeRolesAsync(username, body.Add?.OfType<string>() ?? [], body.Remove?.OfType<string>() ?? [], cancellationToken));
+        return await SummaryOrProblemAsync(accounts.ChangeRolesAsync(username, body.Add?.OfType<string>() ?? [], body.Remove?.OfType<string>() ?? [],
+            AdminRequests.Actor(request.HttpContext.User), cancellationToken));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> SetPasswordAsync(
@@ -92,7 +94,7 @@ internal static class UsersApi
             return problem!;
         if (body.Password is null)
             return AdminRequests.BadRequest("Give the new password.");
-        AccountResult result = await accounts.SetPasswordAsync(username, body.Password, cancellationToken);
+        AccountResult result = await accounts.SetPasswordAsync(username, body.Password, AdminRequests.Actor(request.HttpContext.User), cancellationToken);
         return result.Succeeded ? TypedResults.NoContent() : AdminRequests.Refused(result.Failure, result.Error!);
     }
 

@@ -23,12 +23,22 @@ internal sealed class SqliteAuditLog(SqliteDatabase database) : IAuditLog
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AuditEvent>> ReadAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AuditEvent>> ReadAsync(AuditQuery query, CancellationToken cancellationToken)
     {
         await using SqliteConnection connection = await database.OpenAsync(cancellationToken);
         await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT at, type, outcome, actor, subject, client_id, address, detail FROM audit_events WHERE at >= $since ORDER BY id";
-        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        string filter = "";
+        if (query.Users is { Count: > 0 } users)
+        {
+            string[] names = users.Select((_, i) => "$u" + i).ToArray();
+            filter = $" AND (actor IN ({string.Join(", ", names)}) OR subject IN ({string.Join(", ", names)}))";
+            int i = 0;
+            foreach (string user in users)
+                command.Parameters.AddWithValue("$u" + i++, user);
+        }
+
+        command.CommandText = "SELECT at, type, outcome, actor, subject, client_id, address, detail FROM audit_events WHERE at >= $since" + filter + " ORDER BY id";
+        command.Parameters.AddWithValue("$since", query.Since.ToUnixTimeMilliseconds());
         await using SqliteDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<AuditEvent>();
         while (await r.ReadAsync(cancellationToken))
@@ -38,6 +48,15 @@ internal sealed class SqliteAuditLog(SqliteDatabase database) : IAuditLog
         }
 
         return events;
+    }
+
+    public async Task<int> DeleteBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using SqliteConnection connection = await database.OpenAsync(cancellationToken);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM audit_events WHERE at < $cutoff";
+        command.Parameters.AddWithValue("$cutoff", cutoff.ToUnixTimeMilliseconds());
+        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static string? Optional(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

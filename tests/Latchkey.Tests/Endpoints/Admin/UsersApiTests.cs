@@ -79,7 +79,7 @@ public sealed class UsersApiTests : IAsyncLifetime
     {
         // Access tokens are self-contained: this documents the trade-off of a 30-minute lifetime.
         string token = await _server.GetAccessTokenAsync("root", Password);
-        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("root", [], ["admin"], CancellationToken.None);
+        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("root", [], ["admin"], "test", CancellationToken.None);
 
         using HttpResponseMessage old = await _server.GetWithBearerAsync("/admin/users", token);
         Assert.Equal(HttpStatusCode.OK, old.StatusCode);

@@ -1,0 +1,93 @@
+using System.Globalization;
+using Latchkey.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Audit;
+
+/// <summary>The names of audit event types, as stored and as <c>latchkey audit</c> and <c>GET /admin/audit</c> show them.</summary>
+public static class AuditEvents
+{
+    public const string LoginSucceeded = "login_succeeded";
+    public const string LoginFailed = "login_failed";
+    public const string LoginThrottled = "login_throttled";
+    public const string RefreshReuseDetected = "refresh_reuse_detected";
+    public const string FamilyRevoked = "family_revoked";
+    public const string TokenRevoked = "token_revoked";
+    public const string ClientSecretRotated = "client_secret_rotated";
+    public const string KeyRotated = "key_rotated";
+    public const string KeyRetired = "key_retired";
+    public const string UserAdded = "user_added";
+    public const string UserPasswordSet = "user_password_set";
+    public const string UserDisabled = "user_disabled";
+    public const string UserEnabled = "user_enabled";
+    public const string UserRolesChanged = "user_roles_changed";
+}
+
+/// <summary>
+/// Records a security event twice in one call: a row in the <see cref="IAuditLog"/> (read back by <c>latchkey audit</c>
+/// and <c>GET /admin/audit</c>) and a structured log line. Callers pass names, ids, <c>jti</c>s and key ids only — never a
+/// password, secret or whole token. Rows older than <see cref="AuditOptions.Retention"/> are deleted here, at most once an hour.
+/// </summary>
+public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<AuditTrail> logger)
+{
+    /// <summary>How often, at most, a write also deletes expired rows.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromHours(1);
+
+    private long _lastSweepTicks = long.MinValue;
+
+    public async Task WriteAsync(AuditEvent e, CancellationToken cancellationToken)
+    {
+        Log.AuditEvent(logger, e.Type, e.Outcome, e.Actor ?? "-", e.Subject ?? "-", e.ClientId ?? "-", e.Address ?? "-", e.Detail ?? "-");
+        await log.WriteAsync(e, cancellationToken);
+        await SweepIfDueAsync(cancellationToken);
+    }
+
+    /// <summary>Deletes rows past retention, unless that was done less than <see cref="SweepInterval"/> ago by this instance.</summary>
+    internal async Task SweepIfDueAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        long last = Interlocked.Read(ref _lastSweepTicks);
+        if (last != long.MinValue && now.UtcTicks - last < SweepInterval.Ticks)
+            return;
+        // Only one concurrent writer sweeps; the others carry on.
+        if (Interlocked.CompareExchange(ref _lastSweepTicks, now.UtcTicks, last) != last)
+            return;
+        int deleted = await log.DeleteBeforeAsync(now - options.Value.Audit.Retention, cancellationToken);
+        if (deleted > 0)
+            Log.AuditEventsExpired(logger, deleted, options.Value.Audit.Retention);
+    }
+
+    /// <summary>Events since <paramref name="since"/>, optionally only those by or about the user named and identified by <paramref name="user"/>.</summary>
+    public Task<IReadOnlyList<AuditEvent>> ReadAsync(DateTimeOffset since, UserRecord? user, string? username, CancellationToken cancellationToken)
+    {
+        string[]? users = username is null ? null : user is null ? [username] : [user.Username, user.Id];
+        return log.ReadAsync(new AuditQuery(since, users), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads a <c>since</c> value: an ISO 8601 instant (<c>2026-01-01T00:00:00Z</c>) or a duration back from now
+    /// (<c>30m</c>, <c>24h</c>, <c>7d</c>). Null when it is neither.
+    /// </summary>
+    public static DateTimeOffset? ParseSince(string text, DateTimeOffset now)
+    {
+        text = text.Trim();
+        if (text.Length >= 2 && char.IsAsciiDigit(text[0]) && text[^1] is 's' or 'm' or 'h' or 'd' or 'w' &&
+            int.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+        {
+            TimeSpan back = text[^1] switch
+            {
+                's' => TimeSpan.FromSeconds(n),
+                'm' => TimeSpan.FromMinutes(n),
+                'h' => TimeSpan.FromHours(n),
+                'd' => TimeSpan.FromDays(n),
+                _ => TimeSpan.FromDays(7 * (long)n),
+            };
+            return now - back;
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset at)
+            ? at
+            : null;
+    }
+}
