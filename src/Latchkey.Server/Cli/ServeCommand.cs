@@ -91,7 +91,7 @@ internal static class ServeCommand
         {
             // StartAsync returns once ApplicationStarted has fired: Kestrel is bound and the keys are loaded.
             await app.StartAsync(cancellationToken);
-            await StartupBanner.PrintAsync(app, cancellationToken);
+            await StartupBanner.PrintAsync(app, asLogEvent: logFormat.Equals("json", StringComparison.OrdinalIgnoreCase), cancellationToken);
             await app.WaitForShutdownAsync(cancellationToken);
             return 0;
         }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Text;
 using Latchkey.Keys;
 using Latchkey.Storage;
@@ -14,7 +15,11 @@ namespace Latchkey.Server.Cli;
 /// </summary>
 internal static class StartupBanner
 {
-    public static async Task PrintAsync(WebApplication app, CancellationToken cancellationToken)
+    /// <param name="asLogEvent">
+    /// With <c>--log-format json</c> stdout must stay one JSON object a line for log shippers: the same facts then go out
+    /// as one structured log event instead of a text block.
+    /// </param>
+    public static async Task PrintAsync(WebApplication app, bool asLogEvent, CancellationToken cancellationToken)
     {
         LatchkeyOptions options = app.Services.GetRequiredService<IOptions<LatchkeyOptions>>().Value;
         // The bound addresses, with real ports when --urls asked for port 0.
@@ -22,8 +27,17 @@ internal static class StartupBanner
         SigningKey key = app.Services.GetRequiredService<SigningKeyRing>().Current;
         string database = app.Services.GetRequiredService<SqliteDatabase>().Path;
         bool anyUsers = (await app.Services.GetRequiredService<IUserStore>().ListAsync(cancellationToken)).Count > 0;
-        Console.Write(Format(addresses, options.Issuer!, Path.GetDirectoryName(database)!, database, key.Algorithm, key.KeyId, anyUsers,
-            IsDefaultDataDirectory(options.DataDirectory) ? null : options.DataDirectory));
+        string banner = Format(addresses, options.Issuer!, Path.GetDirectoryName(database)!, database, key.Algorithm, key.KeyId, anyUsers,
+            IsDefaultDataDirectory(options.DataDirectory) ? null : options.DataDirectory);
+        if (asLogEvent)
+        {
+            app.Logger.LogInformation(new EventId(4100, "Started"),
+                "Latchkey is running on {Addresses} as issuer {Issuer}, database {Database}, signing with {Algorithm} key {KeyId}; users: {AnyUsers}. {Banner}",
+                string.Join(" ", addresses), options.Issuer, database, key.Algorithm, key.KeyId, anyUsers, banner.Trim());
+            return;
+        }
+
+        Console.Write(banner);
     }
 
     internal static string Format(IReadOnlyList<string> addresses, string issuer, string dataFolder, string database, string algorithm, string keyId,

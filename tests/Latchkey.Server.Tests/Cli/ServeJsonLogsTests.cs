@@ -50,6 +50,8 @@ public sealed class ServeJsonLogsTests : IDisposable
         string output = server.Process.Output;
         Assert.All(StdoutLines(server), line => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(line).RootElement.ValueKind));
         Assert.Contains(lines, l => l.GetProperty("Message").GetString()!.StartsWith("Now listening on: ", StringComparison.Ordinal));
+        // The start-up block arrives as one structured event, not as text that would break the JSON stream.
+        Assert.Contains(lines, l => l.GetProperty("EventId").GetInt32() == 4100 && l.GetProperty("Message").GetString()!.Contains("Latchkey is running", StringComparison.Ordinal));
         List<JsonElement> requestLines = lines.Where(l => l.GetProperty("EventId").GetInt32() is 1002 or 2001).ToList();
         Assert.True(requestLines.Count == 2, output);
         var requestIds = new HashSet<string>();
