@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using Latchkey.Tests.Support;
 
@@ -43,46 +42,13 @@ public sealed class DocsBrowserTests
 
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunNodeAsync(string folder, string script, params string[] arguments)
     {
-        var startInfo = new ProcessStartInfo("node")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = folder,
-        };
+        var startInfo = new ProcessStartInfo("node") { WorkingDirectory = folder };
         startInfo.ArgumentList.Add(Path.Combine(folder, script));
         foreach (string argument in arguments)
             startInfo.ArgumentList.Add(argument);
-
-        Process process;
-        try
-        {
-            process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start node.");
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail($"`node` (20 or later) is not on PATH: {e.Message}. Install it, then run `{Install}`.");
-            throw;
-        }
-
-        using (process)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(120));
-            Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            return (process.ExitCode, await stdout, await stderr);
-        }
+        ExternalProcess.Result result = await ExternalProcess.RunAsync(startInfo, TimeSpan.FromSeconds(120),
+            missingHint: $"Install node (20 or later), then run `{Install}`.");
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 
     /// <summary>tests/Interop/browser, found from the test binaries by walking up to the repository root (Latchkey.slnx).</summary>

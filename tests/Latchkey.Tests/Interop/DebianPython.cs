@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Latchkey.Tests.Support;
 using Xunit;
 
 namespace Latchkey.Tests.Interop;
@@ -35,12 +36,7 @@ internal static class DebianPython
     /// <summary>Runs <paramref name="script"/> without checking for the JWT libraries first (for checks of other modules).</summary>
     public static async Task<Result> ExecuteAsync(string script, string[] arguments)
     {
-        var startInfo = new ProcessStartInfo(Interpreter)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var startInfo = new ProcessStartInfo(Interpreter);
         startInfo.ArgumentList.Add("-c");
         startInfo.ArgumentList.Add(script);
         foreach (string argument in arguments)
@@ -49,21 +45,7 @@ internal static class DebianPython
         foreach (string name in (string[])["PYTHONPATH", "PYTHONHOME", "PYENV_VERSION", "VIRTUAL_ENV"])
             startInfo.Environment.Remove(name);
 
-        using Process process = Process.Start(startInfo) ?? throw new InvalidOperationException($"Could not start {Interpreter}.");
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return new Result(process.ExitCode, await stdout, await stderr);
+        ExternalProcess.Result result = await ExternalProcess.RunAsync(startInfo, TimeSpan.FromSeconds(60));
+        return new Result(result.ExitCode, result.Stdout, result.Stderr);
     }
 }

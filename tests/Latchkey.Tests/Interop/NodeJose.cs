@@ -1,5 +1,5 @@
-using System.ComponentModel;
 using System.Diagnostics;
+using Latchkey.Tests.Support;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -20,49 +20,12 @@ internal static class NodeJose
         if (!File.Exists(Path.Combine(folder, "node_modules", "jose", "package.json")))
             Assert.Fail($"node `jose` is not installed in {folder}. Run `{Install}` from the repository root.");
 
-        var startInfo = new ProcessStartInfo("node")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = folder,
-        };
+        var startInfo = new ProcessStartInfo("node") { WorkingDirectory = folder };
         startInfo.ArgumentList.Add(Path.Combine(folder, script));
-
-        Process process;
-        try
-        {
-            process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start node.");
-        }
-        catch (Win32Exception e)
-        {
-            Assert.Fail($"`node` (20 or later) is not on PATH: {e.Message}. Install it, then run `{Install}`.");
-            throw;
-        }
-
-        using (process)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(60));
-            Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            await process.StandardInput.WriteAsync(input.ToJsonString());
-            process.StandardInput.Close();
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            string output = await stdout;
-            Assert.True(process.ExitCode == 0, $"node {script} exited with {process.ExitCode}.\nstdout: {output}\nstderr: {await stderr}");
-            return JsonNode.Parse(output) ?? throw new JsonException($"node {script} printed null.");
-        }
+        ExternalProcess.Result result = await ExternalProcess.RunAsync(startInfo, TimeSpan.FromSeconds(60), input.ToJsonString(),
+            $"Install node (20 or later), then run `{Install}`.");
+        Assert.True(result.ExitCode == 0, $"node {script} exited with {result.ExitCode}.\nstdout: {result.Stdout}\nstderr: {result.Stderr}");
+        return JsonNode.Parse(result.Stdout) ?? throw new JsonException($"node {script} printed null.");
     }
 
     /// <summary>tests/Interop/node, found from the test binaries by walking up to the repository root (Latchkey.slnx).</summary>
