@@ -1,6 +1,6 @@
 using Latchkey.Accounts;
 using Latchkey.Keys;
-using Latchkey.Storage.Sqlite;
+using Latchkey.Storage.Sql;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,13 +13,13 @@ namespace Latchkey;
 /// <see cref="LatchkeyMetrics"/> creates the instruments at start, so the first scrape already shows the key age.
 /// </summary>
 internal sealed class LatchkeyInitializer(
-    SqliteDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options,
+    SqlDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options,
     LatchkeyMetrics metrics, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await SqliteSchema.MigrateAsync(database, cancellationToken);
+        await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
         hasher.Warm();
         _ = metrics; // already created by being injected: see the summary

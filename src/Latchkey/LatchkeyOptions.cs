@@ -40,6 +40,14 @@ public sealed class LatchkeyOptions
     public string DataDirectory { get; set; } = "./data";
 
     /// <summary>
+    /// Where the state lives. Empty (the default): SQLite, <c>latchkey.db</c> in <see cref="DataDirectory"/>, for one node.
+    /// A PostgreSQL connection string (<c>Host=db;Database=latchkey;Username=latchkey;Password=…</c>) or URL
+    /// (<c>postgres://latchkey:…@db:5432/latchkey</c>): for several nodes sharing one database. With PostgreSQL every
+    /// node must be given the same <see cref="MasterKey"/>.
+    /// </summary>
+    public string? Database { get; set; }
+
+    /// <summary>
     /// The base64 key (32 bytes) that encrypts signing keys at rest. When empty, <c>master.key</c> in
     /// <see cref="DataDirectory"/> is used, and created on first start. Lose it and the stored signing keys are unusable.
     /// </summary>

@@ -42,8 +42,15 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
                              $"Generate one with: openssl rand -base64 {need} — or use the default ES256, which needs no shared secret.");
         }
 
-        if (CheckDataDirectory(o.DataDirectory) is { } dataProblem)
-            problems.Add(dataProblem);
+        if (string.IsNullOrWhiteSpace(o.Database))
+        {
+            if (CheckDataDirectory(o.DataDirectory) is { } dataProblem)
+                problems.Add(dataProblem);
+        }
+        else
+        {
+            problems.AddRange(CheckPostgres(o));
+        }
 
         if (!string.IsNullOrWhiteSpace(o.MasterKey) && !IsBase64Key(o.MasterKey))
             problems.Add("Latchkey:MasterKey is not 32 bytes of base64. Generate one with: openssl rand -base64 32");
@@ -80,6 +87,36 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
             problems.Add($"Latchkey:Audit:Retention {o.Audit.Retention} must be at least 01:00:00 (default 90.00:00:00).");
 
         return problems;
+    }
+
+    /// <summary>
+    /// Several nodes on one database must share the master key, and it must never be in that database: so with
+    /// PostgreSQL it comes from configuration on every node, never from a file one node made for itself.
+    /// </summary>
+    private static IEnumerable<string> CheckPostgres(LatchkeyOptions o)
+    {
+        if (!Storage.Postgres.PostgresConnectionString.IsPostgres(o.Database))
+        {
+            yield return "Latchkey:Database is neither a PostgreSQL connection string (Host=…;Database=…;Username=…) nor a postgres:// URL. " +
+                         "Leave it empty for SQLite in the data folder.";
+            yield break;
+        }
+
+        string? formatProblem = null;
+        try
+        {
+            Storage.Postgres.PostgresConnectionString.Normalize(o.Database!);
+        }
+        catch (FormatException e)
+        {
+            formatProblem = $"Latchkey:Database is {e.Message}.";
+        }
+
+        if (formatProblem is not null)
+            yield return formatProblem;
+        if (string.IsNullOrWhiteSpace(o.MasterKey) && !JwtAlgorithms.IsHmac(o.SigningAlgorithm))
+            yield return "Latchkey:MasterKey is required with PostgreSQL: every node needs the same one, and it never goes into the database. " +
+                         "Generate one with `openssl rand -base64 32` and give it to every node as LATCHKEY__MASTERKEY.";
     }
 
     private static bool IsBase64Key(string text)

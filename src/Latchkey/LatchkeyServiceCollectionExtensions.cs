@@ -5,7 +5,7 @@ using Latchkey.Endpoints;
 using Latchkey.Grants;
 using Latchkey.Keys;
 using Latchkey.Storage;
-using Latchkey.Storage.Sqlite;
+using Latchkey.Storage.Sql;
 using Latchkey.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Configuration;
@@ -20,7 +20,7 @@ public static class LatchkeyServiceCollectionExtensions
 {
     /// <summary>
     /// Registers Latchkey: options (bound from <paramref name="configuration"/>, then <paramref name="configure"/>),
-    /// validated at start-up; the SQLite store in the data folder; accounts, keys, tokens, grants; the
+    /// validated at start-up; the database (SQLite in the data folder, or PostgreSQL); accounts, keys, tokens, grants; the
     /// <c>Latchkey</c> bearer authentication scheme; health checks; and OpenTelemetry metrics with a Prometheus exporter. Pair with <c>app.MapLatchkey()</c>.
     /// </summary>
     public static IServiceCollection AddLatchkey(this IServiceCollection services, IConfiguration? configuration = null, Action<Latchkey.LatchkeyOptions>? configure = null)
@@ -66,7 +66,7 @@ public static class LatchkeyServiceCollectionExtensions
             .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
 
         services.AddHealthChecks()
-            .AddCheck<SqliteHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
+            .AddCheck<DatabaseHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
             .AddCheck<SigningKeysHealthCheck>("signing_keys", tags: [HealthEndpoints.ReadyTag]);
         // Metrics go out at /metrics in the Prometheus text format (MapLatchkey maps it).
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
@@ -79,14 +79,14 @@ public static class LatchkeyServiceCollectionExtensions
     /// <summary>Only the stores, for tools (like the CLI) that work on the data without serving HTTP.</summary>
     public static IServiceCollection AddLatchkeyStorage(this IServiceCollection services)
     {
-        services.TryAddSingleton(sp => new SqliteDatabase(Options(sp).DataDirectory));
-        services.TryAddSingleton<IUserStore, SqliteUserStore>();
-        services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
-        services.TryAddSingleton<ILoginFailureStore, SqliteLoginFailureStore>();
-        services.TryAddSingleton<IClientStore, SqliteClientStore>();
-        services.TryAddSingleton<IRefreshTokenStore, SqliteRefreshTokenStore>();
-        services.TryAddSingleton<IAccessTokenDenyList, SqliteAccessTokenDenyList>();
-        services.TryAddSingleton<IAuditLog, SqliteAuditLog>();
+        services.TryAddSingleton(sp => LatchkeyDatabase.Create(Options(sp)));
+        services.TryAddSingleton<IUserStore, SqlUserStore>();
+        services.TryAddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
+        services.TryAddSingleton<ILoginFailureStore, SqlLoginFailureStore>();
+        services.TryAddSingleton<IClientStore, SqlClientStore>();
+        services.TryAddSingleton<IRefreshTokenStore, SqlRefreshTokenStore>();
+        services.TryAddSingleton<IAccessTokenDenyList, SqlAccessTokenDenyList>();
+        services.TryAddSingleton<IAuditLog, SqlAuditLog>();
         return services;
     }
 

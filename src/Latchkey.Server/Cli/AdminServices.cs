@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Latchkey.Accounts;
 using Latchkey.Clients;
+using Latchkey.Storage.Sql;
 using Latchkey.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ namespace Latchkey.Server.Cli;
 
 /// <summary>
 /// What the admin commands work with: the same stores and rules as the server, on the same data folder,
-/// with the schema brought up to date first. Safe while a server runs (SQLite WAL with a busy timeout).
+/// with the schema brought up to date first. Safe while servers run (SQLite WAL with a busy timeout; PostgreSQL transactions).
 /// A data folder that cannot be used throws <see cref="LatchkeyStartupException"/> saying what to do.
 /// </summary>
 internal sealed class AdminServices : IAsyncDisposable
@@ -27,6 +28,8 @@ internal sealed class AdminServices : IAsyncDisposable
     public Storage.IUserStore Users => _provider.GetRequiredService<Storage.IUserStore>();
 
     public Audit.AuditTrail Audit => _provider.GetRequiredService<Audit.AuditTrail>();
+
+    public SqlDatabase Database => _provider.GetRequiredService<SqlDatabase>();
 
     /// <summary>Opens the data folder, or reports (exit code 2) why it cannot: unreadable configuration, an unusable folder, a newer schema.</summary>
     public static async Task<AdminServices?> TryOpenAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -63,21 +66,24 @@ internal sealed class AdminServices : IAsyncDisposable
         services.AddSingleton<Keys.KeyRotation>();
         ServiceProvider provider = services.BuildServiceProvider();
 
-        var database = provider.GetRequiredService<SqliteDatabase>();
+        var database = provider.GetRequiredService<SqlDatabase>();
         try
         {
-            string folder = Path.GetDirectoryName(database.Path)!;
-            try
+            if (database is SqliteDatabase sqlite)
             {
-                Directory.CreateDirectory(folder);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new LatchkeyStartupException(
-                    $"The data folder {folder} cannot be created ({e.Message}). Choose another with --data-dir, or fix its permissions.");
+                string folder = Path.GetDirectoryName(sqlite.Path)!;
+                try
+                {
+                    Directory.CreateDirectory(folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new LatchkeyStartupException(
+                        $"The data folder {folder} cannot be created ({e.Message}). Choose another with --data-dir, or fix its permissions.");
+                }
             }
 
-            await SqliteSchema.MigrateAsync(database, cancellationToken);
+            await database.MigrateAsync(cancellationToken);
             return new AdminServices(provider);
         }
         catch

@@ -12,6 +12,12 @@ internal static class CommonOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Database = new("--database")
+    {
+        Description = "PostgreSQL for several nodes: an Npgsql connection string or postgres:// URL (LATCHKEY__DATABASE). Default: SQLite in the data folder.",
+        Recursive = true,
+    };
+
     /// <summary>
     /// appsettings.json in the working folder, then <c>LATCHKEY__…</c> environment variables, then flags: later wins.
     /// </summary>
@@ -20,6 +26,8 @@ internal static class CommonOptions
         var values = new Dictionary<string, string?>(flags ?? new Dictionary<string, string?>());
         if (parse.GetValue(DataDirectory) is { } dataDirectory)
             values["Latchkey:DataDirectory"] = dataDirectory;
+        if (parse.GetValue(Database) is { } database)
+            values["Latchkey:Database"] = database;
         return new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()

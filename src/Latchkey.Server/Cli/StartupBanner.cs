@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using System.Text;
 using Latchkey.Keys;
 using Latchkey.Storage;
-using Latchkey.Storage.Sqlite;
+using Latchkey.Storage.Sql;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
@@ -25,9 +25,10 @@ internal static class StartupBanner
         // The bound addresses, with real ports when --urls asked for port 0.
         string[] addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
         SigningKey key = app.Services.GetRequiredService<SigningKeyRing>().Current;
-        string database = app.Services.GetRequiredService<SqliteDatabase>().Path;
+        SqlDatabase db = app.Services.GetRequiredService<SqlDatabase>();
+        string database = db is Storage.Sqlite.SqliteDatabase ? db.Location : $"{db.Provider} {db.Location}";
         bool anyUsers = (await app.Services.GetRequiredService<IUserStore>().ListAsync(cancellationToken)).Count > 0;
-        string banner = Format(addresses, options.Issuer!, Path.GetDirectoryName(database)!, database, key.Algorithm, key.KeyId, anyUsers,
+        string banner = Format(addresses, options.Issuer!, Path.GetFullPath(options.DataDirectory), database, key.Algorithm, key.KeyId, anyUsers,
             IsDefaultDataDirectory(options.DataDirectory) ? null : options.DataDirectory);
         if (asLogEvent)
         {

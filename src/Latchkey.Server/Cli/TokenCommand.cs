@@ -3,6 +3,7 @@ using System.Text.Json;
 using Latchkey.Jose;
 using Latchkey.Keys;
 using Latchkey.Storage;
+using Latchkey.Storage.Sql;
 using Latchkey.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
 
@@ -84,23 +85,28 @@ internal static class TokenCommand
             return $"not verified ({unreadable})";
         }
 
-        var database = new SqliteDatabase(options.DataDirectory);
-        if (!File.Exists(database.Path))
-            return $"not verified (no database at {database.Path}).";
+        SqlDatabase database = LatchkeyDatabase.Create(options);
+        if (database is SqliteDatabase sqlite && !File.Exists(sqlite.Path))
+            return $"not verified (no database at {sqlite.Path}).";
 
+        IReadOnlyList<SigningKeyRecord> keys;
         try
         {
-            await SqliteSchema.MigrateAsync(database, cancellationToken);
+            await database.MigrateAsync(cancellationToken);
+            keys = await new SqlSigningKeyStore(database).ListAsync(DateTimeOffset.MinValue, cancellationToken);
         }
         catch (LatchkeyStartupException e)
         {
             return $"not verified ({e.Message})";
         }
+        catch (Exception e) when (database.IsUnavailable(e))
+        {
+            return $"not verified (the {database.Provider} database {database.Location} does not answer: {e.Message})";
+        }
 
-        IReadOnlyList<SigningKeyRecord> keys = await new SqliteSigningKeyStore(database).ListAsync(DateTimeOffset.MinValue, cancellationToken);
         SigningKeyRecord? record = keys.FirstOrDefault(k => k.KeyId == jws.KeyId);
         if (record is null || record.Algorithm != jws.Algorithm || JsonWebKeys.FromPublicJwk(record.PublicJwk) is not { } key)
-            return $"not verified (no {jws.Algorithm} key with kid '{jws.KeyId}' in {options.DataDirectory}).";
+            return $"not verified (no {jws.Algorithm} key with kid '{jws.KeyId}' in {database.Location}).";
         return key.Verify(jws.Algorithm, jws.SigningInput, jws.Signature)
             ? $"valid (key {record.KeyId}). Expiry, issuer and audience are not checked here."
             : "INVALID: the token was altered or signed by another key.";

@@ -23,6 +23,12 @@ public static class MasterKey
             return Decode(options.MasterKey, source);
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Database))
+            // Nodes sharing a database must share this key; a file one node made for itself would not be shared.
+            throw new LatchkeyStartupException(
+                "With PostgreSQL, set the master key on every node: Latchkey:MasterKey (LATCHKEY__MASTERKEY), the same on all. " +
+                "Generate it once with: openssl rand -base64 32");
+
         string path = Path.GetFullPath(Path.Combine(options.DataDirectory, FileName));
         source = path;
         if (File.Exists(path))

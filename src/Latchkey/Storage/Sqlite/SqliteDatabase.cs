@@ -1,4 +1,7 @@
+using System.Data.Common;
+using Latchkey.Storage.Sql;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Latchkey.Storage.Sqlite;
 
@@ -6,9 +9,97 @@ namespace Latchkey.Storage.Sqlite;
 /// The embedded store: one SQLite file, <c>latchkey.db</c>, in the data folder. WAL mode lets the CLI write
 /// while the server reads; a busy timeout makes concurrent writers wait instead of failing.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : SqlDatabase
 {
     public const string FileName = "latchkey.db";
+
+    private static readonly string[] Migrations =
+    [
+        // 1: users, signing keys, login throttling.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            password_changed_at INTEGER NOT NULL
+        );
+        CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            algorithm TEXT NOT NULL,
+            public_jwk TEXT NOT NULL,
+            protected_private_key BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            activates_at INTEGER NOT NULL,
+            retired_at INTEGER
+        );
+        CREATE TABLE login_failures_by_user (
+            user_key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_failure_at INTEGER NOT NULL
+        );
+        CREATE TABLE login_failures_by_address (
+            address TEXT NOT NULL,
+            failed_at INTEGER NOT NULL
+        );
+        CREATE INDEX ix_login_failures_by_address ON login_failures_by_address (address, failed_at);
+        """,
+        // 2: clients, refresh-token families, revoked access tokens, the audit log.
+        """
+        CREATE TABLE clients (
+            client_id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            grant_types TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            audience TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE refresh_families (
+            family_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            absolute_expires_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE INDEX ix_refresh_families_user ON refresh_families (user_id);
+        CREATE INDEX ix_refresh_families_client ON refresh_families (client_id);
+        CREATE TABLE refresh_tokens (
+            token_hash TEXT PRIMARY KEY,
+            family_id TEXT NOT NULL REFERENCES refresh_families (family_id) ON DELETE CASCADE,
+            client_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            scope TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER,
+            sealed_successor BLOB,
+            sealed_until INTEGER
+        );
+        CREATE INDEX ix_refresh_tokens_family ON refresh_tokens (family_id);
+        CREATE INDEX ix_refresh_tokens_sealed ON refresh_tokens (sealed_until) WHERE sealed_until IS NOT NULL;
+        CREATE TABLE revoked_access_tokens (
+            jti TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            actor TEXT,
+            subject TEXT,
+            client_id TEXT,
+            address TEXT,
+            detail TEXT
+        );
+        CREATE INDEX ix_audit_events_at ON audit_events (at);
+        """,
+    ];
+
 
     public SqliteDatabase(string dataDirectory)
     {
@@ -26,7 +117,18 @@ public sealed class SqliteDatabase
 
     public string ConnectionString { get; }
 
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    public override string Provider => "SQLite";
+
+    public override string Location => Path;
+
+    public override int LatestSchemaVersion => Migrations.Length;
+
+    // BEGIN IMMEDIATE already serializes every write transaction: there is nothing finer to lock.
+    public override string ForUpdate => "";
+
+    public override string ForUpdateSkipLocked => "";
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -38,5 +140,93 @@ public sealed class SqliteDatabase
         }
 
         return connection;
+    }
+
+    // Microsoft.Data.Sqlite has no async BEGIN IMMEDIATE; the call is local and brief.
+    public override Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
+    public override Task LockAsync(DbTransaction transaction, string name, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        CreateOwnerOnly(Path);
+        try
+        {
+            await using DbConnection connection = await OpenAsync(cancellationToken);
+            await using (DbCommand wal = connection.CreateCommand("PRAGMA journal_mode = WAL;"))
+                await wal.ExecuteNonQueryAsync(cancellationToken);
+
+            // BEGIN IMMEDIATE takes the write lock up front: a second process waits here, then sees the new version.
+            await using DbTransaction transaction = await BeginWriteAsync(connection, cancellationToken);
+            await ApplyMigrationsAsync(transaction, Migrations, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (SqliteException e)
+        {
+            throw new LatchkeyStartupException(
+                $"The database {Path} cannot be used ({e.Message}). If it is damaged, restore it from a backup.");
+        }
+    }
+
+    public override async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await OpenAsync(cancellationToken);
+        return await ReadSchemaVersionAsync(connection, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", cancellationToken);
+    }
+
+    // A locked or busy file after the busy timeout, or a disk that is full or gone: the request may succeed later.
+    public override bool IsUnavailable(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 5 or 6 or 10 or 13 or 14 }; // BUSY, LOCKED, IOERR, FULL, CANTOPEN
+
+    /// <summary>
+    /// Readiness: the database file opens and answers <c>SELECT 1</c>. The connection is a fresh one, outside the pool,
+    /// and may not create the file: a pooled connection keeps working on a file that was deleted or moved away, and
+    /// creating an empty database would report "ready" for a server that has lost its users and keys.
+    /// </summary>
+    public override async Task<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        string connectionString = new SqliteConnectionStringBuilder(ConnectionString)
+        {
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+        }.ToString();
+        try
+        {
+            await using var connection = new SqliteConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy("the database answers");
+        }
+        catch (SqliteException e)
+        {
+            // The path is not a secret, and it is what an operator needs; the exception goes to the health-check log.
+            return HealthCheckResult.Unhealthy($"the database {Path} does not answer: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The database holds password hashes: create it readable by its owner only (SQLite gives its -wal and -shm
+    /// files the same permissions). An existing file keeps the permissions its operator chose.
+    /// </summary>
+    private static void CreateOwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path))
+            return;
+        try
+        {
+            new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }).Dispose();
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process created it first.
+        }
     }
 }

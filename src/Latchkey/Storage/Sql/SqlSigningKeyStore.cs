@@ -1,0 +1,59 @@
+using System.Data.Common;
+
+namespace Latchkey.Storage.Sql;
+
+internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStore
+{
+    public async Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            SELECT kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at
+            FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at
+            """)
+            .Add("since", retiredAfter);
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<SigningKeyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(new SigningKeyRecord(
+                KeyId: reader.GetString(0),
+                Algorithm: reader.GetString(1),
+                PublicJwk: reader.GetString(2),
+                ProtectedPrivateKey: (byte[])reader.GetValue(3),
+                CreatedAt: reader.GetTime(4),
+                ActivatesAt: reader.GetTime(5),
+                RetiredAt: reader.GetTimeOrNull(6)));
+        }
+
+        return keys;
+    }
+
+    public async Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
+            VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
+            """)
+            .Add("kid", key.KeyId)
+            .Add("alg", key.Algorithm)
+            .Add("jwk", key.PublicJwk)
+            .Add("private", key.ProtectedPrivateKey)
+            .Add("created", key.CreatedAt)
+            .Add("activates", key.ActivatesAt);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> RetireAsync(string keyId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            UPDATE signing_keys SET retired_at = CASE WHEN retired_at IS NULL OR retired_at > @at THEN @at ELSE retired_at END
+            WHERE kid = @kid
+            """)
+            .Add("kid", keyId)
+            .Add("at", at);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+}

@@ -1,0 +1,84 @@
+using System.Data.Common;
+using System.Text.Json;
+
+namespace Latchkey.Storage.Sql;
+
+internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
+{
+    private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at";
+
+    public Task<UserRecord?> FindByUsernameAsync(string username, CancellationToken cancellationToken) =>
+        FindAsync("username", username, cancellationToken);
+
+    public Task<UserRecord?> FindByIdAsync(string id, CancellationToken cancellationToken) =>
+        FindAsync("id", id, cancellationToken);
+
+    private async Task<UserRecord?> FindAsync(string column, string value, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users WHERE {column} = @value").Add("value", value);
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users ORDER BY username");
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var users = new List<UserRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+            users.Add(Read(reader));
+        return users;
+    }
+
+    public async Task<bool> TryAddAsync(UserRecord user, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        // ON CONFLICT DO NOTHING: two concurrent adds of one name cannot both succeed, and neither throws.
+        await using DbCommand command = connection.CreateCommand("""
+            INSERT INTO users (id, username, password_hash, roles, disabled, created_at, password_changed_at)
+            VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed)
+            ON CONFLICT (username) DO NOTHING
+            """)
+            .Add("id", user.Id)
+            .Add("username", user.Username)
+            .Add("hash", user.PasswordHash)
+            .Add("roles", JsonSerializer.Serialize(user.Roles))
+            .Add("disabled", user.Disabled ? 1L : 0L)
+            .Add("created", user.CreatedAt)
+            .Add("changed", user.PasswordChangedAt);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public Task<bool> SetPasswordHashAsync(string username, string passwordHash, DateTimeOffset changedAt, CancellationToken cancellationToken) =>
+        UpdateAsync("password_hash = @value, password_changed_at = @changed WHERE username = @username", username,
+            c => c.Add("value", passwordHash).Add("changed", changedAt), cancellationToken);
+
+    public Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken) =>
+        UpdateAsync("password_hash = @value WHERE username = @username AND password_hash = @expected", username,
+            c => c.Add("value", newHash).Add("expected", expectedHash), cancellationToken);
+
+    public Task<bool> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken) =>
+        UpdateAsync("disabled = @value WHERE username = @username", username, c => c.Add("value", disabled ? 1L : 0L), cancellationToken);
+
+    public Task<bool> SetRolesAsync(string username, IReadOnlyList<string> roles, CancellationToken cancellationToken) =>
+        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("value", JsonSerializer.Serialize(roles)), cancellationToken);
+
+    private async Task<bool> UpdateAsync(string setAndWhere, string username, Action<DbCommand> parameters, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("UPDATE users SET " + setAndWhere).Add("username", username);
+        parameters(command);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private static UserRecord Read(DbDataReader reader) => new(
+        Id: reader.GetString(0),
+        Username: reader.GetString(1),
+        PasswordHash: reader.GetString(2),
+        Roles: JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [],
+        Disabled: reader.GetInt64(4) != 0,
+        CreatedAt: reader.GetTime(5),
+        PasswordChangedAt: reader.GetTime(6));
+}
