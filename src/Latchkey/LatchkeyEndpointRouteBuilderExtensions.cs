@@ -15,20 +15,23 @@ public static class LatchkeyEndpointRouteBuilderExtensions
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
     {
-        routes.MapTokenEndpoint();
-        routes.MapSeedTokenEndpoint();
-        routes.MapRevocationEndpoint();
-        routes.MapIntrospectionEndpoint();
-        routes.MapUserInfoEndpoints();
-        routes.MapDiscoveryEndpoints();
-        routes.MapJwksEndpoint();
-        routes.MapUsersApi();
-        routes.MapClientsApi();
-        routes.MapAuditApi();
-        routes.MapHealthEndpoints();
-        routes.MapPrometheusScrapingEndpoint("/metrics");
+        // Every Latchkey endpoint answers 503 + Retry-After, not 500, while the database is down.
+        RouteGroupBuilder latchkey = routes.MapGroup("");
+        latchkey.AddEndpointFilter(DatabaseUnavailableFilter.InvokeAsync);
+        latchkey.MapTokenEndpoint();
+        latchkey.MapSeedTokenEndpoint();
+        latchkey.MapRevocationEndpoint();
+        latchkey.MapIntrospectionEndpoint();
+        latchkey.MapUserInfoEndpoints();
+        latchkey.MapDiscoveryEndpoints();
+        latchkey.MapJwksEndpoint();
+        latchkey.MapUsersApi();
+        latchkey.MapClientsApi();
+        latchkey.MapAuditApi();
+        latchkey.MapHealthEndpoints();
+        latchkey.MapPrometheusScrapingEndpoint("/metrics");
         if (routes.ServiceProvider.GetRequiredService<IOptions<LatchkeyOptions>>().Value.Docs.Enabled)
-            routes.MapApiDocs();
+            latchkey.MapApiDocs();
         return routes;
     }
 }

@@ -14,13 +14,14 @@ namespace Latchkey;
 /// </summary>
 internal sealed class LatchkeyInitializer(
     SqlDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options,
-    LatchkeyMetrics metrics, ILogger<LatchkeyInitializer> logger)
+    LatchkeyMetrics metrics, Tokens.RevokedAccessTokens revokedAccessTokens, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
+        await revokedAccessTokens.SyncAsync(cancellationToken);
         hasher.Warm();
         _ = metrics; // already created by being injected: see the summary
 

@@ -53,6 +53,13 @@ public sealed class LatchkeyOptions
     /// </summary>
     public string? MasterKey { get; set; }
 
+    /// <summary>
+    /// How often each node re-reads the access tokens revoked through <c>/revoke</c> (on any node). A revocation is honoured
+    /// at once by the node that took it, and by every other node within this interval. Between syncs, bearer checks cost
+    /// no database round trip, and they keep working while the database is away.
+    /// </summary>
+    public TimeSpan RevocationRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The scopes the built-in client may request. A request for any other scope gets <c>invalid_scope</c>.</summary>
     public List<string> Scopes { get; set; } = ["api"];
 

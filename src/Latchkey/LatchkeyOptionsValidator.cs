@@ -61,6 +61,9 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (o.MaxTokenRequestBytes is < 1024 or > 1024 * 1024)
             problems.Add($"Latchkey:MaxTokenRequestBytes {o.MaxTokenRequestBytes} is outside 1024 to 1048576.");
 
+        if (o.RevocationRefreshInterval < TimeSpan.FromMilliseconds(100) || o.RevocationRefreshInterval > TimeSpan.FromMinutes(1))
+            problems.Add($"Latchkey:RevocationRefreshInterval {o.RevocationRefreshInterval} is outside 00:00:00.1 to 00:01:00 (default 00:00:05).");
+
         KeyOptions k = o.Keys;
         if (k.RefreshInterval < TimeSpan.FromSeconds(1) || k.RefreshInterval > TimeSpan.FromMinutes(10))
             problems.Add($"Latchkey:Keys:RefreshInterval {k.RefreshInterval} is outside 00:00:01 to 00:10:00 (default 00:00:30).");

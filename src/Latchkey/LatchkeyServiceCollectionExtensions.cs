@@ -44,6 +44,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<SigningKeyRing>();
         services.AddSingleton<AccessTokenIssuer>();
         services.AddSingleton<AccessTokenValidator>();
+        services.AddSingleton<RevokedAccessTokens>();
+        services.AddHostedService<RevokedAccessTokensSync>();
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<PasswordGrant>();
         services.AddSingleton<ClientCredentialsGrant>();

@@ -48,6 +48,12 @@ internal static partial class Log
     [LoggerMessage(4005, LogLevel.Error, "Signing-key maintenance failed; keeping the current keys")]
     public static partial void KeyMaintenanceFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(4006, LogLevel.Warning, "Could not re-read the revoked access tokens; keeping the list from the last sync")]
+    public static partial void RevocationSyncFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6001, LogLevel.Warning, "The {Provider} database is unavailable; answered {Path} with 503")]
+    public static partial void DatabaseUnavailable(ILogger logger, string provider, string path, Exception exception);
+
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     public static partial void PlainHttpIssuer(ILogger logger, string issuer);
 

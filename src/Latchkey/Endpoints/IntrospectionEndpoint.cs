@@ -47,7 +47,7 @@ internal static class IntrospectionEndpoint
         JsonElement claims;
         try
         {
-            claims = await validator.ValidateAsync(request.Token, anyAudience: true, cancellationToken);
+            claims = validator.Validate(request.Token, anyAudience: true);
         }
         catch (JwtException)
         {

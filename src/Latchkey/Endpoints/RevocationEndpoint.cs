@@ -22,7 +22,7 @@ internal static class RevocationEndpoint
             .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<Ok, OAuthErrorHttpResult>> HandleAsync(
-        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, IAccessTokenDenyList denyList,
+        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, RevokedAccessTokens revokedAccessTokens,
         AccessTokenValidator validator, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
@@ -58,7 +58,7 @@ internal static class RevocationEndpoint
                 if (claims.TryGetProperty(LatchkeyClaims.ClientId, out var tokenClient) && tokenClient.GetString() == clientId)
                 {
                     var expires = DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty(LatchkeyClaims.Expires).GetInt64()) + AccessTokenValidator.Leeway;
-                    await denyList.AddAsync(jti, expires, time.GetUtcNow(), cancellationToken);
+                    await revokedAccessTokens.AddAsync(jti, expires, cancellationToken);
                     Log.TokenRevoked(logger, "access token " + jti, clientId);
                     await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.TokenRevoked, "success", Subject: claims.GetProperty(LatchkeyClaims.Subject).GetString(),
                         ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "access token " + jti), cancellationToken);

@@ -46,7 +46,21 @@ public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptio
     /// <see cref="PublicationLead"/>, and schedules every current key to stop signing at that moment.
     /// <paramref name="actor"/> is audited: <c>cli</c>, <c>scheduler</c>, or an admin's name.
     /// </summary>
-    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken)
+    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken) =>
+        (await TryRotateAsync(algorithm, actor, unlessCreatedAfter: null, cancellationToken))!;
+
+    /// <summary>
+    /// The automatic schedule: rotates when the newest key is older than <see cref="KeyOptions.RotationInterval"/>, unless
+    /// another node has just done it. Returns the new key, or null when no rotation was due or another node made it.
+    /// </summary>
+    public async Task<SigningKeyRecord?> RotateIfDueAsync(CancellationToken cancellationToken)
+    {
+        if (!await IsRotationDueAsync(cancellationToken))
+            return null;
+        return await TryRotateAsync(null, "scheduler", time.GetUtcNow() - options.Value.Keys.RotationInterval, cancellationToken);
+    }
+
+    private async Task<SigningKeyRecord?> TryRotateAsync(string? algorithm, string actor, DateTimeOffset? unlessCreatedAfter, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
         algorithm ??= o.SigningAlgorithm;
@@ -56,24 +70,23 @@ public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptio
         IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
         byte[] master = MasterKey.Load(o, signingKeysExist: existing.Count > 0, out _, out _);
         DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
-        SigningKeyRecord created = await CreateAsync(algorithm, new KeyProtector(master), activatesAt, cancellationToken);
-        foreach (SigningKeyRecord key in existing)
-        {
-            if (key.RetiredAt is null || key.RetiredAt > activatesAt)
-                await store.RetireAsync(key.KeyId, activatesAt, cancellationToken);
-        }
+        (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, new KeyProtector(master), time.GetUtcNow(), activatesAt);
+        if (!await store.TryRotateAsync(created, unlessCreatedAfter, cancellationToken))
+            return null;
 
         await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.KeyRotated, "success", Actor: actor,
             Detail: $"{created.KeyId} ({created.Algorithm}) signs from {created.ActivatesAt.UtcDateTime:O}"), cancellationToken);
         return created;
     }
 
-    /// <summary>Stores a new key (encrypted under the master key) that signs from <paramref name="activatesAt"/>.</summary>
-    internal async Task<SigningKeyRecord> CreateAsync(string algorithm, KeyProtector protector, DateTimeOffset activatesAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// A fresh install's first key, signing at once (no verifier can have cached a key set yet). Null when another node
+    /// starting at the same moment stored one first.
+    /// </summary>
+    internal async Task<SigningKeyRecord?> CreateFirstAsync(string algorithm, KeyProtector protector, CancellationToken cancellationToken)
     {
-        (_, SigningKeyRecord record) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
-        await store.AddAsync(record, cancellationToken);
-        return record;
+        (_, SigningKeyRecord record) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), time.GetUtcNow());
+        return await store.TryRotateAsync(record, unlessCreatedAfter: DateTimeOffset.MinValue, cancellationToken) ? record : null;
     }
 
     /// <summary>

@@ -32,11 +32,8 @@ internal sealed class SigningKeyMaintenance(SigningKeyRing ring, KeyRotation rot
     {
         if (!ring.IsLoaded)
             return;
-        if (await rotation.IsRotationDueAsync(cancellationToken))
-        {
-            var key = await rotation.RotateAsync(algorithm: null, actor: "scheduler", cancellationToken);
+        if (await rotation.RotateIfDueAsync(cancellationToken) is { } key)
             Log.SigningKeyRotated(logger, key.KeyId, key.Algorithm, key.ActivatesAt);
-        }
 
         await ring.RefreshAsync(cancellationToken);
     }

@@ -84,8 +84,8 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
         if (!anySigner)
         {
             // A fresh install: no verifier can have cached a key set yet, so the first key signs at once.
-            SigningKeyRecord first = await rotation.CreateAsync(o.SigningAlgorithm, _protector, activatesAt: now, cancellationToken);
-            Log.SigningKeyGenerated(logger, first.KeyId, first.Algorithm);
+            if (await rotation.CreateFirstAsync(o.SigningAlgorithm, _protector, cancellationToken) is { } first)
+                Log.SigningKeyGenerated(logger, first.KeyId, first.Algorithm);
         }
         else if (!records.Any(r => r.Algorithm == o.SigningAlgorithm && (r.RetiredAt is null || r.RetiredAt > now)))
         {

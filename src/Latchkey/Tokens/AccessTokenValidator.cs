@@ -12,7 +12,7 @@ namespace Latchkey.Tokens;
 /// <c>at+jwt</c> (RFC 8725 §3.11, RFC 9068 §4), and <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>sub</c>,
 /// <c>jti</c> must all be present and right.
 /// </summary>
-internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDenyList denyList, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTokens revoked, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
     public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
@@ -24,14 +24,14 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, IAccessTokenDeny
 
     /// <summary>
     /// Returns the token's claims, or throws a <see cref="JwtException"/> saying why not. A token revoked through
-    /// <c>/revoke</c> fails too. <paramref name="anyAudience"/> accepts the audiences of every client (introspection);
+    /// <c>/revoke</c> fails too (on another node: from this node's next sync of the deny list, see <see cref="RevokedAccessTokens"/>). <paramref name="anyAudience"/> accepts the audiences of every client (introspection);
     /// otherwise only the configured <see cref="LatchkeyOptions.Audience"/>.
     /// </summary>
-    public async Task<JsonElement> ValidateAsync(string token, bool anyAudience, CancellationToken cancellationToken)
+    public JsonElement Validate(string token, bool anyAudience)
     {
         JsonElement claims = VerifyOffline(token, anyAudience);
         string jti = claims.GetProperty("jti").GetString() ?? "";
-        if (await denyList.ContainsAsync(jti, time.GetUtcNow(), cancellationToken))
+        if (revoked.Contains(jti))
             throw new JwtException(JwtFailure.Revoked, $"The token {jti} was revoked.");
         return claims;
     }

@@ -40,7 +40,7 @@ internal sealed class BearerAuthenticationHandler(
         JsonElement claims;
         try
         {
-            claims = await validator.ValidateAsync(token, anyAudience: false, Context.RequestAborted);
+            claims = validator.Validate(token, anyAudience: false);
         }
         catch (JwtException e)
         {

@@ -26,4 +26,15 @@ internal sealed class SqlAccessTokenDenyList(SqlDatabase database) : IAccessToke
             .Add("now", now);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
+
+    public async Task<IReadOnlyDictionary<string, DateTimeOffset>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > @now").Add("now", now);
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var entries = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+            entries[reader.GetString(0)] = reader.GetTime(1);
+        return entries;
+    }
 }

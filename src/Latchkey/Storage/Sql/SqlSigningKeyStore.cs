@@ -45,6 +45,37 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public async Task<bool> TryRotateAsync(SigningKeyRecord key, DateTimeOffset? unlessCreatedAfter, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // One rotation at a time across nodes; the second to get the lock sees the first one's key and stands down.
+        await database.LockAsync(transaction, "signing-keys", cancellationToken);
+        await using DbCommand command = connection.CreateCommand("SELECT COUNT(*) FROM signing_keys WHERE created_at > @since", transaction);
+        if (unlessCreatedAfter is { } since)
+        {
+            command.Add("since", since);
+            if (Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken)) > 0)
+                return false;
+        }
+
+        command.CommandText = """
+            INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
+            VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
+            """;
+        command.Add("kid", key.KeyId)
+            .Add("alg", key.Algorithm)
+            .Add("jwk", key.PublicJwk)
+            .Add("private", key.ProtectedPrivateKey)
+            .Add("created", key.CreatedAt)
+            .Add("activates", key.ActivatesAt);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.CommandText = "UPDATE signing_keys SET retired_at = @activates WHERE kid <> @kid AND (retired_at IS NULL OR retired_at > @activates)";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
     public async Task<bool> RetireAsync(string keyId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);

@@ -1,0 +1,61 @@
+using Latchkey.Protocol;
+using Latchkey.Storage.Sql;
+using Microsoft.Extensions.Logging;
+
+namespace Latchkey.Endpoints;
+
+/// <summary>
+/// When the database is down (stopped, restarting, unreachable), an endpoint that needs it answers 503 with
+/// <c>Retry-After</c> and says so, instead of a 500: the client should simply try again, and the node stays up.
+/// Nothing is half-written: every state change is one transaction, rolled back by the failure. The OAuth endpoints
+/// answer in RFC 6749 §5.2 JSON (<c>temporarily_unavailable</c>), the others in problem+json. Endpoints that need no
+/// database (the JWKS, discovery, bearer checks from the in-memory key ring and revocation list) keep working.
+/// </summary>
+internal static class DatabaseUnavailableFilter
+{
+    /// <summary>Long enough for a restart or failover to make progress; short enough that a user barely notices.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    private const string Description = "The service is temporarily unavailable. Try again shortly.";
+
+    public static async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (Exception e) when (Unavailable(context.HttpContext, e) is { } database && !context.HttpContext.Response.HasStarted)
+        {
+            HttpContext http = context.HttpContext;
+            Log.DatabaseUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Latchkey.Database"),
+                database.Provider, http.Request.Path, e);
+            if (IsOAuthEndpoint(http.Request.Path))
+            {
+                OAuthResults.NoStore(http.Response);
+                return OAuthResults.Error(new OAuthError(OAuthErrors.TemporarilyUnavailable, Description, StatusCodes.Status503ServiceUnavailable)
+                {
+                    RetryAfter = RetryAfter,
+                    Detail = "database unavailable",
+                });
+            }
+
+            http.Response.Headers.RetryAfter = ((int)RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable", detail: Description);
+        }
+    }
+
+    private static SqlDatabase? Unavailable(HttpContext http, Exception exception)
+    {
+        SqlDatabase database = http.RequestServices.GetRequiredService<SqlDatabase>();
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (database.IsUnavailable(e))
+                return database;
+        }
+
+        return null;
+    }
+
+    private static bool IsOAuthEndpoint(PathString path) =>
+        path.StartsWithSegments("/token") || path.StartsWithSegments("/revoke") || path.StartsWithSegments("/introspect");
+}
