@@ -180,4 +180,17 @@ public sealed class PasswordHashingOptions
 
     /// <summary>Passes over the memory.</summary>
     public int Iterations { get; set; } = 2;
+
+    /// <summary>Hashes computed at once; 0 (the default) means one per core. More only adds waiting and memory.</summary>
+    public int MaxConcurrency { get; set; }
+
+    /// <summary>
+    /// Logins that may wait for a hashing slot beyond those running; -1 (the default) means 4 per slot. Further logins
+    /// are refused at once with 503 <c>temporarily_unavailable</c> and <c>Retry-After</c>, so a flood of logins cannot
+    /// make every other request wait.
+    /// </summary>
+    public int MaxQueue { get; set; } = -1;
+
+    /// <summary>The longest a login waits for a hashing slot before it is refused the same way.</summary>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(1);
 }

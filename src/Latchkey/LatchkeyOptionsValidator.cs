@@ -86,6 +86,8 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
 
         if (o.PasswordHashing.MemoryKiB < 19 * 1024 || o.PasswordHashing.Iterations < 2)
             problems.Add($"Latchkey:PasswordHashing is below OWASP's Argon2id minimum (MemoryKiB 19456, Iterations 2): got {o.PasswordHashing.MemoryKiB} KiB, {o.PasswordHashing.Iterations}.");
+        if (o.PasswordHashing.MaxConcurrency < 0 || o.PasswordHashing.MaxQueue < -1 || o.PasswordHashing.MaxWait < TimeSpan.Zero || o.PasswordHashing.MaxWait > TimeSpan.FromSeconds(30))
+            problems.Add("Latchkey:PasswordHashing: MaxConcurrency must be 0 (one per core) or more, MaxQueue -1 (4 per slot) or more, MaxWait between 00:00:00 and 00:00:30.");
         if (o.Audit.Retention < TimeSpan.FromHours(1))
             problems.Add($"Latchkey:Audit:Retention {o.Audit.Retention} must be at least 01:00:00 (default 90.00:00:00).");
 

@@ -37,6 +37,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddLatchkeyStorage();
 
         services.AddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
+        services.AddSingleton(sp => new PasswordHashingGate(Options(sp).PasswordHashing));
         services.AddSingleton(sp => new LoginThrottle(sp.GetRequiredService<ILoginFailureStore>(), Options(sp).LoginThrottle, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AuditTrail>();
         services.AddSingleton<PasswordLogin>();

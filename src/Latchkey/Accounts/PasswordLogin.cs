@@ -15,13 +15,18 @@ public sealed record LoginResult
     public static LoginResult Success(UserRecord user) => new() { User = user };
     public static LoginResult Throttled(TimeSpan retryAfter) => new() { RetryAfter = retryAfter, FailureReason = "throttled" };
     public static LoginResult Failed(string reason) => new() { FailureReason = reason };
+
+    /// <summary>Too many logins are being checked right now: nothing was checked; try again after <paramref name="retryAfter"/>.</summary>
+    public static LoginResult Busy(TimeSpan retryAfter) => new() { RetryAfter = retryAfter, FailureReason = "busy", IsBusy = true };
+
+    public bool IsBusy { get; private init; }
 }
 
 /// <summary>
 /// Checks a username and password, in this order: throttle, look up, verify, account state. Unknown users,
 /// wrong passwords and disabled accounts all cost one Argon2id verification and give the same answer.
 /// </summary>
-public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, LoginThrottle throttle, LatchkeyMetrics metrics, AuditTrail audit,
+public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, PasswordHashingGate hashing, LoginThrottle throttle, LatchkeyMetrics metrics, AuditTrail audit,
     TimeProvider time, ILogger<PasswordLogin> logger)
 {
     public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, string? clientId, CancellationToken cancellationToken)
@@ -41,20 +46,31 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Login
             return LoginResult.Throttled(wait);
         }
 
+        // Refused before hashing, and not counted as a failure: the password was never checked.
+        if (!await hashing.TryEnterAsync(cancellationToken))
+            return LoginResult.Busy(PasswordHashingGate.RetryAfter); // counted by latchkey_token_request_duration{outcome="temporarily_unavailable"}
+
         string? failure;
         bool needsRehash = false;
-        if (user is null)
+        try
         {
-            hasher.VerifyDummy(password);
-            failure = "unknown user";
+            if (user is null)
+            {
+                hasher.VerifyDummy(password);
+                failure = "unknown user";
+            }
+            else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
+            {
+                failure = "wrong password";
+            }
+            else
+            {
+                failure = user.Disabled ? "account disabled" : null;
+            }
         }
-        else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
+        finally
         {
-            failure = "wrong password";
-        }
-        else
-        {
-            failure = user.Disabled ? "account disabled" : null;
+            hashing.Exit();
         }
 
         if (failure is not null)

@@ -24,6 +24,8 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
             return OAuthError.InvalidRequest($"The password is longer than {PasswordHasher.MaximumPasswordLength} characters.");
 
         LoginResult result = await login.LoginAsync(request.Username, request.Password, request.ClientAddress, client.ClientId, cancellationToken);
+        if (result.IsBusy)
+            return OAuthError.Busy(result.RetryAfter!.Value, "password hashing at capacity");
         if (result.RetryAfter is { } wait)
             return OAuthError.Throttled(wait, "login throttled");
         if (result.User is not { } user)

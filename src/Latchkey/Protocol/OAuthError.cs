@@ -25,6 +25,14 @@ public sealed record OAuthError(string Code, string Description, int Status = St
     public static OAuthError InvalidCredentials(string detail) =>
         new(OAuthErrors.InvalidGrant, "The username or password is incorrect.") { Detail = detail };
 
+    /// <summary>More logins than the hashing capacity: refused at once, before any password is checked (RFC 6749 §5.2 JSON, 503).</summary>
+    public static OAuthError Busy(TimeSpan retryAfter, string detail) =>
+        new(OAuthErrors.TemporarilyUnavailable, "Too many logins right now. Try again shortly.", StatusCodes.Status503ServiceUnavailable)
+        {
+            RetryAfter = retryAfter,
+            Detail = detail,
+        };
+
     public static OAuthError Throttled(TimeSpan retryAfter, string detail) =>
         new(OAuthErrors.SlowDown, "Too many failed attempts. Try again later.", StatusCodes.Status429TooManyRequests)
         {

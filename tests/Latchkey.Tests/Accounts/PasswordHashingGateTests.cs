@@ -1,0 +1,70 @@
+using System.Net;
+using Latchkey.Accounts;
+using Latchkey.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Latchkey.Tests.Accounts;
+
+/// <summary>Bounded Argon2id concurrency: a login flood is refused fast instead of queueing every other request behind it.</summary>
+public sealed class PasswordHashingGateTests
+{
+    private const string Password = "correct horse battery";
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Gate_SlotsTaken_QueueWaitsAndTheRestAreRefusedAtOnce()
+    {
+        var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 1, MaxQueue = 1, MaxWait = TimeSpan.FromSeconds(10) });
+        Assert.True(await gate.TryEnterAsync(Ct));
+
+        Task<bool> queued = gate.TryEnterAsync(Ct);
+        Assert.False(queued.IsCompleted);
+        Assert.False(await gate.TryEnterAsync(Ct)); // the queue (1) is full: refused without waiting
+
+        gate.Exit();
+        Assert.True(await queued);
+        gate.Exit();
+        Assert.True(await gate.TryEnterAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Gate_WaitLongerThanMaxWait_IsRefused()
+    {
+        var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 1, MaxQueue = 4, MaxWait = TimeSpan.FromMilliseconds(50) });
+        Assert.True(await gate.TryEnterAsync(Ct));
+
+        Assert.False(await gate.TryEnterAsync(Ct));
+    }
+
+    [Fact]
+    public void Gate_Defaults_OneSlotPerCoreAndFourWaitingPerSlot()
+    {
+        var gate = new PasswordHashingGate(new PasswordHashingOptions());
+
+        Assert.Equal(Environment.ProcessorCount, gate.MaxConcurrency);
+    }
+
+    [Fact]
+    public async Task PasswordGrant_HashingAtCapacity_503TemporarilyUnavailableWithRetryAfterAndNoFailureCounted()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.PasswordHashing.MaxConcurrency = 1;
+            o.PasswordHashing.MaxQueue = 0;
+        });
+        await server.AddUserAsync("alice", Password);
+        var gate = server.Services.GetRequiredService<PasswordHashingGate>();
+        Assert.True(await gate.TryEnterAsync(Ct)); // every slot busy, as under a flood
+
+        for (int i = 0; i < 12; i++)
+        {
+            using HttpResponseMessage refused = await server.PostTokenAsync("alice", "a wrong password " + i);
+            await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+            Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+        }
+
+        gate.Exit();
+        // Twelve refused guesses were never checked, so they did not count towards the lockout (10): the login works.
+        await server.GetAccessTokenAsync("alice", Password);
+    }
+}
