@@ -60,6 +60,12 @@ public sealed class LatchkeyOptions
     /// </summary>
     public TimeSpan RevocationRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a node keeps a registered client's record in memory. Disabling a client, rotating its secret or removing
+    /// it through this node's admin API applies here at once; through the CLI or another node, within this time.
+    /// </summary>
+    public TimeSpan ClientCacheLifetime { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The scopes the built-in client may request. A request for any other scope gets <c>invalid_scope</c>.</summary>
     public List<string> Scopes { get; set; } = ["api"];
 

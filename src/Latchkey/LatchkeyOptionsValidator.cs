@@ -64,6 +64,9 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (o.RevocationRefreshInterval < TimeSpan.FromMilliseconds(100) || o.RevocationRefreshInterval > TimeSpan.FromMinutes(1))
             problems.Add($"Latchkey:RevocationRefreshInterval {o.RevocationRefreshInterval} is outside 00:00:00.1 to 00:01:00 (default 00:00:05).");
 
+        if (o.ClientCacheLifetime < TimeSpan.Zero || o.ClientCacheLifetime > TimeSpan.FromMinutes(1))
+            problems.Add($"Latchkey:ClientCacheLifetime {o.ClientCacheLifetime} is outside 00:00:00 to 00:01:00 (default 00:00:05; 0 reads the database every time).");
+
         KeyOptions k = o.Keys;
         if (k.RefreshInterval < TimeSpan.FromSeconds(1) || k.RefreshInterval > TimeSpan.FromMinutes(10))
             problems.Add($"Latchkey:Keys:RefreshInterval {k.RefreshInterval} is outside 00:00:01 to 00:10:00 (default 00:00:30).");

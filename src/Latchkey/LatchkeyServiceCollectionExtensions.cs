@@ -34,6 +34,10 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Latchkey.LatchkeyOptions>, Latchkey.LatchkeyOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
+        // The server caches client records briefly (CachingClientStore); the CLI's AddLatchkeyStorage() does not.
+        services.TryAddSingleton<SqlClientStore>();
+        services.TryAddSingleton<IClientStore>(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
+            sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddLatchkeyStorage();
 
         services.AddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
