@@ -22,7 +22,9 @@ internal sealed class LatchkeyInitializer(
         await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
         await revokedAccessTokens.SyncAsync(cancellationToken);
-        hasher.Warm();
+        // In the background: the dummy hash is a full Argon2id (tens of ms) and need not delay the first token. A login
+        // that arrives before it is ready waits for it (Lazy), so none is answered faster for an unknown user.
+        _ = Task.Run(hasher.Warm, CancellationToken.None);
         _ = metrics; // already created by being injected: see the summary
 
         string issuer = options.Value.Issuer!;
