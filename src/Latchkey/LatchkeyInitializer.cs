@@ -17,7 +17,20 @@ internal sealed class LatchkeyInitializer(
     LatchkeyMetrics metrics, Tokens.RevokedAccessTokens revokedAccessTokens, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private readonly Lock _gate = new();
+    private Task? _initialized;
+
+    /// <summary>
+    /// Runs once, whoever calls first. <c>latchkey serve</c> calls it before starting the host, so that a refusal (a wrong
+    /// master key, an unreachable database) is only its own "cannot start" message; the host's call then finds it done.
+    /// </summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+            return _initialized ??= InitializeAsync(cancellationToken);
+    }
+
+    private async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);

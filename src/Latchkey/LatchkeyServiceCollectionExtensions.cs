@@ -61,7 +61,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton(sp => new Latchkey.LatchkeyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddHostedService<Latchkey.LatchkeyInitializer>();
+        services.AddSingleton<Latchkey.LatchkeyInitializer>();
+        services.AddHostedService(sp => sp.GetRequiredService<Latchkey.LatchkeyInitializer>());
         services.AddHostedService<SigningKeyMaintenance>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
         services.AddLatchkeyOpenApi();

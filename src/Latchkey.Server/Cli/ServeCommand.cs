@@ -89,6 +89,9 @@ internal static class ServeCommand
 
         try
         {
+            // Schema and signing keys first, before the host starts anything: a refusal here (a wrong master key, an
+            // unreachable database) is then our message alone, not also the host's "Hosting failed to start" with a stack trace.
+            await app.Services.GetRequiredService<LatchkeyInitializer>().StartAsync(cancellationToken);
             // StartAsync returns once ApplicationStarted has fired: Kestrel is bound and the keys are loaded.
             await app.StartAsync(cancellationToken);
             await StartupBanner.PrintAsync(app, asLogEvent: logFormat.Equals("json", StringComparison.OrdinalIgnoreCase), cancellationToken);

@@ -104,6 +104,9 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Contains("does not decrypt", result.Stderr);
         Assert.DoesNotContain("Now listening", result.Stdout);
         Assert.DoesNotContain(otherKey, result.AllOutput);
+        // The refusal is the message above, not a host failure log with a stack trace.
+        Assert.DoesNotContain("   at ", result.AllOutput);
+        Assert.DoesNotContain("Hosting failed", result.AllOutput);
     }
 
     [Fact]
