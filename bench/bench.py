@@ -481,7 +481,7 @@ def _targets(summary, flood, flood_info, rates, startup, durable, skipped):
 
     if "cc-es256" in summary:
         peak = _mib(summary["cc-es256"]["peak_rss_kb"])
-        others = ", ".join(f"{n.removeprefix('cc-').upper()} {_mib(summary[n]['peak_rss_kb']):.1f} MiB" for n in ("cc-hs256", "cc-eddsa") if n in summary)
+        others = ", ".join(f"{label} {_mib(summary[n]['peak_rss_kb']):.1f} MiB" for n, label in (("cc-hs256", "HS256"), ("cc-eddsa", "EdDSA")) if n in summary)
         rows.append(("peak RSS under client_credentials load (ES256, the default)", f"{peak:.1f} MiB" + (f" ({others})" if others else ""),
                      "absolute", "–", "≤ 80 MiB", "MET" if peak <= 80 else "NOT MET"))
         idle = _mib(summary["cc-es256"]["idle_rss_kb"])

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh: Latchkey's HTTP benchmark, with its references measured in the same run (issue #6).
 #
-#   bench/run.sh [--duration S] [--warmup S] [--rounds N] [--only NAME,...] [--out FILE] [--micro]
+#   bench/run.sh [--duration S] [--warmup S] [--rounds N] [--only NAME,...] [--out FILE] [--micro] [--keep]
 #
 # Builds Release, then for each target: starts it pinned to core 0 (taskset -c 0), waits until it answers, warms it up
 # with wrk, measures N rounds of `wrk -t1 -c32 --latency` pinned to core 1, and reads its RSS from /proc. Writes FILE
 # (default bench/RESULTS.md): req/s, p50, p99, non-2xx and RSS of every target (medians of the rounds), and each
 # issue #6 target as a ratio to its reference, MET or NOT MET. --micro also runs bench/micro.sh (BenchmarkDotNet).
+# --keep leaves the work folder (every wrk output, server log and data folder) and prints where it is.
 #
 # Defaults: --duration 10 --warmup 5 --rounds 3, about 12 minutes on 2 cores (16 targets × (5 s warm-up + 3 × 10 s),
 # the flood's 3 × 2 × 10 s, the build). --duration 1 --warmup 1 --rounds 1 is the smoke run (.ci/run), about 2 minutes.
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0
+duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0
 command_line="bench/run.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --micro) micro=1; shift ;;
+    --keep) keep=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -83,7 +85,7 @@ cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
+  if [ "$keep" = 1 ]; then echo "== kept $work (wrk outputs in results/, server logs, data folders)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 # Whatever fails unexpectedly says where.
