@@ -176,6 +176,10 @@ stop_server() {
 }
 
 rss_kb() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"; }
+# CPU time the process has used (user + system, in clock ticks): per round, the server's CPU cost of a request, which
+# other load on the machine disturbs far less than its rate.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+clock_ticks=$(getconf CLK_TCK)
 
 # run_wrk OUTFILE SECONDS CONNECTIONS URL SCRIPT [VAR=VALUE...]: one wrk run pinned to core 1; the variables configure
 # the lua script (bench/wrk/*.lua).
@@ -195,7 +199,9 @@ measure() {
   idle=$(rss_kb "$server_pid" VmRSS)
   run_wrk "$work/$name.warmup.txt" "$warmup" "$connections" "$url" "$script" "$@"
   for r in $(seq 1 "$rounds"); do
+    before=$(cpu_ticks "$server_pid")
     run_wrk "$results/$name.r$r.txt" "$duration" "$connections" "$url" "$script" "$@"
+    echo "cpu_ticks $(( $(cpu_ticks "$server_pid") - before )) $clock_ticks" >>"$results/$name.r$r.txt"
     echo "   $name round $r: $(brief "$results/$name.r$r.txt")"
   done
   kill -0 "$server_pid" 2>/dev/null || die "$name: the server died under load (see its log)"
@@ -357,7 +363,9 @@ refresh_target() {
   mv "$pool.next" "$pool"
   for r in $(seq 1 "$rounds"); do
     top_up
+    before=$(cpu_ticks "$server_pid")
     run_wrk "$results/$name.r$r.txt" "$duration" "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
+    echo "cpu_ticks $(( $(cpu_ticks "$server_pid") - before )) $clock_ticks" >>"$results/$name.r$r.txt"
     mv "$pool.next" "$pool"
     echo "   $name round $r: $(brief "$results/$name.r$r.txt")"
   done
