@@ -161,8 +161,17 @@ def parse_wrk(path):
     completed = int(requests.group(1))
     # Appended by run.sh: the server's CPU ticks (user + system) during the run, and ticks per second.
     cpu = re.search(r"^cpu_ticks (\d+) (\d+)$", text, re.M)
+    jit = re.search(r"^jit_ticks (\d+)$", text, re.M)
+    console = re.search(r"^console_ticks (\d+)$", text, re.M)
+
+    def per_request(ticks):
+        return int(ticks.group(1)) / int(cpu.group(2)) / completed * 1e6 if ticks and cpu and completed else None
+
     return {
-        "cpu_us": int(cpu.group(1)) / int(cpu.group(2)) / completed * 1e6 if cpu and completed else None,
+        "cpu_us": per_request(cpu),
+        # Of which: the runtime's tier-up JIT thread, and the console logger's thread.
+        "jit_us": per_request(jit),
+        "console_us": per_request(console),
         "rps": float(rps.group(1)),
         # A run that completed no request has no latency distribution (wrk prints zeros).
         "p50": _ms(p50.group(1)) if p50 and completed else None,
@@ -236,6 +245,8 @@ def report(results, out):
             "p50": _median([r["p50"] for r in runs]),
             "p99": _median([r["p99"] for r in runs]),
             "cpu_us": _median([r["cpu_us"] for r in runs]),
+            "jit_us": _median([r["jit_us"] for r in runs]),
+            "console_us": _median([r["console_us"] for r in runs]),
             "non2xx": sum(r["non2xx"] for r in runs),
             "socket_errors": sum(r["socket_errors"] for r in runs),
             "idle_rss_kb": info.get("idle_rss_kb"),
@@ -263,7 +274,8 @@ def report(results, out):
       f"after: {_read(os.path.join(results, 'load_after.txt'))}.")
     w(f"- Versions: {meta['versions']}.")
     w(f"- Method: each server runs pinned to core 0 (`taskset -c 0`), `wrk -t1 --latency` pinned to core 1, loopback. "
-      f"Per target: start, wait until it answers, {meta['warmup']} s warm-up, then {meta['rounds']} round(s) of "
+      f"Per target: start, wait until it answers, {meta['warmup']} s warm-up"
+      f"{' (then more, until the tiered JIT settled: --settle)' if meta.get('settle') else ''}, then {meta['rounds']} round(s) of "
       f"{meta['duration']} s against the same process; figures are medians of the rounds (non-2xx and socket errors are "
       f"summed). 32 connections unless the table says otherwise. RSS is from /proc: idle = VmRSS once the server answers, "
       f"before any load; peak = VmHWM after the last round (the peak since the process started). Release builds.")
@@ -289,9 +301,11 @@ def report(results, out):
     w("## Throughput (medians of the rounds)")
     w("")
     w("Server CPU per request is the CPU time (user + system) the server process used during a round, divided by the "
-      "requests wrk completed: the cost of a request, far less disturbed by other load on the machine than the rate.")
+      "requests wrk completed: the cost of a request, far less disturbed by other load on the machine than the rate. "
+      "Of it, *JIT* is the runtime's tier-up compilation thread (`.NET Tiered Com`: a .NET server not yet warm) and *log* "
+      "the console logger's thread (`Console logger`).")
     w("")
-    w("| target | what | conns | req/s | ratio to its reference | server CPU per request | p50 | p99 | non-2xx | socket errors | idle RSS | peak RSS |")
+    w("| target | what | conns | req/s | ratio to its reference | server CPU per request (JIT, log) | p50 | p99 | non-2xx | socket errors | idle RSS | peak RSS |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     references = _references(summary, rates)
     for name, description in catalog.items():
@@ -301,7 +315,9 @@ def report(results, out):
             if name in references and references[name][1]:
                 label, value = references[name]
                 ratio = f"{s['rps'] / value:.0%} of {label}"
-            w(f"| {name} | {description} | {s['connections'] or '–'} | {_fmt(s['rps'])} | {ratio} | {_fmt(s['cpu_us'], 0, ' µs')} | {_fmt(s['p50'], 2, ' ms')} | "
+            parts = ", ".join(f"{label} {_fmt(s[key], 0, ' µs')}" for key, label in (("jit_us", "JIT"), ("console_us", "log")) if s[key])
+            cpu_cell = _fmt(s['cpu_us'], 0, ' µs') + (f" ({parts})" if parts else "")
+            w(f"| {name} | {description} | {s['connections'] or '–'} | {_fmt(s['rps'])} | {ratio} | {cpu_cell} | {_fmt(s['p50'], 2, ' ms')} | "
               f"{_fmt(s['p99'], 2, ' ms')} | {s['non2xx']} | {s['socket_errors']} | {_fmt(_mib(s['idle_rss_kb']), 1, ' MiB')} | "
               f"{_fmt(_mib(s['peak_rss_kb']), 1, ' MiB')} |")
         elif name in skipped:

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh: Latchkey's HTTP benchmark, with its references measured in the same run (issue #6).
 #
-#   bench/run.sh [--duration S] [--warmup S] [--rounds N] [--only NAME,...] [--out FILE] [--micro] [--keep]
+#   bench/run.sh [--duration S] [--warmup S] [--settle] [--rounds N] [--only NAME,...] [--out FILE] [--micro] [--keep]
 #
 # Builds Release, then for each target: starts it pinned to core 0 (taskset -c 0), waits until it answers, warms it up
 # with wrk, measures N rounds of `wrk -t1 -c32 --latency` pinned to core 1, and reads its RSS from /proc. Writes FILE
 # (default bench/RESULTS.md): req/s, p50, p99, non-2xx and RSS of every target (medians of the rounds), and each
 # issue #6 target as a ratio to its reference, MET or NOT MET. --micro also runs bench/micro.sh (BenchmarkDotNet).
 # --keep leaves the work folder (every wrk output, server log and data folder) and prints where it is.
+# --settle warms each .NET server up until its tiered JIT has settled (5 s chunks after the --warmup, until the
+# runtime's tiering thread used under 2% of the chunk, at most 90 s): steady-state figures, at about twice the run time.
+# Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
 #
 # Defaults: --duration 10 --warmup 5 --rounds 3, about 12 minutes on 2 cores (16 targets × (5 s warm-up + 3 × 10 s),
 # the flood's 3 × 2 × 10 s, the build). --duration 1 --warmup 1 --rounds 1 is the smoke run (.ci/run), about 2 minutes.
@@ -33,7 +36,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0
+duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0
 command_line="bench/run.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --micro) micro=1; shift ;;
     --keep) keep=1; shift ;;
+    --settle) settle=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -79,7 +83,10 @@ fi
 # ------------------------------------------------------------------------------------------------ bookkeeping
 work=$(mktemp -d)
 results="$work/results"
-mkdir -p "$results"
+# The servers' working folder, empty: ASP.NET Core watches its content root (the working folder) for appsettings.json
+# changes, and that FileSystemWatcher wakes on every write below it. Server logs and data folders stay outside it.
+cwd="$work/cwd"
+mkdir -p "$results" "$cwd"
 pids=()
 cleanup() {
   local pid
@@ -145,11 +152,12 @@ seed_dll="$root/samples/Seed/bin/Release/net10.0/Seed.dll"
 
 # ------------------------------------------------------------------------------------------------ servers and wrk
 server_pid=""
-# start_server NAME CMD...: starts CMD in the work folder (so no appsettings.json of ours is read), pinned to core 0.
-# taskset and env exec their command, so server_pid is the server's own process (its /proc/PID/status is read).
+# start_server NAME CMD...: starts CMD in an empty working folder (no appsettings.json of ours is read, and no write of
+# the benchmark lands under its content root), pinned to core 0. taskset and env exec their command, so server_pid is
+# the server's own process (its /proc/PID/status is read).
 start_server() {
   local name=$1; shift
-  ( cd "$work" && exec taskset -c 0 "$@" ) >>"$work/$name.log" 2>&1 &
+  ( cd "$cwd" && exec taskset -c 0 "$@" ) >>"$work/$name.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
 }
@@ -178,8 +186,47 @@ stop_server() {
 rss_kb() { awk -v field="$2:" '$1 == field { print $2 }' "/proc/$1/status"; }
 # CPU time the process has used (user + system, in clock ticks): per round, the server's CPU cost of a request, which
 # other load on the machine disturbs far less than its rate.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# (Fields 14 and 15 of stat, counted after the ")" that closes the name, which may hold spaces.)
+stat_ticks() { sed 's/.*) //' "$1" 2>/dev/null | awk '{ print $12 + $13 }'; }
+cpu_ticks() { stat_ticks "/proc/$1/stat"; }
 clock_ticks=$(getconf CLK_TCK)
+# thread_ticks PID NAME: CPU ticks of the process's threads whose name starts with NAME. .NET names its long-lived threads:
+# ".NET Tiered Com" compiles hot methods again at a higher tier (JIT), "Console logger " writes the console log.
+thread_ticks() {
+  local t total=0 comm
+  for t in /proc/"$1"/task/*; do
+    comm=$(cat "$t/comm" 2>/dev/null) || continue
+    [[ $comm == "$2"* ]] && total=$((total + $(stat_ticks "$t/stat") + 0))
+  done
+  echo "$total"
+}
+
+# round_counters PID: "process jit console" CPU ticks so far.
+round_counters() { echo "$(cpu_ticks "$1") $(thread_ticks "$1" ".NET Tiered Com") $(thread_ticks "$1" "Console logger")"; }
+
+# record_round OUTFILE PID BEFORE: appends the CPU the server used during the round to wrk's output, for the report.
+record_round() {
+  local -a b a
+  read -ra b <<<"$3"
+  read -ra a <<<"$(round_counters "$2")"
+  printf 'cpu_ticks %s %s\njit_ticks %s\nconsole_ticks %s\n' $((a[0] - b[0])) "$clock_ticks" $((a[1] - b[1])) $((a[2] - b[2])) >>"$1"
+}
+
+# settle NAME PID URL CONNECTIONS SCRIPT [VAR=VALUE...]: with --settle, more warm-up in 5 s chunks until the JIT is done.
+settle() {
+  [ "$settle" = 1 ] || return 0
+  local name=$1 pid=$2 url=$3 connections=$4 script=$5; shift 5
+  local spent=$warmup before after
+  while [ "$spent" -lt 90 ]; do
+    before=$(thread_ticks "$pid" ".NET Tiered Com")
+    run_wrk "$work/$name.settle.txt" 5 "$connections" "$url" "$script" "$@"
+    after=$(thread_ticks "$pid" ".NET Tiered Com")
+    spent=$((spent + 5))
+    # Settled when the tiering thread used under 2% of the 5 s.
+    [ $(( (after - before) * 100 )) -ge $(( 2 * 5 * clock_ticks )) ] || break
+  done
+  echo "   $name: warmed up $spent s"
+}
 
 # run_wrk OUTFILE SECONDS CONNECTIONS URL SCRIPT [VAR=VALUE...]: one wrk run pinned to core 1; the variables configure
 # the lua script (bench/wrk/*.lua).
@@ -198,10 +245,11 @@ measure() {
   local idle r
   idle=$(rss_kb "$server_pid" VmRSS)
   run_wrk "$work/$name.warmup.txt" "$warmup" "$connections" "$url" "$script" "$@"
+  settle "$name" "$server_pid" "$url" "$connections" "$script" "$@"
   for r in $(seq 1 "$rounds"); do
-    before=$(cpu_ticks "$server_pid")
+    before=$(round_counters "$server_pid")
     run_wrk "$results/$name.r$r.txt" "$duration" "$connections" "$url" "$script" "$@"
-    echo "cpu_ticks $(( $(cpu_ticks "$server_pid") - before )) $clock_ticks" >>"$results/$name.r$r.txt"
+    record_round "$results/$name.r$r.txt" "$server_pid" "$before"
     echo "   $name round $r: $(brief "$results/$name.r$r.txt")"
   done
   kill -0 "$server_pid" 2>/dev/null || die "$name: the server died under load (see its log)"
@@ -228,7 +276,7 @@ cat >"$results/meta.json" <<JSON
 {
   "command": $(json_string "$command_line"),
   "date": $(json_string "$(date -u '+%Y-%m-%d %H:%M UTC')"),
-  "duration": $duration, "warmup": $warmup, "rounds": $rounds,
+  "duration": $duration, "warmup": $warmup, "rounds": $rounds, "settle": $settle,
   "machine": {
     "cpu": $(json_string "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"),
     "nproc": $(nproc),
@@ -361,11 +409,24 @@ refresh_target() {
   idle=$(rss_kb "$server_pid" VmRSS)
   run_wrk "$work/$name.warmup.txt" "$warmup" "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
   mv "$pool.next" "$pool"
+  if [ "$settle" = 1 ]; then
+    local spent=$warmup jit_before jit_after
+    while [ "$spent" -lt 90 ]; do
+      top_up
+      jit_before=$(thread_ticks "$server_pid" ".NET Tiered Com")
+      run_wrk "$work/$name.settle.txt" 5 "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
+      mv "$pool.next" "$pool"
+      jit_after=$(thread_ticks "$server_pid" ".NET Tiered Com")
+      spent=$((spent + 5))
+      [ $(( (jit_after - jit_before) * 100 )) -ge $(( 2 * 5 * clock_ticks )) ] || break
+    done
+    echo "   $name: warmed up $spent s"
+  fi
   for r in $(seq 1 "$rounds"); do
     top_up
-    before=$(cpu_ticks "$server_pid")
+    before=$(round_counters "$server_pid")
     run_wrk "$results/$name.r$r.txt" "$duration" "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
-    echo "cpu_ticks $(( $(cpu_ticks "$server_pid") - before )) $clock_ticks" >>"$results/$name.r$r.txt"
+    record_round "$results/$name.r$r.txt" "$server_pid" "$before"
     mv "$pool.next" "$pool"
     echo "   $name round $r: $(brief "$results/$name.r$r.txt")"
   done
@@ -461,7 +522,7 @@ if wanted startup; then
   say "startup (process start to first token)"
   prepare_data es256
   port=$(free_port)
-  ( cd "$work" && taskset -c 1 "$python" "$root/bench/bench.py" first-token "http://127.0.0.1:$port" "${client_basic[es256]}" "$rounds" \
+  ( cd "$cwd" && taskset -c 1 "$python" "$root/bench/bench.py" first-token "http://127.0.0.1:$port" "${client_basic[es256]}" "$rounds" \
       "$work/startup.log" -- taskset -c 0 "${latchkey[@]}" serve --urls "http://127.0.0.1:$port" --data-dir "$work/data-es256" ) \
     >"$results/startup.json" || { tail -n 30 "$work/startup.log" >&2; die "startup: no token"; }
   echo "   $(cat "$results/startup.json")"
