@@ -13,8 +13,12 @@ namespace Latchkey.Accounts;
 /// </summary>
 public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions options, TimeProvider time)
 {
-    /// <summary>How long the caller must wait, or null when the attempt may proceed.</summary>
-    public async Task<TimeSpan?> CheckAsync(string username, IPAddress? address, CancellationToken cancellationToken)
+    /// <summary>How long the caller must wait, or null when the attempt may proceed (with the username's failure count so far).</summary>
+    public async Task<TimeSpan?> CheckAsync(string username, IPAddress? address, CancellationToken cancellationToken) =>
+        (await CheckCountingAsync(username, address, cancellationToken)).Wait;
+
+    /// <summary>Like <see cref="CheckAsync"/>, and also the username's consecutive failures so far, for <see cref="TryStartAttemptAsync"/>.</summary>
+    public async Task<(TimeSpan? Wait, int UserFailures)> CheckCountingAsync(string username, IPAddress? address, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
         LoginFailureCounts counts = await store.GetAsync(UserKey(username), AddressKey(address), now - options.AddressWindow, cancellationToken);
@@ -34,7 +38,28 @@ public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions
                 wait = addressWait;
         }
 
-        return wait > TimeSpan.Zero ? wait : null;
+        return (wait > TimeSpan.Zero ? wait : null, counts.UserFailures);
+    }
+
+    /// <summary>
+    /// Counts the attempt before its password is checked, and returns null when it may go on, else how long to wait.
+    /// Checking first and counting after would let every guess already in flight through (20 sent at once, on one node or
+    /// several, were all tested): counted first, each has its own number, and only those within the budget are tested:
+    /// up to the threshold while unlocked, one at a time once a lock has run out. The ones refused stay counted.
+    /// </summary>
+    public async Task<TimeSpan?> TryStartAttemptAsync(string username, int failuresWhenChecked, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        int count = await store.CountUserAttemptAsync(UserKey(username), now, cancellationToken);
+        int allowed = Math.Max(options.UserFailureThreshold, failuresWhenChecked + 1);
+        return count <= allowed ? null : UserLockout(count);
+    }
+
+    /// <summary>The attempt started with <see cref="TryStartAttemptAsync"/> failed: the username is counted already; count the address.</summary>
+    public Task RecordAttemptFailedAsync(IPAddress? address, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        return store.RecordAddressFailureAsync(AddressKey(address), now, now - options.AddressWindow, cancellationToken);
     }
 
     public Task RecordFailureAsync(string username, IPAddress? address, CancellationToken cancellationToken)

@@ -38,7 +38,8 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Passw
         string logName = user?.Username ?? "unknown#" + LoginThrottle.UserKey(normalized)[..12];
 
         // A locked username is refused before the password is checked: a guess made while locked is never tested.
-        if (await throttle.CheckAsync(normalized, address, cancellationToken) is { } wait)
+        (TimeSpan? locked, int failuresSoFar) = await throttle.CheckCountingAsync(normalized, address, cancellationToken);
+        if (locked is { } wait)
         {
             Log.LoginThrottled(logger, logName, addressText, wait);
             metrics.LoginThrottled();
@@ -50,22 +51,28 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Passw
         if (!await hashing.TryEnterAsync(cancellationToken))
             return LoginResult.Busy(PasswordHashingGate.RetryAfter); // counted by latchkey_token_request_duration{outcome="temporarily_unavailable"}
 
-        string? failure;
+        // Counted before the password is checked, so guesses sent at once (to one node or many) share one budget.
+        TimeSpan? overBudget;
+        string? failure = null;
         bool needsRehash = false;
         try
         {
-            if (user is null)
+            overBudget = await throttle.TryStartAttemptAsync(normalized, failuresSoFar, cancellationToken);
+            if (overBudget is null)
             {
-                hasher.VerifyDummy(password);
-                failure = "unknown user";
-            }
-            else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
-            {
-                failure = "wrong password";
-            }
-            else
-            {
-                failure = user.Disabled ? "account disabled" : null;
+                if (user is null)
+                {
+                    hasher.VerifyDummy(password);
+                    failure = "unknown user";
+                }
+                else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
+                {
+                    failure = "wrong password";
+                }
+                else
+                {
+                    failure = user.Disabled ? "account disabled" : null;
+                }
             }
         }
         finally
@@ -73,9 +80,17 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Passw
             hashing.Exit();
         }
 
+        if (overBudget is { } over)
+        {
+            Log.LoginThrottled(logger, logName, addressText, over);
+            metrics.LoginThrottled();
+            await AuditAsync(AuditEvents.LoginThrottled, "refused", logName, clientId, address, $"retry after {over.TotalSeconds:0} s", cancellationToken);
+            return LoginResult.Throttled(over);
+        }
+
         if (failure is not null)
         {
-            await throttle.RecordFailureAsync(normalized, address, cancellationToken);
+            await throttle.RecordAttemptFailedAsync(address, cancellationToken);
             Log.LoginFailed(logger, logName, addressText, failure);
             metrics.LoginFailed();
             await AuditAsync(AuditEvents.LoginFailed, "failure", logName, clientId, address, failure, cancellationToken);

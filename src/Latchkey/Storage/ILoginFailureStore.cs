@@ -11,6 +11,15 @@ public interface ILoginFailureStore
     /// <summary>Counts one failure for both the username and the address, atomically.</summary>
     Task RecordFailureAsync(string userKey, string addressKey, DateTimeOffset at, DateTimeOffset windowStart, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Counts an attempt against the username before its password is checked, atomically across nodes, and returns the
+    /// new count: concurrent guesses each get their own number, so no more of them are tested than the budget allows.
+    /// </summary>
+    Task<int> CountUserAttemptAsync(string userKey, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Counts one failure for the address only (the username's attempt was counted already).</summary>
+    Task RecordAddressFailureAsync(string addressKey, DateTimeOffset at, DateTimeOffset windowStart, CancellationToken cancellationToken);
+
     /// <summary>A successful login clears the username's consecutive failures (not the address's).</summary>
     Task ResetUserAsync(string userKey, CancellationToken cancellationToken);
 }

@@ -43,6 +43,29 @@ public sealed class LoginThrottleTests
     }
 
     [Fact]
+    public async Task User_TwentyGuessesAtOnce_OnlyTheThresholdIsTestedAndTheRestAre429()
+    {
+        // Every guess is counted before its password is checked: sent together, they cannot all slip past the check.
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.PasswordHashing.MaxQueue = 64; // no 503 for being busy: this test is about the throttle
+            o.PasswordHashing.MaxWait = TimeSpan.FromSeconds(30);
+        });
+        await server.AddUserAsync("alice", Password);
+
+        HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => server.PostTokenAsync("alice", "wrong guess " + i)));
+
+        int tested = responses.Count(r => r.StatusCode == HttpStatusCode.BadRequest);
+        int refused = responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.Equal(20, tested + refused);
+        Assert.Equal(10, tested);
+        foreach (HttpResponseMessage response in responses)
+            response.Dispose();
+        using HttpResponseMessage right = await server.PostTokenAsync("alice", Password);
+        await HttpAssert.OAuthErrorAsync(right, HttpStatusCode.TooManyRequests, "slow_down");
+    }
+
+    [Fact]
     public async Task User_Lockout_EndsAfterItsTimeAndSuccessResetsTheCount()
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();

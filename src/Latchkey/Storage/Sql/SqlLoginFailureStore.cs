@@ -45,6 +45,34 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
         await transaction.CommitAsync(cancellationToken);
     }
 
+    public async Task<int> CountUserAttemptAsync(string userKey, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            INSERT INTO login_failures_by_user (user_key, failures, last_failure_at) VALUES (@user, 1, @at)
+            ON CONFLICT (user_key) DO UPDATE SET failures = login_failures_by_user.failures + 1, last_failure_at = @at
+            RETURNING failures
+            """)
+            .Add("user", userKey)
+            .Add("at", at);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    public async Task RecordAddressFailureAsync(string addressKey, DateTimeOffset at, DateTimeOffset windowStart, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            INSERT INTO login_failures_by_address (address, failed_at) VALUES (@address, @at);
+            DELETE FROM login_failures_by_address WHERE address = @address AND failed_at <= @since;
+            """, transaction)
+            .Add("address", addressKey)
+            .Add("at", at)
+            .Add("since", windowStart);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public async Task ResetUserAsync(string userKey, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
