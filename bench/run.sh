@@ -346,14 +346,19 @@ password='correct horse battery staple'
 password_form='grant_type=password&username=bench&password=correct+horse+battery+staple'
 hmac_secret=$(head -c 32 /dev/urandom | base64 -w0)
 declare -A client_basic=()
+# "postgres" is ES256 on BENCH_POSTGRES (with a master key from the environment, as every PostgreSQL node needs).
+bench_master_key=$(head -c 32 /dev/urandom | base64)
+database_args() { if [ "$1" = postgres ]; then echo "--database=$BENCH_POSTGRES"; fi; }
 prepare_data() {
   local algorithm=$1 data="$work/data-$1" secret
   [ -z "${client_basic[$algorithm]:-}" ] || return 0
-  secret=$("${latchkey[@]}" clients add bench --grant client_credentials --audience api --json --data-dir "$data" \
+  secret=$(LATCHKEY__MASTERKEY="$bench_master_key" "${latchkey[@]}" clients add "bench-$algorithm" --grant client_credentials --audience api --json \
+    --data-dir "$data" $(database_args "$algorithm") \
     | "$python" -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])') || die "latchkey clients add failed"
-  client_basic[$algorithm]="Basic $(printf 'bench:%s' "$secret" | base64 -w0)"
-  if [ "$algorithm" = es256 ]; then
-    printf '%s\n' "$password" | "${latchkey[@]}" users add bench --password-stdin --data-dir "$data" >/dev/null || die "latchkey users add failed"
+  client_basic[$algorithm]="Basic $(printf 'bench-%s:%s' "$algorithm" "$secret" | base64 -w0)"
+  if [ "$algorithm" = es256 ] || [ "$algorithm" = postgres ]; then
+    printf '%s\n' "$password" | LATCHKEY__MASTERKEY="$bench_master_key" "${latchkey[@]}" users add bench --password-stdin --data-dir "$data" \
+      $(database_args "$algorithm") >/dev/null || die "latchkey users add failed"
   fi
 }
 
@@ -364,6 +369,7 @@ serve_latchkey() {
   case $algorithm in
     hs256) args=(--algorithm HS256); env=(LATCHKEY__HMACSECRET="$hmac_secret") ;;
     eddsa) args=(--algorithm EdDSA) ;;
+    postgres) args=("$(database_args postgres)"); env=(LATCHKEY__MASTERKEY="$bench_master_key") ;;
   esac
   prepare_data "$algorithm"
   port=$(free_port)
@@ -393,9 +399,9 @@ fi
 # as many tokens as connections (topped up by password logins between runs: a token in flight when wrk stops is spent,
 # its successor never read). After the last round: kill -9, restart, and every token the client holds must still work.
 refresh_target() {
-  local name=$1; shift
+  local name=$1 algorithm=$2; shift 2
   local pool="$work/$name.pool" connections=32 r
-  serve_latchkey "$name" es256 "$@"
+  serve_latchkey "$name" "$algorithm" "$@"
   : >"$pool"
   top_up() {
     local have need
@@ -435,7 +441,7 @@ refresh_target() {
 
   # Durability: every rotation the client saw must survive a crash.
   kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null || true
-  serve_latchkey "$name" es256 "$@"
+  serve_latchkey "$name" "$algorithm" "$@"
   "$python" "$root/bench/bench.py" refresh-check "$url" "$pool" >"$results/$name.durable.json" || die "$name: refresh check failed"
   echo "   $name after kill -9 and restart: $(cat "$results/$name.durable.json") tokens redeemable"
   stop_server
@@ -443,14 +449,14 @@ refresh_target() {
 
 if wanted refresh-sqlite; then
   say "refresh-sqlite (refresh_token grant, rotating)"
-  refresh_target refresh-sqlite
+  refresh_target refresh-sqlite es256
 fi
 
 if wanted refresh-postgres; then
   # ---- PostgreSQL slot: runs when the Postgres provider has landed and BENCH_POSTGRES names a database for it.
   if [ -n "${BENCH_POSTGRES:-}" ]; then
     say "refresh-postgres (refresh_token grant, rotating, on BENCH_POSTGRES)"
-    die "refresh-postgres: not wired yet. When latchkey serve and the CLI take --database, pass it in prepare_data and refresh_target"
+    refresh_target refresh-postgres postgres
   else
     skip refresh-postgres "set BENCH_POSTGRES to a connection string (Host=127.0.0.1;Port=5432;…) once the PostgreSQL provider lands"
   fi
