@@ -296,7 +296,7 @@ public static class PostgresCluster
                 ChownToSystemUser(folder);
                 // --no-sync: initdb skips flushing the new files to disk; the cluster is thrown away, never recovered from a crash.
                 Run(bin, "initdb", ["-D", server.Data, "-U", Superuser, "--pwfile", passwordFile, "--auth", "scram-sha-256",
-                    "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"], TimeSpan.FromMinutes(2));
+                    "-E", "UTF8", .. Collation(bin), "--no-sync", "--no-instructions"], TimeSpan.FromMinutes(2));
                 File.Delete(passwordFile);
                 await File.AppendAllTextAsync(Path.Combine(server.Data, "postgresql.conf"), $"""
 
@@ -322,6 +322,19 @@ public static class PostgresCluster
                 server.Destroy();
                 throw;
             }
+        }
+
+        /// <summary>
+        /// A production cluster sorts text by the rules of a language (Debian's takes the system's locale, often en_US.UTF-8),
+        /// not by bytes as SQLite does; so does this one (ICU's en-US, from PostgreSQL 15 on), so that the tests see what
+        /// ORDER BY on text does in production. C.UTF-8, the rest of the locale, is on every Debian system.
+        /// </summary>
+        private static string[] Collation(string bin)
+        {
+            string version = Run(bin, "initdb", ["--version"], TimeSpan.FromSeconds(30)).Output; // "initdb (PostgreSQL) 15.14 (Debian …)"
+            int major = int.TryParse(version.Split(' ', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(2)?.Split('.')[0],
+                CultureInfo.InvariantCulture, out int v) ? v : 0;
+            return major >= 15 ? ["--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US"] : ["--no-locale"];
         }
 
         public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder

@@ -125,15 +125,15 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Users_List_IsOrderedByUsername()
+    public async Task Users_List_IsOrderedByUsernameOrdinally()
     {
-        foreach (string name in new[] { "carol", "alice", "bob-2", "bob", "bob.1", "0day" })
+        foreach (string name in new[] { "carol", "bob_3", "alice", "bob-2", "bob", "bob@5", "bob.1", "bob+4", "bob9", "0day" })
             await Users.TryAddAsync(User(name), Ct);
 
         IReadOnlyList<UserRecord> users = await Users.ListAsync(Ct);
 
-        // Ordinal order: digits, then '-' and '.', before letters.
-        Assert.Equal(["0day", "alice", "bob", "bob-2", "bob.1", "carol"], users.Select(u => u.Username));
+        // By bytes, whatever the database's locale: '+' '-' '.' then digits, '@', '_' (a language's rules put '_' first).
+        Assert.Equal(["0day", "alice", "bob", "bob+4", "bob-2", "bob.1", "bob9", "bob@5", "bob_3", "carol"], users.Select(u => u.Username));
     }
 
     [Fact]
@@ -237,12 +237,13 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Clients_List_IsOrderedById()
+    public async Task Clients_List_IsOrderedByIdOrdinally()
     {
-        foreach (string id in new[] { "web", "reports", "billing" })
+        foreach (string id in new[] { "web", "reports_v2", "Reports", "reports-v1", "billing" })
             await Clients.TryAddAsync(Client(id), Ct);
 
-        Assert.Equal(["billing", "reports", "web"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
+        // By bytes, whatever the database's locale: upper case before lower case, '-' before '_'.
+        Assert.Equal(["Reports", "billing", "reports-v1", "reports_v2", "web"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
     }
 
     [Fact]
