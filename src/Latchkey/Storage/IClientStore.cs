@@ -5,6 +5,7 @@ public interface IClientStore
 {
     Task<ClientRecord?> FindAsync(string clientId, CancellationToken cancellationToken);
 
+    /// <summary>Every client, by id in byte order (the same on every provider).</summary>
     Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds the client unless the id is taken; returns false when it is.</summary>

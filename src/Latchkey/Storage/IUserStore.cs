@@ -7,6 +7,7 @@ public interface IUserStore
 
     Task<UserRecord?> FindByIdAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>Every user, by username in byte order (the same on every provider).</summary>
     Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds the user unless the username is taken; returns false when it is.</summary>

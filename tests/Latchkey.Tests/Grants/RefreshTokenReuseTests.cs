@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
-using Microsoft.Data.Sqlite;
 
 namespace Latchkey.Tests.Grants;
 
@@ -165,28 +164,11 @@ public sealed class RefreshTokenReuseTests
         }
     }
 
-    private static async Task<SqliteConnection> OpenAsync(LatchkeyTestServer server)
-    {
-        var connection = new SqliteConnection($"Data Source={Path.Combine(server.DataDirectory, "latchkey.db")};Pooling=False");
-        await connection.OpenAsync();
-        return connection;
-    }
+    private static async Task<long> CountFamilyTokensAsync(LatchkeyTestServer server, string refresh) =>
+        Convert.ToInt64(await server.ScalarAsync(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = @h)",
+            ("h", Latchkey.Tokens.RefreshTokens.Hash(refresh))));
 
-    private static async Task<long> CountFamilyTokensAsync(LatchkeyTestServer server, string refresh)
-    {
-        await using SqliteConnection connection = await OpenAsync(server);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $h)";
-        command.Parameters.AddWithValue("$h", Latchkey.Tokens.RefreshTokens.Hash(refresh));
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task<byte[]?> ReadSealedAsync(LatchkeyTestServer server, string refresh)
-    {
-        await using SqliteConnection connection = await OpenAsync(server);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT sealed_successor FROM refresh_tokens WHERE token_hash = $h";
-        command.Parameters.AddWithValue("$h", Latchkey.Tokens.RefreshTokens.Hash(refresh));
-        return await command.ExecuteScalarAsync() as byte[];
-    }
+    private static async Task<byte[]?> ReadSealedAsync(LatchkeyTestServer server, string refresh) =>
+        await server.ScalarAsync("SELECT sealed_successor FROM refresh_tokens WHERE token_hash = @h", ("h", Latchkey.Tokens.RefreshTokens.Hash(refresh))) as byte[];
 }

@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Latchkey.Accounts;
+using Latchkey.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,6 +18,8 @@ namespace Latchkey.Tests.Support;
 /// A real Latchkey on Kestrel at 127.0.0.1 (a free port), with a real SQLite file in a fresh folder and a fake
 /// clock that tests move. Everything the server logs is kept in <see cref="Logs"/>, and checked on dispose against
 /// every secret the suite has handled (<see cref="SecretsSeen"/>).
+/// Built with <c>LATCHKEY_POSTGRES</c> (tests/Latchkey.Postgres.Tests), each data folder gets a fresh PostgreSQL database
+/// and master key instead (<see cref="PostgresCluster"/>); the tests cannot tell the difference.
 /// </summary>
 public sealed class LatchkeyTestServer : IAsyncDisposable
 {
@@ -79,6 +83,9 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
 
     private static async Task<LatchkeyTestServer> StartOnAsync(string url, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time)
     {
+#if LATCHKEY_POSTGRES
+        PostgresCluster.SkipUnlessAvailable();
+#endif
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("latchkey-test-").FullName;
         // Start at the real time, so that outside verifiers (PyJWT) that use the real clock accept the tokens.
@@ -89,10 +96,17 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         builder.WebHost.UseUrls(url);
         builder.Logging.ClearProviders().AddProvider(new QueueLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton<TimeProvider>(time);
+#if LATCHKEY_POSTGRES
+        (string database, string masterKey) = await PostgresForAsync(dataDirectory);
+#endif
         builder.Services.AddLatchkey(configure: o =>
         {
             o.Issuer = issuer;
             o.DataDirectory = dataDirectory;
+#if LATCHKEY_POSTGRES
+            o.Database = database;
+            o.MasterKey = masterKey;
+#endif
             configure?.Invoke(o);
         });
         WebApplication app = builder.Build();
@@ -104,9 +118,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            if (owns)
-                Directory.Delete(dataDirectory, recursive: true);
+            await DeleteDataAsync(dataDirectory, owns);
             throw;
         }
 
@@ -172,12 +184,42 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        if (_ownsDataDirectory)
-            Directory.Delete(DataDirectory, recursive: true);
+        await DeleteDataAsync(DataDirectory, _ownsDataDirectory);
         // Every test that used a server is also a secrecy test: nothing secret the suite has handled is in this log.
         SecretsSeen.AssertNoneIn(string.Join("\n", Logs));
     }
+
+    /// <summary>Deletes the data folder (and, on PostgreSQL, its database) when this server made it; else leaves it to the test.</summary>
+    private static async Task DeleteDataAsync(string dataDirectory, bool owns)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (!owns)
+            return;
+#if LATCHKEY_POSTGRES
+        if (PostgresByFolder.TryRemove(dataDirectory, out (string Database, string) postgres))
+            await PostgresCluster.DropDatabaseAsync(postgres.Database);
+#endif
+        Directory.Delete(dataDirectory, recursive: true);
+    }
+
+#if LATCHKEY_POSTGRES
+    /// <summary>
+    /// Each data folder's database and master key. A server started again on the same folder (to test a restart, or a
+    /// second server beside the first) finds the same data, as it would in the folder's SQLite file.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, (string Database, string MasterKey)> PostgresByFolder = new();
+
+    private static async Task<(string Database, string MasterKey)> PostgresForAsync(string dataDirectory)
+    {
+        if (PostgresByFolder.TryGetValue(dataDirectory, out (string, string) known))
+            return known;
+        (string Database, string MasterKey) created = (await PostgresCluster.CreateDatabaseAsync(), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        // Never to be logged, like any other secret the suite handles.
+        SecretsSeen.Record(created.MasterKey, "the master key");
+        SecretsSeen.Record(new Npgsql.NpgsqlConnectionStringBuilder(created.Database).Password, "the database password");
+        return PostgresByFolder.GetOrAdd(dataDirectory, created);
+    }
+#endif
 
     private sealed class QueueLoggerProvider(ConcurrentQueue<string> logs) : ILoggerProvider
     {

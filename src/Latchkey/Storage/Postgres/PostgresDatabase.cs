@@ -119,6 +119,8 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
 
     public override string ForUpdateSkipLocked => " FOR UPDATE SKIP LOCKED";
 
+    public override string OrdinalCollation => " COLLATE \"C\"";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken);
 

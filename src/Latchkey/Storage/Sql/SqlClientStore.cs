@@ -18,7 +18,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     public async Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients ORDER BY client_id");
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients ORDER BY client_id{database.OrdinalCollation}");
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var clients = new List<ClientRecord>();
         while (await reader.ReadAsync(cancellationToken))

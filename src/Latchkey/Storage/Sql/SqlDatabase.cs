@@ -35,6 +35,12 @@ public abstract class SqlDatabase
     public abstract string ForUpdateSkipLocked { get; }
 
     /// <summary>
+    /// Appended to a text column in ORDER BY to sort by bytes, as SQLite always does: PostgreSQL otherwise sorts by its
+    /// database's locale, so lists would come out in another order on each provider.
+    /// </summary>
+    public abstract string OrdinalCollation { get; }
+
+    /// <summary>
     /// Within <paramref name="transaction"/>, waits until no other transaction holds the lock named <paramref name="name"/>:
     /// for decisions that span rows, such as "add a key unless another node just did".
     /// </summary>

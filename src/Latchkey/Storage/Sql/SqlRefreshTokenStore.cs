@@ -174,11 +174,17 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     }
 
     /// <summary>Revokes the family named by <c>@family</c> and drops its sealed successors; inside the caller's transaction.</summary>
-    private static async Task<bool> RevokeLockedFamilyAsync(DbCommand command, CancellationToken cancellationToken)
+    private async Task<bool> RevokeLockedFamilyAsync(DbCommand command, CancellationToken cancellationToken)
     {
         command.CommandText = "UPDATE refresh_families SET revoked_at = @now WHERE family_id = @family AND revoked_at IS NULL";
         bool revoked = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-        command.CommandText = "UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL WHERE family_id = @family AND sealed_until IS NOT NULL";
+        // While we hold the family, a transaction holding one of its seals can only be another family's refresh sweeping
+        // it, which clears it anyway: skip that row rather than wait. Waiting could deadlock: that refresh may itself be a
+        // reuse detection waiting for a seal that our sweep took. A seal left behind is never served: the family is revoked.
+        command.CommandText = $"""
+            UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
+            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
+            """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         return revoked;
     }

@@ -24,7 +24,7 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
     public async Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users ORDER BY username");
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users ORDER BY username{database.OrdinalCollation}");
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var users = new List<UserRecord>();
         while (await reader.ReadAsync(cancellationToken))

@@ -128,6 +128,9 @@ public sealed class SqliteDatabase : SqlDatabase
 
     public override string ForUpdateSkipLocked => "";
 
+    // BINARY, SQLite's default collation, compares bytes.
+    public override string OrdinalCollation => "";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString);

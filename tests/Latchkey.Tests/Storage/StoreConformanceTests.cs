@@ -1,0 +1,909 @@
+using System.Data.Common;
+using Latchkey.Storage;
+using Latchkey.Storage.Sql;
+using Latchkey.Testing;
+
+namespace Latchkey.Tests.Storage;
+
+/// <summary>
+/// What every storage provider must do, written against the store interfaces only; <see cref="SqliteStoreConformanceTests"/>
+/// and <see cref="PostgresStoreConformanceTests"/> run it on a fresh, migrated database each. A behaviour that holds on
+/// one provider and not the other is a bug in that provider.
+/// </summary>
+public abstract class StoreConformanceTests : IAsyncLifetime
+{
+    // Whole milliseconds: both providers store times as Unix milliseconds.
+    private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_767_225_600_000); // 2026-01-01T00:00:00Z
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+    private const int Concurrency = 50;
+
+    private readonly List<ServiceProvider> _providers = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>The stores under test; further providers on other databases are opened by some schema tests.</summary>
+    private IServiceProvider Services => _providers[0];
+
+    private SqlDatabase Database => Services.GetRequiredService<SqlDatabase>();
+    private IUserStore Users => Services.GetRequiredService<IUserStore>();
+    private IClientStore Clients => Services.GetRequiredService<IClientStore>();
+    private ISigningKeyStore Keys => Services.GetRequiredService<ISigningKeyStore>();
+    private ILoginFailureStore LoginFailures => Services.GetRequiredService<ILoginFailureStore>();
+    private IRefreshTokenStore RefreshTokens => Services.GetRequiredService<IRefreshTokenStore>();
+    private IAccessTokenDenyList DenyList => Services.GetRequiredService<IAccessTokenDenyList>();
+    private IAuditLog Audit => Services.GetRequiredService<IAuditLog>();
+
+    /// <summary>Makes a fresh, empty database and returns the options that point Latchkey at it. May be called more than once.</summary>
+    protected abstract Task<Action<LatchkeyOptions>> CreateDatabaseAsync();
+
+    /// <summary>Deletes the databases made by <see cref="CreateDatabaseAsync"/>, once every connection to them is closed.</summary>
+    protected abstract ValueTask DeleteDatabasesAsync();
+
+    public async ValueTask InitializeAsync()
+    {
+        Open(await CreateDatabaseAsync());
+        await Database.MigrateAsync(Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ServiceProvider provider in _providers)
+            await provider.DisposeAsync();
+        await DeleteDatabasesAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The stores as the server builds them (<c>AddLatchkeyStorage</c>), on the database <paramref name="configure"/> names.</summary>
+    private SqlDatabase Open(Action<LatchkeyOptions> configure)
+    {
+        var services = new ServiceCollection();
+        services.AddOptions<LatchkeyOptions>().Configure(configure);
+        services.AddLatchkeyStorage();
+        ServiceProvider provider = services.BuildServiceProvider();
+        _providers.Add(provider);
+        return provider.GetRequiredService<SqlDatabase>();
+    }
+
+    // ---- Users -------------------------------------------------------------------------------------------------------------
+
+    private static UserRecord User(string username, params string[] roles) =>
+        new(Guid.NewGuid().ToString("N"), username, "$argon2id$v=19$m=19456,t=2,p=1$" + username, roles, Disabled: false, T0, T0);
+
+    [Fact]
+    public async Task Users_Added_AreFoundByNameAndByIdWithEveryField()
+    {
+        var alice = new UserRecord("id-alice", "alice", "$argon2id$hash", ["admin", "staff"], Disabled: true, T0, T0.AddMinutes(1));
+
+        Assert.True(await Users.TryAddAsync(alice, Ct));
+
+        UserRecord byName = (await Users.FindByUsernameAsync("alice", Ct))!;
+        UserRecord byId = (await Users.FindByIdAsync("id-alice", Ct))!;
+        foreach (UserRecord found in new[] { byName, byId })
+        {
+            Assert.Equal(alice.Id, found.Id);
+            Assert.Equal(alice.Username, found.Username);
+            Assert.Equal(alice.PasswordHash, found.PasswordHash);
+            Assert.Equal(["admin", "staff"], found.Roles);
+            Assert.True(found.Disabled);
+            Assert.Equal(T0, found.CreatedAt);
+            Assert.Equal(T0.AddMinutes(1), found.PasswordChangedAt);
+        }
+    }
+
+    [Fact]
+    public async Task Users_Unknown_AreNotFound()
+    {
+        await Users.TryAddAsync(User("alice"), Ct);
+
+        Assert.Null(await Users.FindByUsernameAsync("bob", Ct));
+        Assert.Null(await Users.FindByUsernameAsync("ALICE", Ct)); // names are stored lower-case; lookups are exact
+        Assert.Null(await Users.FindByIdAsync("no-such-id", Ct));
+    }
+
+    [Fact]
+    public async Task Users_TakenUsername_IsRefusedWithoutThrowingAndTheFirstIsKept()
+    {
+        UserRecord first = User("alice", "admin");
+        await Users.TryAddAsync(first, Ct);
+
+        bool added = await Users.TryAddAsync(User("alice") with { PasswordHash = "other" }, Ct);
+
+        Assert.False(added);
+        UserRecord stored = (await Users.FindByUsernameAsync("alice", Ct))!;
+        Assert.Equal(first.Id, stored.Id);
+        Assert.Equal(first.PasswordHash, stored.PasswordHash);
+        Assert.Single(await Users.ListAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Users_SameNameAddedConcurrently_ExactlyOneSucceedsAndNoneThrows()
+    {
+        bool[] results = await ConcurrentlyAsync(Concurrency, _ => Users.TryAddAsync(User("alice"), Ct));
+
+        Assert.Equal(1, results.Count(r => r));
+        Assert.Single(await Users.ListAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Users_List_IsOrderedByUsernameOrdinally()
+    {
+        foreach (string name in new[] { "carol", "bob_3", "alice", "bob-2", "bob", "bob@5", "bob.1", "bob+4", "bob9", "0day" })
+            await Users.TryAddAsync(User(name), Ct);
+
+        IReadOnlyList<UserRecord> users = await Users.ListAsync(Ct);
+
+        // By bytes, whatever the database's locale: '+' '-' '.' then digits, '@', '_' (a language's rules put '_' first).
+        Assert.Equal(["0day", "alice", "bob", "bob+4", "bob-2", "bob.1", "bob9", "bob@5", "bob_3", "carol"], users.Select(u => u.Username));
+    }
+
+    [Fact]
+    public async Task Users_SetPasswordHash_ReplacesTheHashAndTheChangedTime()
+    {
+        await Users.TryAddAsync(User("alice"), Ct);
+
+        Assert.True(await Users.SetPasswordHashAsync("alice", "$argon2id$new", T0.AddDays(3), Ct));
+
+        UserRecord stored = (await Users.FindByUsernameAsync("alice", Ct))!;
+        Assert.Equal("$argon2id$new", stored.PasswordHash);
+        Assert.Equal(T0.AddDays(3), stored.PasswordChangedAt);
+        Assert.Equal(T0, stored.CreatedAt);
+        Assert.False(await Users.SetPasswordHashAsync("bob", "$argon2id$new", T0, Ct));
+    }
+
+    [Fact]
+    public async Task Users_UpgradeWithTheExpectedHash_ReplacesItButNotTheChangedTime()
+    {
+        UserRecord alice = User("alice");
+        await Users.TryAddAsync(alice, Ct);
+
+        Assert.True(await Users.TryUpgradePasswordHashAsync("alice", alice.PasswordHash, "$argon2id$stronger", Ct));
+
+        UserRecord stored = (await Users.FindByUsernameAsync("alice", Ct))!;
+        Assert.Equal("$argon2id$stronger", stored.PasswordHash);
+        // An upgrade is the same password, rehashed: it is not a password change (which would end sessions).
+        Assert.Equal(T0, stored.PasswordChangedAt);
+    }
+
+    [Fact]
+    public async Task Users_UpgradeAfterThePasswordChanged_IsRefusedAndTheNewPasswordStays()
+    {
+        UserRecord alice = User("alice");
+        await Users.TryAddAsync(alice, Ct);
+        await Users.SetPasswordHashAsync("alice", "$argon2id$set-by-admin", T0.AddHours(1), Ct);
+
+        bool upgraded = await Users.TryUpgradePasswordHashAsync("alice", alice.PasswordHash, "$argon2id$stale-upgrade", Ct);
+
+        Assert.False(upgraded);
+        Assert.Equal("$argon2id$set-by-admin", (await Users.FindByUsernameAsync("alice", Ct))!.PasswordHash);
+        Assert.False(await Users.TryUpgradePasswordHashAsync("bob", alice.PasswordHash, "$argon2id$x", Ct));
+    }
+
+    [Fact]
+    public async Task Users_SetDisabled_TurnsOffAndOnAgain()
+    {
+        await Users.TryAddAsync(User("alice"), Ct);
+
+        Assert.True(await Users.SetDisabledAsync("alice", true, Ct));
+        Assert.True((await Users.FindByUsernameAsync("alice", Ct))!.Disabled);
+        Assert.True(await Users.SetDisabledAsync("alice", false, Ct));
+        Assert.False((await Users.FindByUsernameAsync("alice", Ct))!.Disabled);
+        Assert.False(await Users.SetDisabledAsync("bob", true, Ct));
+    }
+
+    [Fact]
+    public async Task Users_SetRoles_ReplacesAllRoles()
+    {
+        await Users.TryAddAsync(User("alice", "staff"), Ct);
+
+        Assert.True(await Users.SetRolesAsync("alice", ["admin", "auditor"], Ct));
+        Assert.Equal(["admin", "auditor"], (await Users.FindByUsernameAsync("alice", Ct))!.Roles);
+        Assert.True(await Users.SetRolesAsync("alice", [], Ct));
+        Assert.Empty((await Users.FindByUsernameAsync("alice", Ct))!.Roles);
+        Assert.False(await Users.SetRolesAsync("bob", ["admin"], Ct));
+    }
+
+    // ---- Clients -----------------------------------------------------------------------------------------------------------
+
+    private static ClientRecord Client(string clientId, string? audience = null) =>
+        new(clientId, "secret-hash-" + clientId, ["client_credentials"], ["api", "read"], audience, Disabled: false, T0);
+
+    [Fact]
+    public async Task Clients_Added_AreFoundWithEveryField()
+    {
+        var reports = new ClientRecord("reports", "hash", ["client_credentials", "refresh_token"], ["api"], "billing-api", Disabled: true, T0);
+
+        Assert.True(await Clients.TryAddAsync(reports, Ct));
+        Assert.True(await Clients.TryAddAsync(Client("no-audience"), Ct));
+
+        ClientRecord found = (await Clients.FindAsync("reports", Ct))!;
+        Assert.Equal("hash", found.SecretHash);
+        Assert.Equal(["client_credentials", "refresh_token"], found.GrantTypes);
+        Assert.Equal(["api"], found.Scopes);
+        Assert.Equal("billing-api", found.Audience);
+        Assert.True(found.Disabled);
+        Assert.Equal(T0, found.CreatedAt);
+        Assert.Null((await Clients.FindAsync("no-audience", Ct))!.Audience);
+        Assert.Null(await Clients.FindAsync("unknown", Ct));
+    }
+
+    [Fact]
+    public async Task Clients_TakenId_IsRefusedWithoutThrowingAndTheFirstIsKept()
+    {
+        await Clients.TryAddAsync(Client("reports"), Ct);
+
+        Assert.False(await Clients.TryAddAsync(Client("reports") with { SecretHash = "other" }, Ct));
+
+        Assert.Equal("secret-hash-reports", (await Clients.FindAsync("reports", Ct))!.SecretHash);
+    }
+
+    [Fact]
+    public async Task Clients_List_IsOrderedByIdOrdinally()
+    {
+        foreach (string id in new[] { "web", "reports_v2", "Reports", "reports-v1", "billing" })
+            await Clients.TryAddAsync(Client(id), Ct);
+
+        // By bytes, whatever the database's locale: upper case before lower case, '-' before '_'.
+        Assert.Equal(["Reports", "billing", "reports-v1", "reports_v2", "web"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
+    }
+
+    [Fact]
+    public async Task Clients_SetSecretHashAndDisabled_ChangeOnlyThatClient()
+    {
+        await Clients.TryAddAsync(Client("reports"), Ct);
+        await Clients.TryAddAsync(Client("web"), Ct);
+
+        Assert.True(await Clients.SetSecretHashAsync("reports", "rotated", Ct));
+        Assert.True(await Clients.SetDisabledAsync("reports", true, Ct));
+
+        ClientRecord reports = (await Clients.FindAsync("reports", Ct))!;
+        Assert.Equal("rotated", reports.SecretHash);
+        Assert.True(reports.Disabled);
+        ClientRecord web = (await Clients.FindAsync("web", Ct))!;
+        Assert.Equal("secret-hash-web", web.SecretHash);
+        Assert.False(web.Disabled);
+        Assert.True(await Clients.SetDisabledAsync("reports", false, Ct));
+        Assert.False((await Clients.FindAsync("reports", Ct))!.Disabled);
+        Assert.False(await Clients.SetSecretHashAsync("unknown", "x", Ct));
+        Assert.False(await Clients.SetDisabledAsync("unknown", true, Ct));
+    }
+
+    [Fact]
+    public async Task Clients_Removed_AreGoneAndASecondRemoveIsFalse()
+    {
+        await Clients.TryAddAsync(Client("reports"), Ct);
+
+        Assert.True(await Clients.RemoveAsync("reports", Ct));
+
+        Assert.Null(await Clients.FindAsync("reports", Ct));
+        Assert.Empty(await Clients.ListAsync(Ct));
+        Assert.False(await Clients.RemoveAsync("reports", Ct));
+        // The id is free again.
+        Assert.True(await Clients.TryAddAsync(Client("reports"), Ct));
+    }
+
+    // ---- Signing keys ------------------------------------------------------------------------------------------------------
+
+    private static SigningKeyRecord Key(string kid, DateTimeOffset activatesAt, DateTimeOffset? createdAt = null) =>
+        new(kid, "ES256", $$"""{"kty":"EC","kid":"{{kid}}"}""", [1, 2, 3, 0, 255, (byte)kid.Length], createdAt ?? T0, activatesAt, RetiredAt: null);
+
+    [Fact]
+    public async Task Keys_Added_AreListedWithEveryField()
+    {
+        byte[] secret = [.. Enumerable.Range(0, 256).Select(i => (byte)i)];
+        await Keys.AddAsync(Key("k1", T0.AddHours(1), T0) with { ProtectedPrivateKey = secret, Algorithm = "EdDSA" }, Ct);
+
+        SigningKeyRecord key = Assert.Single(await Keys.ListAsync(T0, Ct));
+
+        Assert.Equal("k1", key.KeyId);
+        Assert.Equal("EdDSA", key.Algorithm);
+        Assert.Equal("""{"kty":"EC","kid":"k1"}""", key.PublicJwk);
+        Assert.Equal(secret, key.ProtectedPrivateKey);
+        Assert.Equal(T0, key.CreatedAt);
+        Assert.Equal(T0.AddHours(1), key.ActivatesAt);
+        Assert.Null(key.RetiredAt);
+    }
+
+    [Fact]
+    public async Task Keys_List_IsOrderedByActivationThenCreation()
+    {
+        await Keys.AddAsync(Key("late", T0.AddDays(2)), Ct);
+        await Keys.AddAsync(Key("second-made", T0.AddDays(1), T0.AddMinutes(2)), Ct);
+        await Keys.AddAsync(Key("first-made", T0.AddDays(1), T0.AddMinutes(1)), Ct);
+        await Keys.AddAsync(Key("early", T0), Ct);
+
+        Assert.Equal(["early", "first-made", "second-made", "late"], (await Keys.ListAsync(T0, Ct)).Select(k => k.KeyId));
+    }
+
+    [Fact]
+    public async Task Keys_List_LeavesOutKeysRetiredAtOrBeforeTheCutoff()
+    {
+        await Keys.AddAsync(Key("live", T0), Ct);
+        await Keys.AddAsync(Key("retired", T0), Ct);
+        await Keys.RetireAsync("retired", T0.AddDays(1), Ct);
+
+        // Retired at exactly the cutoff: out. One millisecond later: still listed (verifiers may still see its tokens).
+        Assert.Equal(["live"], (await Keys.ListAsync(T0.AddDays(1), Ct)).Select(k => k.KeyId));
+        IReadOnlyList<SigningKeyRecord> before = await Keys.ListAsync(T0.AddDays(1).AddMilliseconds(-1), Ct);
+        Assert.Equal(["live", "retired"], before.Select(k => k.KeyId));
+        Assert.Equal(T0.AddDays(1), before.Single(k => k.KeyId == "retired").RetiredAt);
+    }
+
+    [Fact]
+    public async Task Keys_Retire_IsOneWayAndKeepsTheEarlierTime()
+    {
+        await Keys.AddAsync(Key("k1", T0), Ct);
+        await Keys.RetireAsync("k1", T0.AddDays(2), Ct);
+
+        // Later: the key keeps its earlier retirement. Earlier: it retires sooner.
+        Assert.True(await Keys.RetireAsync("k1", T0.AddDays(5), Ct));
+        Assert.Equal(T0.AddDays(2), (await Keys.ListAsync(T0, Ct)).Single().RetiredAt);
+        Assert.True(await Keys.RetireAsync("k1", T0.AddDays(1), Ct));
+        Assert.Equal(T0.AddDays(1), (await Keys.ListAsync(T0, Ct)).Single().RetiredAt);
+    }
+
+    [Fact]
+    public async Task Keys_RetireUnknown_IsFalse()
+    {
+        await Keys.AddAsync(Key("k1", T0), Ct);
+
+        Assert.False(await Keys.RetireAsync("no-such-key", T0, Ct));
+        Assert.Null((await Keys.ListAsync(T0, Ct)).Single().RetiredAt);
+    }
+
+    // ---- Login failures ----------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task LoginFailures_None_AreZeroWithNoTimes()
+    {
+        LoginFailureCounts counts = await LoginFailures.GetAsync("user-hash", "10.0.0.1", T0, Ct);
+
+        Assert.Equal(new LoginFailureCounts(0, null, 0, null), counts);
+    }
+
+    [Fact]
+    public async Task LoginFailures_Recorded_AreCountedPerUserAndPerAddress()
+    {
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), T0, Ct);
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.2", T0.AddSeconds(2), T0, Ct);
+        await LoginFailures.RecordFailureAsync("bob-hash", "10.0.0.1", T0.AddSeconds(3), T0, Ct);
+
+        Assert.Equal(new LoginFailureCounts(2, T0.AddSeconds(2), 2, T0.AddSeconds(1)), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0, Ct));
+        Assert.Equal(new LoginFailureCounts(1, T0.AddSeconds(3), 1, T0.AddSeconds(2)), await LoginFailures.GetAsync("bob-hash", "10.0.0.2", T0, Ct));
+    }
+
+    [Fact]
+    public async Task LoginFailures_AddressFailuresAtOrBeforeTheWindowStart_AreNotCounted()
+    {
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0, T0.AddMinutes(-15), Ct);
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddMinutes(1), T0.AddMinutes(-14), Ct);
+
+        // Window starting exactly at the first failure: only the second counts. The user's count has no window.
+        Assert.Equal(new LoginFailureCounts(2, T0.AddMinutes(1), 1, T0.AddMinutes(1)), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0, Ct));
+        Assert.Equal(2, (await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMilliseconds(-1), Ct)).AddressFailuresInWindow);
+    }
+
+    [Fact]
+    public async Task LoginFailures_RecordedConcurrently_AreAllCounted()
+    {
+        await ConcurrentlyAsync(Concurrency, i =>
+            LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddMilliseconds(i), T0.AddMinutes(-15), Ct));
+
+        LoginFailureCounts counts = await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMinutes(-15), Ct);
+        Assert.Equal(Concurrency, counts.UserFailures);
+        Assert.Equal(Concurrency, counts.AddressFailuresInWindow);
+        Assert.Equal(T0, counts.OldestAddressFailureInWindow);
+    }
+
+    [Fact]
+    public async Task LoginFailures_ResetUser_ClearsTheUserButNotTheAddress()
+    {
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0, T0.AddMinutes(-15), Ct);
+        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), T0.AddMinutes(-15), Ct);
+
+        await LoginFailures.ResetUserAsync("alice-hash", Ct);
+
+        Assert.Equal(new LoginFailureCounts(0, null, 2, T0), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMinutes(-15), Ct));
+        await LoginFailures.ResetUserAsync("nobody-hash", Ct); // nothing to reset: no error
+    }
+
+    // ---- Refresh tokens ----------------------------------------------------------------------------------------------------
+
+    /// <summary>A family started at <see cref="T0"/> (absolute expiry T0 + 90 days) with one token (sliding expiry T0 + 14 days).</summary>
+    private async Task<(RefreshFamilyRecord Family, RefreshTokenRecord Token)> StartFamilyAsync(string userId = "user-1", string clientId = "default",
+        TimeSpan? absolute = null)
+    {
+        string familyId = "family-" + Guid.NewGuid().ToString("N");
+        var family = new RefreshFamilyRecord(familyId, userId, clientId, T0, T0 + (absolute ?? TimeSpan.FromDays(90)), RevokedAt: null);
+        RefreshTokenRecord token = Token(family, T0);
+        await RefreshTokens.AddFamilyAsync(family, token, Ct);
+        return (family, token);
+    }
+
+    private static RefreshTokenRecord Token(RefreshFamilyRecord family, DateTimeOffset createdAt, string? scope = "api read") =>
+        new("hash-" + Guid.NewGuid().ToString("N"), family.FamilyId, family.ClientId, family.UserId, scope, createdAt, createdAt.AddDays(14), SpentAt: null);
+
+    private static byte[] Sealed(RefreshTokenRecord successor) => System.Text.Encoding.UTF8.GetBytes("sealed:" + successor.TokenHash);
+
+    private Task<RefreshConsumeResult> ConsumeAsync(RefreshTokenRecord token, RefreshFamilyRecord family, DateTimeOffset now, TimeSpan window,
+        RefreshTokenRecord? successor = null)
+    {
+        successor ??= Token(family, now);
+        return RefreshTokens.TryConsumeRefreshTokenAsync(token.TokenHash, successor, Sealed(successor), now, window, Ct);
+    }
+
+    [Fact]
+    public async Task Refresh_AddFamily_IsFoundWithItsFamily()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+
+        RefreshTokenLookup found = (await RefreshTokens.FindAsync(token.TokenHash, Ct))!;
+
+        Assert.Equal(token, found.Token);
+        Assert.Equal(family, found.Family);
+        Assert.Null(await RefreshTokens.FindAsync("hash-unknown", Ct));
+    }
+
+    [Fact]
+    public async Task Refresh_NoScope_IsStoredAsNoScope()
+    {
+        var family = new RefreshFamilyRecord("family-no-scope", "user-1", "default", T0, T0.AddDays(90), RevokedAt: null);
+        RefreshTokenRecord token = Token(family, T0, scope: null);
+
+        await RefreshTokens.AddFamilyAsync(family, token, Ct);
+
+        Assert.Null((await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Token.Scope);
+    }
+
+    [Fact]
+    public async Task Refresh_Unspent_IsConsumedAndItsSuccessorStored()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, T0.AddHours(1));
+
+        RefreshConsumeResult result = await ConsumeAsync(token, family, T0.AddHours(1), Window, successor);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.Consumed, null, family.FamilyId), result);
+        Assert.Equal(T0.AddHours(1), (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Token.SpentAt);
+        RefreshTokenLookup next = (await RefreshTokens.FindAsync(successor.TokenHash, Ct))!;
+        Assert.Equal(successor, next.Token);
+        Assert.Null(next.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_SpentWithinTheWindow_IsReplayedWithTheSameSealedSuccessor()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, T0);
+        await ConsumeAsync(token, family, T0, Window, successor);
+
+        RefreshConsumeResult again = await ConsumeAsync(token, family, T0 + Window - TimeSpan.FromMilliseconds(1), Window);
+
+        Assert.Equal(RefreshConsumeStatus.Replayed, again.Status);
+        Assert.Equal(Sealed(successor), again.SealedSuccessor);
+        Assert.Equal(family.FamilyId, again.FamilyId);
+        // No second successor was stored, and the family lives on.
+        RefreshTokenLookup next = (await RefreshTokens.FindAsync(successor.TokenHash, Ct))!;
+        Assert.Null(next.Family.RevokedAt);
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(successor, family, T0.AddSeconds(1), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_SpentAfterTheWindow_IsReuseAndRevokesTheFamilySuccessorIncluded()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, T0);
+        await ConsumeAsync(token, family, T0, Window, successor);
+
+        // The window ends at exactly T0 + Window.
+        RefreshConsumeResult reuse = await ConsumeAsync(token, family, T0 + Window, Window);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, null, family.FamilyId), reuse);
+        Assert.Equal(T0 + Window, (await RefreshTokens.FindAsync(successor.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(successor, family, T0 + Window, Window)).Status);
+        Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(token, family, T0 + Window, Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_SpentWithTheWindowOff_IsReuseAtOnce()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, T0);
+        await ConsumeAsync(token, family, T0, TimeSpan.Zero, successor);
+
+        RefreshConsumeResult reuse = await ConsumeAsync(token, family, T0, TimeSpan.Zero);
+
+        Assert.Equal(RefreshConsumeStatus.ReuseDetected, reuse.Status);
+        Assert.Null(reuse.SealedSuccessor);
+        Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(successor, family, T0, TimeSpan.Zero)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_PastItsSlidingExpiry_IsExpiredAndNothingChanges()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, token.ExpiresAt);
+
+        RefreshConsumeResult expired = await ConsumeAsync(token, family, token.ExpiresAt, Window, successor);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.Expired, null, family.FamilyId), expired);
+        RefreshTokenLookup after = (await RefreshTokens.FindAsync(token.TokenHash, Ct))!;
+        Assert.Null(after.Token.SpentAt);
+        Assert.Null(after.Family.RevokedAt);
+        Assert.Null(await RefreshTokens.FindAsync(successor.TokenHash, Ct));
+        // One millisecond earlier it was still good.
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(token, family, token.ExpiresAt.AddMilliseconds(-1), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_PastTheFamilysAbsoluteExpiry_IsExpired()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync(absolute: TimeSpan.FromDays(1));
+
+        RefreshConsumeResult expired = await ConsumeAsync(token, family, family.AbsoluteExpiresAt, Window);
+
+        Assert.Equal(RefreshConsumeStatus.Expired, expired.Status);
+        Assert.Null((await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Token.SpentAt);
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(token, family, family.AbsoluteExpiresAt.AddMilliseconds(-1), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokedFamily_IsRevokedAndNothingChanges()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0.AddMinutes(1), Ct);
+
+        RefreshConsumeResult revoked = await ConsumeAsync(token, family, T0.AddMinutes(2), Window);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.Revoked, null, family.FamilyId), revoked);
+        RefreshTokenLookup after = (await RefreshTokens.FindAsync(token.TokenHash, Ct))!;
+        Assert.Null(after.Token.SpentAt);
+        Assert.Equal(T0.AddMinutes(1), after.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_Unknown_IsNotFound()
+    {
+        (RefreshFamilyRecord family, _) = await StartFamilyAsync();
+
+        RefreshConsumeResult result = await RefreshTokens.TryConsumeRefreshTokenAsync("hash-unknown", Token(family, T0), [1], T0, Window, Ct);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.NotFound), result);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokedFamilyWithinTheWindow_IsNotReplayed()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        await ConsumeAsync(token, family, T0, Window);
+        await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0.AddSeconds(1), Ct);
+
+        RefreshConsumeResult again = await ConsumeAsync(token, family, T0.AddSeconds(2), Window);
+
+        Assert.Equal(RefreshConsumeStatus.Revoked, again.Status);
+        Assert.Null(again.SealedSuccessor);
+    }
+
+    [Fact]
+    public async Task Refresh_50ConcurrentWithTheWindowOn_OneConsumesAndTheRestReplayItsSuccessor()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord[] successors = [.. Enumerable.Range(0, Concurrency).Select(_ => Token(family, T0))];
+
+        RefreshConsumeResult[] results = await ConcurrentlyAsync(Concurrency, i => ConsumeAsync(token, family, T0, Window, successors[i]));
+
+        int winner = Assert.Single(Enumerable.Range(0, Concurrency), i => results[i].Status == RefreshConsumeStatus.Consumed);
+        Assert.All(results.Where((_, i) => i != winner), r =>
+        {
+            Assert.Equal(RefreshConsumeStatus.Replayed, r.Status);
+            Assert.Equal(Sealed(successors[winner]), r.SealedSuccessor);
+        });
+        // The winner's successor is the only one stored, and it is live.
+        for (int i = 0; i < Concurrency; i++)
+            Assert.Equal(i == winner, await RefreshTokens.FindAsync(successors[i].TokenHash, Ct) is not null);
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(successors[winner], family, T0.AddSeconds(1), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_50ConcurrentWithTheWindowOff_OneConsumesTheNextRevokesTheRestSeeRevoked()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord[] successors = [.. Enumerable.Range(0, Concurrency).Select(_ => Token(family, T0))];
+
+        RefreshConsumeResult[] results = await ConcurrentlyAsync(Concurrency, i => ConsumeAsync(token, family, T0, TimeSpan.Zero, successors[i]));
+
+        // Presentations are serialized: the first spends the token, the second is a reuse and revokes the family, and
+        // every later one finds the family revoked. Nobody gets a sealed successor.
+        Assert.Equal(1, results.Count(r => r.Status == RefreshConsumeStatus.Consumed));
+        Assert.Equal(1, results.Count(r => r.Status == RefreshConsumeStatus.ReuseDetected));
+        Assert.Equal(Concurrency - 2, results.Count(r => r.Status == RefreshConsumeStatus.Revoked));
+        Assert.All(results, r => Assert.Null(r.SealedSuccessor));
+        int winner = Array.FindIndex(results, r => r.Status == RefreshConsumeStatus.Consumed);
+        RefreshTokenLookup stored = (await RefreshTokens.FindAsync(successors[winner].TokenHash, Ct))!;
+        Assert.NotNull(stored.Family.RevokedAt);
+        Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(successors[winner], family, T0, TimeSpan.Zero)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokeFamily_IsTrueOnceThenFalse()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        (_, RefreshTokenRecord other) = await StartFamilyAsync();
+
+        Assert.True(await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0.AddMinutes(1), Ct));
+        Assert.False(await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0.AddMinutes(2), Ct));
+        Assert.False(await RefreshTokens.RevokeFamilyAsync("family-unknown", T0, Ct));
+
+        // The first revocation's time stays; other families are untouched.
+        Assert.Equal(T0.AddMinutes(1), (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Null((await RefreshTokens.FindAsync(other.TokenHash, Ct))!.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokeFamiliesOfUser_CountsOnlyThatUsersLiveFamilies()
+    {
+        (RefreshFamilyRecord revokedEarlier, _) = await StartFamilyAsync("alice");
+        await RefreshTokens.RevokeFamilyAsync(revokedEarlier.FamilyId, T0, Ct);
+        (_, RefreshTokenRecord alice1) = await StartFamilyAsync("alice");
+        (_, RefreshTokenRecord alice2) = await StartFamilyAsync("alice", clientId: "web");
+        (_, RefreshTokenRecord bob) = await StartFamilyAsync("bob");
+
+        Assert.Equal(2, await RefreshTokens.RevokeFamiliesOfUserAsync("alice", T0.AddMinutes(1), Ct));
+        Assert.Equal(0, await RefreshTokens.RevokeFamiliesOfUserAsync("alice", T0.AddMinutes(2), Ct));
+        Assert.Equal(0, await RefreshTokens.RevokeFamiliesOfUserAsync("nobody", T0, Ct));
+
+        Assert.Equal(T0.AddMinutes(1), (await RefreshTokens.FindAsync(alice1.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Equal(T0.AddMinutes(1), (await RefreshTokens.FindAsync(alice2.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Null((await RefreshTokens.FindAsync(bob.TokenHash, Ct))!.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokeFamiliesOfClient_CountsOnlyThatClientsLiveFamilies()
+    {
+        (_, RefreshTokenRecord web1) = await StartFamilyAsync("alice", clientId: "web");
+        (_, RefreshTokenRecord web2) = await StartFamilyAsync("bob", clientId: "web");
+        (_, RefreshTokenRecord other) = await StartFamilyAsync("alice", clientId: "default");
+
+        Assert.Equal(2, await RefreshTokens.RevokeFamiliesOfClientAsync("web", T0.AddMinutes(1), Ct));
+        Assert.Equal(0, await RefreshTokens.RevokeFamiliesOfClientAsync("web", T0.AddMinutes(2), Ct));
+
+        Assert.NotNull((await RefreshTokens.FindAsync(web1.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.NotNull((await RefreshTokens.FindAsync(web2.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Null((await RefreshTokens.FindAsync(other.TokenHash, Ct))!.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_RevokeFamiliesOfUserWithinTheWindow_StopsReplays()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync("alice");
+        await ConsumeAsync(token, family, T0, Window);
+
+        await RefreshTokens.RevokeFamiliesOfUserAsync("alice", T0.AddSeconds(1), Ct);
+
+        Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(token, family, T0.AddSeconds(2), Window)).Status);
+    }
+
+    // ---- Access-token deny list --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task DenyList_Added_IsContainedUntilTheTokenExpires()
+    {
+        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0, Ct);
+
+        Assert.True(await DenyList.ContainsAsync("jti-1", T0, Ct));
+        Assert.True(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(30).AddMilliseconds(-1), Ct));
+        // Once the token has expired it is refused anyway: the entry no longer counts.
+        Assert.False(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(30), Ct));
+        Assert.False(await DenyList.ContainsAsync("jti-unknown", T0, Ct));
+    }
+
+    [Fact]
+    public async Task DenyList_SameJtiTwice_DoesNotThrowAndStaysDenied()
+    {
+        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0, Ct);
+
+        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0.AddMinutes(1), Ct);
+
+        Assert.True(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(2), Ct));
+    }
+
+    [Fact]
+    public async Task DenyList_AddingAfterOthersExpired_KeepsTheLiveOnes()
+    {
+        await DenyList.AddAsync("short", T0.AddMinutes(1), T0, Ct);
+        await DenyList.AddAsync("long", T0.AddMinutes(60), T0, Ct);
+
+        await DenyList.AddAsync("new", T0.AddMinutes(90), T0.AddMinutes(5), Ct); // sweeps "short"
+
+        Assert.False(await DenyList.ContainsAsync("short", T0, Ct));
+        Assert.True(await DenyList.ContainsAsync("long", T0.AddMinutes(5), Ct));
+        Assert.True(await DenyList.ContainsAsync("new", T0.AddMinutes(5), Ct));
+    }
+
+    // ---- Audit log ---------------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Audit_Written_IsReadBackWithEveryField()
+    {
+        var full = new AuditEvent(T0, "login", "failure", "alice", "alice", "default", "10.0.0.1", "wrong password");
+        var bare = new AuditEvent(T0.AddSeconds(1), "key_rotated", "success");
+        await Audit.WriteAsync(full, Ct);
+        await Audit.WriteAsync(bare, Ct);
+
+        Assert.Equal([full, bare], await Audit.ReadAsync(T0, Ct));
+    }
+
+    [Fact]
+    public async Task Audit_Read_StartsAtSinceInclusive()
+    {
+        await Audit.WriteAsync(new AuditEvent(T0.AddMilliseconds(-1), "a", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "b", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0.AddDays(1), "c", "success"), Ct);
+
+        Assert.Equal(["b", "c"], (await Audit.ReadAsync(T0, Ct)).Select(e => e.Type));
+        Assert.Empty(await Audit.ReadAsync(T0.AddDays(1).AddMilliseconds(1), Ct));
+    }
+
+    [Fact]
+    public async Task Audit_Read_IsInTheOrderWritten()
+    {
+        // Events written in the same millisecond, or by a node whose clock is a little behind, keep the order they were written in.
+        await Audit.WriteAsync(new AuditEvent(T0, "first", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "second", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0.AddMilliseconds(-5), "third", "success"), Ct);
+
+        Assert.Equal(["first", "second", "third"], (await Audit.ReadAsync(T0.AddMinutes(-1), Ct)).Select(e => e.Type));
+    }
+
+    [Fact]
+    public async Task Audit_ReadForUsers_MatchesActorOrSubject()
+    {
+        await Audit.WriteAsync(new AuditEvent(T0, "login", "success", Actor: "alice", Subject: "alice"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "user_disabled", "success", Actor: "admin", Subject: "bob"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "role_changed", "success", Actor: "bob", Subject: "carol"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "key_rotated", "success"), Ct);
+
+        Assert.Equal(["user_disabled", "role_changed"], (await Audit.ReadAsync(new AuditQuery(T0, ["bob"]), Ct)).Select(e => e.Type));
+        Assert.Equal(["login", "role_changed"], (await Audit.ReadAsync(new AuditQuery(T0, ["alice", "carol"]), Ct)).Select(e => e.Type));
+        Assert.Empty(await Audit.ReadAsync(new AuditQuery(T0, ["nobody"]), Ct));
+        Assert.Equal(4, (await Audit.ReadAsync(new AuditQuery(T0, []), Ct)).Count);
+    }
+
+    [Fact]
+    public async Task Audit_DeleteBefore_RemovesOnlyOlderEventsAndCountsThem()
+    {
+        await Audit.WriteAsync(new AuditEvent(T0.AddDays(-2), "old", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0.AddMilliseconds(-1), "older", "success"), Ct);
+        await Audit.WriteAsync(new AuditEvent(T0, "kept", "success"), Ct);
+
+        Assert.Equal(2, await Audit.DeleteBeforeAsync(T0, Ct));
+
+        Assert.Equal(["kept"], (await Audit.ReadAsync(DateTimeOffset.UnixEpoch, Ct)).Select(e => e.Type));
+        Assert.Equal(0, await Audit.DeleteBeforeAsync(T0, Ct));
+    }
+
+    // ---- Schema ------------------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Schema_Migrated_IsAtTheLatestVersion()
+    {
+        Assert.Equal(Database.LatestSchemaVersion, await Database.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Schema_EmptyDatabase_IsVersionZeroUntilMigrated()
+    {
+        SqlDatabase fresh = Open(await CreateDatabaseAsync());
+
+        Assert.Equal(0, await fresh.GetSchemaVersionAsync(Ct));
+        await fresh.MigrateAsync(Ct);
+        Assert.Equal(fresh.LatestSchemaVersion, await fresh.GetSchemaVersionAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Schema_MigrateAgain_ChangesNothing()
+    {
+        await Users.TryAddAsync(User("alice"), Ct);
+
+        await Database.MigrateAsync(Ct);
+        await Database.MigrateAsync(Ct);
+
+        Assert.Equal(Database.LatestSchemaVersion, await Database.GetSchemaVersionAsync(Ct));
+        Assert.NotNull(await Users.FindByUsernameAsync("alice", Ct));
+        await using DbConnection connection = await Database.OpenAsync(Ct);
+        await using DbCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM schema_version";
+        Assert.Equal(Database.LatestSchemaVersion, Convert.ToInt32(await command.ExecuteScalarAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task Schema_SeveralNodesMigratingAtOnce_AllSucceedAndMigrateOnce()
+    {
+        Action<LatchkeyOptions> configure = await CreateDatabaseAsync();
+        SqlDatabase[] nodes = [.. Enumerable.Range(0, 4).Select(_ => Open(configure))];
+
+        await ConcurrentlyAsync(nodes.Length, i => nodes[i].MigrateAsync(Ct));
+
+        await using DbConnection connection = await nodes[0].OpenAsync(Ct);
+        await using DbCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM schema_version";
+        Assert.Equal(nodes[0].LatestSchemaVersion, Convert.ToInt32(await command.ExecuteScalarAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task Schema_NewerThanThisBuild_RefusesToStartAndSaysToUpgrade()
+    {
+        int newer = Database.LatestSchemaVersion + 1;
+        await using (DbConnection connection = await Database.OpenAsync(Ct))
+        await using (DbCommand command = connection.CreateCommand())
+        {
+            command.CommandText = $"INSERT INTO schema_version (version) VALUES ({newer})";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var e = await Assert.ThrowsAsync<LatchkeyStartupException>(() => Database.MigrateAsync(Ct));
+
+        Assert.Contains($"has schema version {newer}, but this Latchkey knows only up to {Database.LatestSchemaVersion}", e.Message);
+        Assert.Contains("Upgrade Latchkey", e.Message);
+        Assert.Equal(newer, await Database.GetSchemaVersionAsync(Ct));
+    }
+
+    /// <summary>Runs <paramref name="count"/> calls at once, each on its own thread (and so its own connection), released together.</summary>
+    private static async Task<T[]> ConcurrentlyAsync<T>(int count, Func<int, Task<T>> call)
+    {
+        using var start = new ManualResetEventSlim(false);
+        Task<T>[] tasks = [.. Enumerable.Range(0, count).Select(i => Task.Run(() =>
+        {
+            start.Wait(Ct);
+            return call(i);
+        }))];
+        start.Set();
+        return await Task.WhenAll(tasks);
+    }
+
+    private static Task ConcurrentlyAsync(int count, Func<int, Task> call) =>
+        ConcurrentlyAsync(count, async i =>
+        {
+            await call(i);
+            return true;
+        });
+}
+
+/// <summary>The conformance suite on SQLite: a fresh data folder per test.</summary>
+public sealed class SqliteStoreConformanceTests : StoreConformanceTests
+{
+    private readonly List<string> _folders = [];
+
+    protected override Task<Action<LatchkeyOptions>> CreateDatabaseAsync()
+    {
+        string folder = Directory.CreateTempSubdirectory("latchkey-store-").FullName;
+        _folders.Add(folder);
+        return Task.FromResult<Action<LatchkeyOptions>>(o => o.DataDirectory = folder);
+    }
+
+    protected override ValueTask DeleteDatabasesAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (string folder in _folders)
+            Directory.Delete(folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The conformance suite on PostgreSQL: a fresh database per test in the test run's cluster (skipped when PostgreSQL is not installed).</summary>
+public sealed class PostgresStoreConformanceTests : StoreConformanceTests
+{
+    private readonly List<string> _databases = [];
+
+    protected override async Task<Action<LatchkeyOptions>> CreateDatabaseAsync()
+    {
+        string database = await PostgresCluster.CreateDatabaseAsync(TestContext.Current.CancellationToken);
+        _databases.Add(database);
+        return o => o.Database = database;
+    }
+
+    protected override async ValueTask DeleteDatabasesAsync()
+    {
+        foreach (string database in _databases)
+            await PostgresCluster.DropDatabaseAsync(database);
+    }
+}
