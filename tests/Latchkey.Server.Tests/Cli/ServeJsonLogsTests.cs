@@ -45,14 +45,15 @@ public sealed class ServeJsonLogsTests : IDisposable
         using (HttpResponseMessage ready = await server.Http.GetAsync("readyz", Ct))
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
 
-        // 1002 token issued, 2001 login failed: Latchkey's own lines, written inside the request.
-        List<JsonElement> lines = await WaitForEventsAsync(server, 1002, 2001);
+        // 5001 audit (login_succeeded), 2001 login failed: Latchkey's own lines, written inside the request.
+        List<JsonElement> lines = await WaitForEventsAsync(server, 5001, 2001);
         string output = server.Process.Output;
         Assert.All(StdoutLines(server), line => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(line).RootElement.ValueKind));
         Assert.Contains(lines, l => l.GetProperty("Message").GetString()!.StartsWith("Now listening on: ", StringComparison.Ordinal));
         // The start-up block arrives as one structured event, not as text that would break the JSON stream.
         Assert.Contains(lines, l => l.GetProperty("EventId").GetInt32() == 4100 && l.GetProperty("Message").GetString()!.Contains("Latchkey is running", StringComparison.Ordinal));
-        List<JsonElement> requestLines = lines.Where(l => l.GetProperty("EventId").GetInt32() is 1002 or 2001).ToList();
+        List<JsonElement> requestLines = lines.Where(l => l.GetProperty("EventId").GetInt32() == 2001 ||
+            (l.GetProperty("EventId").GetInt32() == 5001 && l.GetProperty("State").GetProperty("AuditType").GetString() == "login_succeeded")).ToList();
         Assert.True(requestLines.Count == 2, output);
         var requestIds = new HashSet<string>();
         foreach (JsonElement line in requestLines)
