@@ -9,7 +9,7 @@
 # issue #6 target as a ratio to its reference, MET or NOT MET. --micro also runs bench/micro.sh (BenchmarkDotNet).
 # --keep leaves the work folder (every wrk output, server log and data folder) and prints where it is.
 # --settle warms each .NET server up until its tiered JIT has settled (5 s chunks after the --warmup, until the
-# runtime's tiering thread used under 2% of the chunk, at most 90 s): steady-state figures, at about twice the run time.
+# runtime's tiering thread used under 2% of two chunks in a row, at most 90 s): steady-state figures, ~22 minutes.
 # Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
 #
 # Defaults: --duration 10 --warmup 5 --rounds 3, about 12 minutes on 2 cores (16 targets × (5 s warm-up + 3 × 10 s),
@@ -216,14 +216,15 @@ record_round() {
 settle() {
   [ "$settle" = 1 ] || return 0
   local name=$1 pid=$2 url=$3 connections=$4 script=$5; shift 5
-  local spent=$warmup before after
-  while [ "$spent" -lt 90 ]; do
+  local spent=$warmup before after quiet=0
+  while [ "$spent" -lt 90 ] && [ "$quiet" -lt 2 ]; do
     before=$(thread_ticks "$pid" ".NET Tiered Com")
     run_wrk "$work/$name.settle.txt" 5 "$connections" "$url" "$script" "$@"
     after=$(thread_ticks "$pid" ".NET Tiered Com")
     spent=$((spent + 5))
-    # Settled when the tiering thread used under 2% of the 5 s.
-    [ $(( (after - before) * 100 )) -ge $(( 2 * 5 * clock_ticks )) ] || break
+    # Settled after two chunks in a row in which the tiering thread used under 2% of the 5 s (one quiet chunk can come
+    # before tier-up has even begun: call counting waits until tier-0 compiling has paused).
+    if [ $(( (after - before) * 100 )) -lt $(( 2 * 5 * clock_ticks )) ]; then quiet=$((quiet + 1)); else quiet=0; fi
   done
   echo "   $name: warmed up $spent s"
 }
@@ -416,15 +417,15 @@ refresh_target() {
   run_wrk "$work/$name.warmup.txt" "$warmup" "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
   mv "$pool.next" "$pool"
   if [ "$settle" = 1 ]; then
-    local spent=$warmup jit_before jit_after
-    while [ "$spent" -lt 90 ]; do
+    local spent=$warmup jit_before jit_after quiet=0
+    while [ "$spent" -lt 90 ] && [ "$quiet" -lt 2 ]; do
       top_up
       jit_before=$(thread_ticks "$server_pid" ".NET Tiered Com")
       run_wrk "$work/$name.settle.txt" 5 "$connections" "$url/token" refresh.lua BENCH_POOL_IN="$pool" BENCH_POOL_OUT="$pool.next"
       mv "$pool.next" "$pool"
       jit_after=$(thread_ticks "$server_pid" ".NET Tiered Com")
       spent=$((spent + 5))
-      [ $(( (jit_after - jit_before) * 100 )) -ge $(( 2 * 5 * clock_ticks )) ] || break
+      if [ $(( (jit_after - jit_before) * 100 )) -lt $(( 2 * 5 * clock_ticks )) ]; then quiet=$((quiet + 1)); else quiet=0; fi
     done
     echo "   $name: warmed up $spent s"
   fi
