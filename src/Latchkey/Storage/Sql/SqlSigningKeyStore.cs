@@ -4,6 +4,11 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStore
 {
+    private const string InsertSql = """
+        INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
+        VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
+        """;
+
     public async Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
@@ -32,16 +37,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
     public async Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("""
-            INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
-            VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
-            """)
-            .Add("kid", key.KeyId)
-            .Add("alg", key.Algorithm)
-            .Add("jwk", key.PublicJwk)
-            .Add("private", key.ProtectedPrivateKey)
-            .Add("created", key.CreatedAt)
-            .Add("activates", key.ActivatesAt);
+        await using DbCommand command = KeyParameters(connection.CreateCommand(InsertSql), key);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -59,16 +55,8 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
                 return false;
         }
 
-        command.CommandText = """
-            INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
-            VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
-            """;
-        command.Add("kid", key.KeyId)
-            .Add("alg", key.Algorithm)
-            .Add("jwk", key.PublicJwk)
-            .Add("private", key.ProtectedPrivateKey)
-            .Add("created", key.CreatedAt)
-            .Add("activates", key.ActivatesAt);
+        command.CommandText = InsertSql;
+        KeyParameters(command, key);
         await command.ExecuteNonQueryAsync(cancellationToken);
         command.CommandText = "UPDATE signing_keys SET retired_at = @activates WHERE kid <> @kid AND (retired_at IS NULL OR retired_at > @activates)";
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -87,4 +75,12 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
             .Add("at", at);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
+
+    private static DbCommand KeyParameters(DbCommand command, SigningKeyRecord key) => command
+        .Add("kid", key.KeyId)
+        .Add("alg", key.Algorithm)
+        .Add("jwk", key.PublicJwk)
+        .Add("private", key.ProtectedPrivateKey)
+        .Add("created", key.CreatedAt)
+        .Add("activates", key.ActivatesAt);
 }
