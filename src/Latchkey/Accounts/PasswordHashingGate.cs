@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+
 namespace Latchkey.Accounts;
 
 /// <summary>
@@ -6,9 +9,22 @@ namespace Latchkey.Accounts;
 /// At most <see cref="PasswordHashingOptions.MaxConcurrency"/> hashes run at once; a few more logins may wait their
 /// turn (<see cref="PasswordHashingOptions.MaxQueue"/>, each for at most <see cref="PasswordHashingOptions.MaxWait"/>);
 /// the rest are refused at once with 503 and <c>Retry-After</c>, which costs nothing.
+/// <para>
+/// The hashes themselves run on this gate's own threads (<see cref="RunAsync{T}"/>), one per slot, at a lower CPU
+/// priority (nice <see cref="HashingNice"/> on Linux). On the thread pool, a 36 ms hash holds a pool thread, and on a
+/// small machine the pool has as many threads as cores: every other request then waits for a hash to end or for the
+/// pool to grow. Here a bearer check or refresh that arrives while a hash runs takes the core from it at once, and the
+/// hash goes on when the core is free. Under a full load of other requests, logins slow down first.
+/// </para>
 /// </summary>
 public sealed class PasswordHashingGate
 {
+    /// <summary>The nice value of the hashing threads: below request handling (0), above idle work (19).</summary>
+    public const int HashingNice = 10;
+
+    private readonly BlockingCollection<Action> _work = new();
+    private readonly Lazy<Thread[]> _threads;
+
     private readonly SemaphoreSlim _slots;
     private readonly int _maxQueue;
     private readonly TimeSpan _maxWait;
@@ -20,6 +36,7 @@ public sealed class PasswordHashingGate
         _slots = new SemaphoreSlim(MaxConcurrency, MaxConcurrency);
         _maxQueue = options.MaxQueue >= 0 ? options.MaxQueue : 4 * MaxConcurrency;
         _maxWait = options.MaxWait;
+        _threads = new Lazy<Thread[]>(StartThreads);
     }
 
     public int MaxConcurrency { get; }
@@ -49,4 +66,68 @@ public sealed class PasswordHashingGate
     }
 
     public void Exit() => _slots.Release();
+
+    /// <summary>Runs <paramref name="hash"/> on a hashing thread; call it between <see cref="TryEnterAsync"/> and <see cref="Exit"/>.</summary>
+    public Task<T> RunAsync<T>(Func<T> hash)
+    {
+        _ = _threads.Value;
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
+        {
+            try
+            {
+                result.SetResult(hash());
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        });
+        return result.Task;
+    }
+
+    private Thread[] StartThreads()
+    {
+        var threads = new Thread[MaxConcurrency];
+        for (int i = 0; i < threads.Length; i++)
+        {
+            threads[i] = new Thread(HashingLoop) { IsBackground = true, Name = "Password hashing" };
+            threads[i].Start();
+        }
+
+        return threads;
+    }
+
+    private void HashingLoop()
+    {
+        LowerThisThreadsPriority();
+        foreach (Action work in _work.GetConsumingEnumerable())
+            work();
+    }
+
+    /// <summary>
+    /// .NET's Thread.Priority does nothing on Linux for normal threads; setpriority(2) on a thread id sets that
+    /// thread's nice value alone (a Linux behaviour, documented in its man page). Lowering needs no privilege.
+    /// Elsewhere, or if the call fails, the thread keeps the normal priority: hashing still has its own threads.
+    /// </summary>
+    private static void LowerThisThreadsPriority()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        try
+        {
+            _ = SetPriority(PrioProcess, GetThreadId(), HashingNice);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    private const int PrioProcess = 0;
+
+    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static extern int SetPriority(int which, int who, int priority);
+
+    [DllImport("libc", EntryPoint = "gettid")]
+    private static extern int GetThreadId();
 }

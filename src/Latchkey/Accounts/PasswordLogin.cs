@@ -62,16 +62,13 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Passw
             {
                 if (user is null)
                 {
-                    hasher.VerifyDummy(password);
+                    await hashing.RunAsync(() => { hasher.VerifyDummy(password); return true; });
                     failure = "unknown user";
-                }
-                else if (!hasher.Verify(password, user.PasswordHash, out needsRehash))
-                {
-                    failure = "wrong password";
                 }
                 else
                 {
-                    failure = user.Disabled ? "account disabled" : null;
+                    (bool verified, needsRehash) = await hashing.RunAsync(() => (hasher.Verify(password, user.PasswordHash, out bool rehash), rehash));
+                    failure = !verified ? "wrong password" : user.Disabled ? "account disabled" : null;
                 }
             }
         }

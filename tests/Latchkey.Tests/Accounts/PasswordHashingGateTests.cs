@@ -45,6 +45,40 @@ public sealed class PasswordHashingGateTests
     }
 
     [Fact]
+    public async Task RunAsync_RunsOffTheThreadPoolAtLowerPriority()
+    {
+        var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 2 });
+
+        (bool poolThread, string? name, int? nice) = await gate.RunAsync(() =>
+            (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, OperatingSystem.IsLinux() ? ThisThreadsNice() : (int?)null));
+
+        Assert.False(poolThread);
+        Assert.Equal("Password hashing", name);
+        if (OperatingSystem.IsLinux())
+            Assert.Equal(PasswordHashingGate.HashingNice, nice);
+        Assert.Equal(0, ThisThreadsNice()); // the caller's thread is left as it was
+    }
+
+    [Fact]
+    public async Task RunAsync_HashThrows_TheCallerGetsTheExceptionAndTheThreadGoesOn()
+    {
+        var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 1 });
+
+        await Assert.ThrowsAsync<FormatException>(() => gate.RunAsync<int>(() => throw new FormatException("bad hash")));
+
+        Assert.Equal(42, await gate.RunAsync(() => 42));
+    }
+
+    /// <summary>Field 19 of /proc/thread-self/stat (proc(5)), counted after the parenthesised command name.</summary>
+    private static int ThisThreadsNice()
+    {
+        if (!OperatingSystem.IsLinux())
+            return 0;
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]);
+    }
+
+    [Fact]
     public async Task PasswordGrant_HashingAtCapacity_503TemporarilyUnavailableWithRetryAfterAndNoFailureCounted()
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
