@@ -66,6 +66,15 @@ public sealed class LatchkeyOptions
     /// </summary>
     public TimeSpan ClientCacheLifetime { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How many access tokens a node remembers as verified, so that a client presenting the same bearer token again
+    /// (the usual case: one token per client for its whole lifetime) costs a lookup instead of a signature check.
+    /// Only a token whose signature, header and claims were all checked is remembered, by its exact text; each reuse
+    /// still checks expiry, that its signing key is still published, and the revocation list. About 2 KB per token;
+    /// 0 turns it off.
+    /// </summary>
+    public int VerifiedTokenCacheSize { get; set; } = 4096;
+
     /// <summary>The scopes the built-in client may request. A request for any other scope gets <c>invalid_scope</c>.</summary>
     public List<string> Scopes { get; set; } = ["api"];
 

@@ -13,7 +13,10 @@ namespace Latchkey.Tokens;
 /// <c>jti</c> must all be present and right.
 /// </summary>
 internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTokens revoked, IOptions<LatchkeyOptions> options, TimeProvider time)
+    : IDisposable
 {
+    private readonly VerifiedAccessTokens _verified = new(options.Value.VerifiedTokenCacheSize, keys, time);
+
     /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
     public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
 
@@ -39,6 +42,11 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTok
     /// <summary>Signature, header and claims, without asking the deny list.</summary>
     public JsonElement VerifyOffline(string token, bool anyAudience)
     {
+        // Bearer checks (our audience) reuse an earlier full verification of the same token; introspection (any
+        // audience) is rare and always checks in full.
+        if (!anyAudience && _verified.TryGet(token, out JsonElement remembered))
+            return remembered;
+
         var decodeOptions = new JwtDecodeOptions
         {
             Issuer = options.Value.Issuer,
@@ -50,8 +58,13 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTok
         };
 
         using ParsedJws jws = Jwt.ReadAndVerify(token, ResolveKey, JwtAlgorithms.Supported, decodeOptions, rejectEmbeddedKeys: true);
-        return jws.Claims.Clone();
+        JsonElement claims = jws.Claims.Clone();
+        if (!anyAudience)
+            _verified.Add(token, claims, jws.KeyId!);
+        return claims;
     }
+
+    public void Dispose() => _verified.Dispose();
 
     private JwsKey? ResolveKey(ParsedJws jws)
     {
