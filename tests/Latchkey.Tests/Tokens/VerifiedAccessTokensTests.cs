@@ -1,11 +1,11 @@
 using System.Buffers.Text;
+using System.Data.Common;
 using System.Net;
 using System.Text.Json;
 using Latchkey.Keys;
-using Latchkey.Storage.Sqlite;
+using Latchkey.Storage.Sql;
 using Latchkey.Tests.Support;
 using Latchkey.Tokens;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Latchkey.Tests.Tokens;
@@ -94,15 +94,10 @@ public sealed class VerifiedAccessTokensTests : IAsyncLifetime
     {
         string kid = HttpAssert.Part(_token, 0).GetProperty("kid").GetString()!;
         await _server.Services.GetRequiredService<KeyRotation>().RotateAsync(null, "test", Ct);
-        // An operator removing a compromised key by hand: the tokens it signed must go with it.
-        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_server.DataDirectory, SqliteDatabase.FileName)}"))
-        {
-            await connection.OpenAsync(Ct);
-            await using SqliteCommand delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM signing_keys WHERE kid = $kid";
-            delete.Parameters.AddWithValue("$kid", kid);
+        // An operator removing a compromised key by hand (on whichever database this server runs).
+        await using (DbConnection connection = await _server.Services.GetRequiredService<SqlDatabase>().OpenAsync(Ct))
+        await using (DbCommand delete = connection.CreateCommand("DELETE FROM signing_keys WHERE kid = @kid").Add("kid", kid))
             Assert.Equal(1, await delete.ExecuteNonQueryAsync(Ct));
-        }
 
         await _server.Services.GetRequiredService<SigningKeyRing>().RefreshAsync(Ct);
         using HttpResponseMessage response = await _server.GetWithBearerAsync("/me", _token);
