@@ -5,6 +5,10 @@ namespace Latchkey.Jose;
 /// <summary>The registered-claim checks of RFC 7519 §4.1, shared by <see cref="Jwt.Decode(string, string, IEnumerable{string}, JwtDecodeOptions?)"/> and the server.</summary>
 internal static class JwtClaimsValidator
 {
+    /// <summary>The "exp" test (RFC 7519 §4.1.4) with <paramref name="leeway"/>; also what a remembered token is held to.</summary>
+    public static bool IsExpired(double exp, TimeProvider time, TimeSpan leeway) =>
+        time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - leeway.TotalSeconds >= exp;
+
     public static void Validate(JsonElement claims, JwtDecodeOptions options)
     {
         foreach (string required in options.RequiredClaims)
@@ -16,7 +20,7 @@ internal static class JwtClaimsValidator
         double now = options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         double leeway = options.Leeway.TotalSeconds;
 
-        if (claims.TryGetProperty("exp", out JsonElement exp) && now - leeway >= exp.GetDouble())
+        if (claims.TryGetProperty("exp", out JsonElement exp) && IsExpired(exp.GetDouble(), options.TimeProvider, options.Leeway))
             throw new JwtExpiredException(ToDate(exp.GetDouble()));
         if (claims.TryGetProperty("nbf", out JsonElement nbf) && now + leeway < nbf.GetDouble())
             throw new JwtNotYetValidException("nbf", ToDate(nbf.GetDouble()));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Latchkey.Jose;
 using Latchkey.Keys;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -31,9 +32,8 @@ internal sealed class VerifiedAccessTokens : IDisposable
         claims = default;
         if (_cache is null || !_cache.TryGetValue(token, out Entry? entry) || entry is null)
             return false;
-        double now = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
-        // The test JwtClaimsValidator applies to "exp"; and a key that has left the ring takes its tokens with it.
-        if (now - AccessTokenValidator.Leeway.TotalSeconds >= entry.ExpiresAt || !ReferenceEquals(_keys.Find(entry.KeyId), entry.Key))
+        // The same "exp" test as a full check; and a key that has left the ring takes its tokens with it.
+        if (JwtClaimsValidator.IsExpired(entry.ExpiresAt, _time, AccessTokenValidator.Leeway) || !ReferenceEquals(_keys.Find(entry.KeyId), entry.Key))
         {
             _cache.Remove(token);
             return false;
