@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using Latchkey.Jose;
@@ -17,6 +18,8 @@ public static partial class Jwt
     /// </param>
     /// <exception cref="JwtKeyException">The secret is too short, empty, or looks like a public key.</exception>
     /// <exception cref="ArgumentException">The payload is not an object, or holds a <see cref="DateTime"/> of unspecified kind.</exception>
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     public static string Encode(object payload, string key, string algorithm = DefaultAlgorithm,
         IReadOnlyDictionary<string, object?>? headers = null, bool allowShortHmacKey = false)
     {
@@ -25,6 +28,8 @@ public static partial class Jwt
     }
 
     /// <summary>Signs <paramref name="payload"/> with an HMAC secret given as bytes.</summary>
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     public static string Encode(object payload, byte[] key, string algorithm = DefaultAlgorithm,
         IReadOnlyDictionary<string, object?>? headers = null, bool allowShortHmacKey = false)
     {
@@ -33,17 +38,25 @@ public static partial class Jwt
     }
 
     /// <summary>Signs <paramref name="payload"/> with an EC private key (ES256 on P-256, ES384 on P-384, ES512 on P-521).</summary>
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     public static string Encode(object payload, ECDsa key, string algorithm, IReadOnlyDictionary<string, object?>? headers = null) =>
         Encode(payload, new EcdsaJwsKey(key), algorithm, headers);
 
     /// <summary>Signs <paramref name="payload"/> with an RSA private key of at least 2048 bits (RS* or PS*).</summary>
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     public static string Encode(object payload, RSA key, string algorithm, IReadOnlyDictionary<string, object?>? headers = null) =>
         Encode(payload, new RsaJwsKey(key), algorithm, headers);
 
     /// <summary>Signs <paramref name="payload"/> with an Ed25519 private key (EdDSA, RFC 8037), e.g. from <c>Key.Create(SignatureAlgorithm.Ed25519)</c>.</summary>
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     public static string Encode(object payload, NSec.Cryptography.Key key, string algorithm = JwtAlgorithms.EdDSA, IReadOnlyDictionary<string, object?>? headers = null) =>
         Encode(payload, new EdDsaJwsKey(key), algorithm, headers);
 
+    [RequiresUnreferencedCode(EncodeUsesReflection)]
+    [RequiresDynamicCode(EncodeUsesReflection)]
     internal static string Encode(object payload, JwsKey key, string algorithm, IReadOnlyDictionary<string, object?>? headers)
     {
         EnsureUsable(key, algorithm);
@@ -64,7 +77,7 @@ public static partial class Jwt
             }
         }
 
-        byte[] header = JwsWriter.Header(algorithm, type, keyId: null, extra);
+        byte[] header = JwsWriter.Header(algorithm, type, keyId: null, extra is null ? null : writer => JwtPayloadJson.WriteMembers(writer, extra));
         byte[] claims = JwtPayloadJson.Serialize(payload);
         try
         {

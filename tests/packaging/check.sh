@@ -3,6 +3,9 @@
 #   1. `dotnet pack` makes the .NET tool package `latchkey`; `dotnet tool install` from it gives a `latchkey` that serves.
 #   2. `dotnet publish -r linux-x64 --self-contained -p:PublishSingleFile=true` gives one executable that serves,
 #      native libraries included (EdDSA keys need NSec's libsodium, the database SQLite's e_sqlite3).
+#   3. `dotnet publish -r linux-x64 -p:PublishAot=true` gives a Native AOT executable (needs clang and zlib1g-dev) that
+#      serves, and whose JSON (written without reflection) is right: CLI, password and refresh grants, /me, a 401's
+#      problem+json, the OpenAPI document, `token decode`.
 # Each start is on a fresh data folder: the first start must create the master key and the signing key, and
 # /healthz must answer. Prints PASS/FAIL lines and "packaging: N passed, N failed"; exits non-zero on any failure.
 # Everything goes to a temporary folder; what this script starts it kills by PID.
@@ -96,6 +99,49 @@ if timed publish dotnet publish src/Latchkey.Server -c Release -r linux-x64 --se
   DOTNET_BUNDLE_EXTRACT_BASE_DIR="$work/extract" serve single-file "$work/single/latchkey" --algorithm EdDSA
 else
   fail "publish: dotnet publish -p:PublishSingleFile=true failed"
+fi
+
+echo "== packaging: dotnet publish Native AOT (linux-x64), the CLI, latchkey serve, a login and a refresh"
+# aot_flow EXE: what a reflection-free build could get wrong at run time (JSON of every shape the server writes).
+aot_flow() {
+  local exe=$1 data="$work/aot-flow-data" log="$work/aot-flow-serve.log" port url tokens access refresh
+  export LATCHKEY__MASTERKEY
+  LATCHKEY__MASTERKEY=$(head -c 32 /dev/urandom | base64 -w0)
+  printf 'correct horse battery staple\n' | "$exe" users add alice --role admin --password-stdin --data-dir "$data" >/dev/null \
+    || { fail "aot: latchkey users add failed"; return; }
+  "$exe" clients add svc --grant client_credentials --json --data-dir "$data" >"$work/aot-client.json" \
+    && grep -q '"client_secret"' "$work/aot-client.json" || { fail "aot: latchkey clients add --json: $(cat "$work/aot-client.json")"; return; }
+  port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  url="http://127.0.0.1:$port"
+  "$exe" serve --urls "$url" --data-dir "$data" >"$log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 120); do curl -fsS -o /dev/null --max-time 2 "$url/healthz" 2>/dev/null && break; sleep 0.5; done
+  tokens=$(curl -sS --max-time 10 -d grant_type=password -d username=alice -d 'password=correct horse battery staple' "$url/token")
+  access=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["access_token"])' "$tokens" 2>/dev/null)
+  refresh=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["refresh_token"])' "$tokens" 2>/dev/null)
+  local me rotated unauthorized openapi users decoded
+  me=$(curl -sS --max-time 10 -H "Authorization: Bearer $access" "$url/me")
+  users=$(curl -sS --max-time 10 -H "Authorization: Bearer $access" "$url/admin/users")
+  rotated=$(curl -sS --max-time 10 -d grant_type=refresh_token -d "refresh_token=$refresh" "$url/token")
+  unauthorized=$(curl -sS --max-time 10 -w ' %{http_code} %{content_type}' "$url/me")
+  openapi=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/openapi.json")
+  decoded=$("$exe" token decode "$access" --data-dir "$data" 2>&1)
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  if grep -q '"preferred_username":"alice"' <<<"$me" && grep -q '"username":"alice"' <<<"$users" \
+     && grep -q '"refresh_token"' <<<"$rotated" && grep -q '"title":"Unauthorized".* 401 application/problem+json' <<<"$unauthorized" \
+     && [ "$openapi" = 200 ] && grep -q '"preferred_username": "alice"' <<<"$decoded"; then
+    pass "aot: users add, clients add --json, password and refresh grants, /me, /admin/users, 401 problem+json, /openapi.json, token decode"
+  else
+    fail "aot: token '$tokens', /me '$me', /admin/users '$users', refresh '$rotated', 401 '$unauthorized', /openapi.json $openapi, decode '$decoded'"
+    tail -n 30 "$log"
+  fi
+}
+if timed publish-aot dotnet publish src/Latchkey.Server -c Release -r linux-x64 -p:PublishAot=true -o "$work/aot"; then
+  serve aot "$work/aot/latchkey"
+  aot_flow "$work/aot/latchkey"
+else
+  fail "publish: dotnet publish -p:PublishAot=true failed (Native AOT needs clang and zlib1g-dev)"
 fi
 
 echo "packaging: $passed passed, $failed failed"

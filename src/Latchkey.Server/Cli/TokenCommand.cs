@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using Latchkey.Jose;
 using Latchkey.Keys;
@@ -14,7 +16,7 @@ internal static class TokenCommand
 {
     private static readonly Argument<string> Token = new("token") { Description = "The JWT to decode ('-' reads it from standard input)." };
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JwsWriter.Encoder };
+    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JwsWriter.Encoder };
 
     public static Command Create()
     {
@@ -44,9 +46,9 @@ internal static class TokenCommand
         using (jws)
         {
             Console.WriteLine("Header:");
-            Console.WriteLine(JsonSerializer.Serialize(jws.Header.RootElement, Indented));
+            Console.WriteLine(Indent(jws.Header.RootElement));
             Console.WriteLine("Claims:");
-            Console.WriteLine(JsonSerializer.Serialize(jws.Claims, Indented));
+            Console.WriteLine(Indent(jws.Claims));
             DateTimeOffset now = DateTimeOffset.UtcNow;
             foreach (string name in (string[])["iat", "nbf", "exp"])
             {
@@ -66,6 +68,14 @@ internal static class TokenCommand
         }
 
         return 0;
+    }
+
+    private static string Indent(JsonElement json)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, Indented))
+            json.WriteTo(writer);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static string Span(TimeSpan t) =>

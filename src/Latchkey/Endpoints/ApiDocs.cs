@@ -22,12 +22,16 @@ internal static class ApiDocs
     private const string FormContentType = "application/x-www-form-urlencoded";
 
     public static IServiceCollection AddLatchkeyOpenApi(this IServiceCollection services) =>
-        services.AddOpenApi(o =>
-        {
-            o.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
-            o.AddDocumentTransformer(DescribeDocumentAsync);
-            o.AddOperationTransformer(RequireTokenAsync);
-        });
+        services
+            // The document's schemas are read from the app's JSON options. Without reflection (Native AOT) they know
+            // only the types some source-generated context lists: ours come after the defaults, which stay first.
+            .ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(LatchkeyJsonContext.Default))
+            .AddOpenApi(o =>
+            {
+                o.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
+                o.AddDocumentTransformer(DescribeDocumentAsync);
+                o.AddOperationTransformer(RequireTokenAsync);
+            });
 
     public static void MapApiDocs(this IEndpointRouteBuilder routes)
     {

@@ -17,7 +17,7 @@ internal static class JwsWriter
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = Encoder, Indented = false };
 
     /// <summary>Writes the protected header. <c>alg</c> first and <c>typ</c> second, as python-jose and PyJWT do.</summary>
-    public static byte[] Header(string algorithm, string? type, string? keyId, IEnumerable<KeyValuePair<string, object?>>? extra = null)
+    public static byte[] Header(string algorithm, string? type, string? keyId, Action<Utf8JsonWriter>? writeExtraMembers = null)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
@@ -28,14 +28,7 @@ internal static class JwsWriter
                 writer.WriteString("typ", type);
             if (keyId is not null)
                 writer.WriteString("kid", keyId);
-            if (extra is not null)
-            {
-                foreach ((string name, object? value) in extra)
-                {
-                    writer.WritePropertyName(name);
-                    JsonSerializer.Serialize(writer, value, JwtPayloadJson.Options);
-                }
-            }
+            writeExtraMembers?.Invoke(writer);
 
             writer.WriteEndObject();
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -10,6 +11,8 @@ namespace Latchkey.Jose;
 /// (<c>ClientId</c> → <c>client_id</c>) unless they carry <see cref="JsonPropertyNameAttribute"/>; every
 /// <see cref="DateTimeOffset"/> and <see cref="DateTime"/> becomes a NumericDate (whole seconds since the epoch, UTC).
 /// </summary>
+[RequiresUnreferencedCode(Jwt.EncodeUsesReflection)]
+[RequiresDynamicCode(Jwt.EncodeUsesReflection)]
 internal static class JwtPayloadJson
 {
     public static readonly JsonSerializerOptions Options = new()
@@ -28,6 +31,16 @@ internal static class JwtPayloadJson
         if (json.Length == 0 || json[0] != (byte)'{')
             throw new ArgumentException("A JWT payload must serialize to a JSON object (a dictionary, an anonymous object or a record).", nameof(payload));
         return json;
+    }
+
+    /// <summary>Writes extra header members (after <c>alg</c> and <c>typ</c>) with the payload's rules.</summary>
+    public static void WriteMembers(Utf8JsonWriter writer, IEnumerable<KeyValuePair<string, object?>> members)
+    {
+        foreach ((string name, object? value) in members)
+        {
+            writer.WritePropertyName(name);
+            JsonSerializer.Serialize(writer, value, Options);
+        }
     }
 
     private sealed class NumericDateTimeOffsetConverter : JsonConverter<DateTimeOffset>

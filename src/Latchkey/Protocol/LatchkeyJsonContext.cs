@@ -9,6 +9,7 @@ namespace Latchkey.Protocol;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(OAuthErrorBody))]
+[JsonSerializable(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails))]
 [JsonSerializable(typeof(SeedTokenResponse))]
 [JsonSerializable(typeof(DiscoveryDocument))]
 [JsonSerializable(typeof(UserSummary[]))]

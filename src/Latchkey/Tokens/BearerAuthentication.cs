@@ -94,6 +94,6 @@ internal sealed class BearerAuthenticationHandler(
         Response.Headers.CacheControl = "no-store";
         return Response.WriteAsJsonAsync(
             new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail },
-            (JsonSerializerOptions?)null, "application/problem+json");
+            LatchkeyJsonContext.Default.ProblemDetails, "application/problem+json");
     }
 }

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text.Json;
 
 namespace Latchkey.Storage.Sql;
 
@@ -35,8 +34,8 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
             """)
             .Add("id", client.ClientId)
             .Add("hash", client.SecretHash)
-            .Add("grants", JsonSerializer.Serialize(client.GrantTypes))
-            .Add("scopes", JsonSerializer.Serialize(client.Scopes))
+            .Add("grants", StoredJson.Write(client.GrantTypes))
+            .Add("scopes", StoredJson.Write(client.Scopes))
             .Add("audience", client.Audience)
             .Add("disabled", client.Disabled ? 1L : 0L)
             .Add("created", client.CreatedAt);
@@ -63,8 +62,8 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     private static ClientRecord Read(DbDataReader reader) => new(
         ClientId: reader.GetString(0),
         SecretHash: reader.GetString(1),
-        GrantTypes: JsonSerializer.Deserialize<string[]>(reader.GetString(2)) ?? [],
-        Scopes: JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [],
+        GrantTypes: StoredJson.ReadList(reader.GetString(2)),
+        Scopes: StoredJson.ReadList(reader.GetString(3)),
         Audience: reader.GetStringOrNull(4),
         Disabled: reader.GetInt64(5) != 0,
         CreatedAt: reader.GetTime(6));

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text.Json;
 
 namespace Latchkey.Storage.Sql;
 
@@ -44,7 +43,7 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
             .Add("id", user.Id)
             .Add("username", user.Username)
             .Add("hash", user.PasswordHash)
-            .Add("roles", JsonSerializer.Serialize(user.Roles))
+            .Add("roles", StoredJson.Write(user.Roles))
             .Add("disabled", user.Disabled ? 1L : 0L)
             .Add("created", user.CreatedAt)
             .Add("changed", user.PasswordChangedAt);
@@ -63,7 +62,7 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         UpdateAsync("disabled = @value WHERE username = @username", username, c => c.Add("value", disabled ? 1L : 0L), cancellationToken);
 
     public Task<bool> SetRolesAsync(string username, IReadOnlyList<string> roles, CancellationToken cancellationToken) =>
-        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("value", JsonSerializer.Serialize(roles)), cancellationToken);
+        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("value", StoredJson.Write(roles)), cancellationToken);
 
     private async Task<bool> UpdateAsync(string setAndWhere, string username, Action<DbCommand> parameters, CancellationToken cancellationToken)
     {
@@ -77,7 +76,7 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         Id: reader.GetString(0),
         Username: reader.GetString(1),
         PasswordHash: reader.GetString(2),
-        Roles: JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [],
+        Roles: StoredJson.ReadList(reader.GetString(3)),
         Disabled: reader.GetInt64(4) != 0,
         CreatedAt: reader.GetTime(5),
         PasswordChangedAt: reader.GetTime(6));
