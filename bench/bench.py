@@ -273,6 +273,8 @@ def report(results, out):
       f"Linux {meta['machine']['kernel']}. Load average before the run: {meta['machine']['load_before']}; "
       f"after: {_read(os.path.join(results, 'load_after.txt'))}.")
     w(f"- Versions: {meta['versions']}.")
+    w(f"- Latchkey measured as: {meta.get('latchkey_build', 'framework-dependent (JIT): dotnet build -c Release')} "
+      "(`bench/run.sh --jit` measures the other build). The references and the seed sample run JIT-compiled.")
     w(f"- Method: each server runs pinned to core 0 (`taskset -c 0`), `wrk -t1 --latency` pinned to core 1, loopback. "
       f"Per target: start, wait until it answers, {meta['warmup']} s warm-up"
       f"{' (then more, until the tiered JIT settled: --settle)' if meta.get('settle') else ''}, then {meta['rounds']} round(s) of "

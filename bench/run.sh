@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: Latchkey's HTTP benchmark, with its references measured in the same run (issue #6).
 #
-#   bench/run.sh [--duration S] [--warmup S] [--settle] [--rounds N] [--only NAME,...] [--out FILE] [--micro] [--keep]
+#   bench/run.sh [--duration S] [--warmup S] [--settle] [--rounds N] [--only NAME,...] [--out FILE] [--jit] [--micro] [--keep]
 #
 # Builds Release, then for each target: starts it pinned to core 0 (taskset -c 0), waits until it answers, warms it up
 # with wrk, measures N rounds of `wrk -t1 -c32 --latency` pinned to core 1, and reads its RSS from /proc. Writes FILE
@@ -11,6 +11,9 @@
 # --settle warms each .NET server up until its tiered JIT has settled (5 s chunks after the --warmup, until the
 # runtime's tiering thread used under 2% of two chunks in a row, at most 90 s): steady-state figures, ~22 minutes.
 # Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
+# Latchkey itself is measured as the Native AOT build (`dotnet publish -p:PublishAot=true`, README "Install"): it
+# starts in a fraction of the time and memory, and has no JIT to warm up. --jit measures the framework-dependent build
+# (`dotnet build`, what `dotnet run` and the .NET tool run) instead. The references and the seed sample are JIT builds.
 #
 # Defaults: --duration 10 --warmup 5 --rounds 3, about 12 minutes on 2 cores (16 targets × (5 s warm-up + 3 × 10 s),
 # the flood's 3 × 2 × 10 s, the build). --duration 1 --warmup 1 --rounds 1 is the smoke run (.ci/run), about 2 minutes.
@@ -36,7 +39,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0
+duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0 jit=0
 command_line="bench/run.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
     --micro) micro=1; shift ;;
     --keep) keep=1; shift ;;
     --settle) settle=1; shift ;;
+    --jit) jit=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +66,11 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v curl >/dev/null || missing+=(curl)
+# Native AOT links with the system's clang, and zlib's headers and library.
+if [ "$jit" = 0 ]; then
+  command -v clang >/dev/null || missing+=(clang)
+  [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+fi
 command -v dotnet >/dev/null || { echo "bench/run.sh: needs the .NET 10 SDK (dotnet) on PATH" >&2; exit 2; }
 if [ -x "$python" ]; then
   for module in fastapi:python3-fastapi uvicorn:python3-uvicorn jwt:python3-jwt; do
@@ -141,12 +150,24 @@ build() {
   dotnet build -c Release "$project" >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "build of $project failed"; }
 }
 say "build (Release)"
-build src/Latchkey.Server
+if [ "$jit" = 1 ]; then
+  build src/Latchkey.Server
+  latchkey=(dotnet "$root/src/Latchkey.Server/bin/Release/net10.0/latchkey.dll")
+  latchkey_build="framework-dependent (JIT): dotnet build -c Release"
+else
+  # Native AOT: the whole program compiled ahead of time, for this machine's OS and architecture (a few minutes).
+  aot_out="$root/src/Latchkey.Server/bin/Release/net10.0/linux-x64/aot"
+  log="$work/build-aot.log"
+  echo "   dotnet publish -c Release -r linux-x64 -p:PublishAot=true src/Latchkey.Server"
+  dotnet publish -c Release -r linux-x64 -p:PublishAot=true -o "$aot_out" src/Latchkey.Server >"$log" 2>&1 \
+    || { tail -n 30 "$log" >&2; die "Native AOT publish of src/Latchkey.Server failed"; }
+  latchkey=("$aot_out/latchkey")
+  latchkey_build="Native AOT: dotnet publish -c Release -r linux-x64 -p:PublishAot=true"
+fi
 build bench/References
 build samples/Seed
 # Built, not run, so that it keeps compiling: bench/micro.sh runs it.
 build bench/Micro
-latchkey=(dotnet "$root/src/Latchkey.Server/bin/Release/net10.0/latchkey.dll")
 references=(dotnet "$root/bench/References/bin/Release/net10.0/references.dll")
 seed_dll="$root/samples/Seed/bin/Release/net10.0/Seed.dll"
 
@@ -278,6 +299,7 @@ cat >"$results/meta.json" <<JSON
   "command": $(json_string "$command_line"),
   "date": $(json_string "$(date -u '+%Y-%m-%d %H:%M UTC')"),
   "duration": $duration, "warmup": $warmup, "rounds": $rounds, "settle": $settle,
+  "latchkey_build": $(json_string "$latchkey_build"),
   "machine": {
     "cpu": $(json_string "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"),
     "nproc": $(nproc),
