@@ -159,10 +159,10 @@ if [ "$jit" = 1 ]; then
 else
   # Native AOT: the whole program compiled ahead of time, for this machine's OS and architecture (a few minutes).
   aot_out="$root/src/Latchkey.Server/bin/Release/net10.0/linux-x64/aot"
-  log="$work/build-aot.log"
+  aot_log="$work/build-aot.log"
   echo "   dotnet publish -c Release -r linux-x64 -p:PublishAot=true src/Latchkey.Server"
-  dotnet publish -c Release -r linux-x64 -p:PublishAot=true -o "$aot_out" src/Latchkey.Server >"$log" 2>&1 \
-    || { tail -n 30 "$log" >&2; die "Native AOT publish of src/Latchkey.Server failed"; }
+  dotnet publish -c Release -r linux-x64 -p:PublishAot=true -o "$aot_out" src/Latchkey.Server >"$aot_log" 2>&1 \
+    || { tail -n 30 "$aot_log" >&2; die "Native AOT publish of src/Latchkey.Server failed"; }
   latchkey=("$aot_out/latchkey")
   latchkey_build="Native AOT: dotnet publish -c Release -r linux-x64 -p:PublishAot=true"
 fi
