@@ -108,7 +108,8 @@ public sealed class TokenEndpointTests : IAsyncLifetime
 
     /// <summary>
     /// Not a timing assertion on absolute speed: a ratio of medians, measured side by side. Without the dummy hash an
-    /// unknown user answers ~50x faster than a wrong password; with it, both cost one Argon2id verification.
+    /// unknown user answers ~50x faster than a wrong password (a ratio near 0.02); with it, both cost one Argon2id
+    /// verification (near 1). The band is wide because other tests run beside this one (a full run once measured 2.3).
     /// </summary>
     [Fact]
     public async Task Password_UnknownUser_TakesAboutAsLongAsWrongPassword()
@@ -122,7 +123,7 @@ public sealed class TokenEndpointTests : IAsyncLifetime
         }
 
         double ratio = Median(unknown) / Median(wrong);
-        Assert.InRange(ratio, 0.5, 2.0);
+        Assert.InRange(ratio, 0.25, 4.0);
 
         static async Task<double> TimeAsync(Func<Task<HttpResponseMessage>> send)
         {
