@@ -54,6 +54,9 @@ internal static partial class Log
     [LoggerMessage(4006, LogLevel.Warning, "Could not re-read the revoked access tokens; keeping the list from the last sync")]
     public static partial void RevocationSyncFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(4007, LogLevel.Warning, "Could not clear expired sealed refresh-token successors; the next rotation after the sweep interval tries again")]
+    public static partial void SealSweepFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(6001, LogLevel.Warning, "The {Provider} database is unavailable; answered {Path} with 503")]
     public static partial void DatabaseUnavailable(ILogger logger, string provider, string path, Exception exception);
 

@@ -78,6 +78,7 @@ internal sealed class RefreshTokenGrant(
             case RefreshConsumeStatus.Consumed:
                 Log.TokenIssued(logger, access.JwtId, user.Id, GrantTypes.RefreshToken);
                 metrics.TokenIssued(GrantTypes.RefreshToken, access.Algorithm);
+                await DropExpiredSealsAsync(cancellationToken);
                 return response;
             case RefreshConsumeStatus.Replayed:
                 // The same client retrying within the window (two tabs, a lost response): the pair it already got.
@@ -92,6 +93,19 @@ internal sealed class RefreshTokenGrant(
                 return Invalid("refresh token reused after rotation; family revoked");
             default:
                 return Invalid($"refresh token {result.Status.ToString().ToLowerInvariant()}");
+        }
+    }
+
+    private async Task DropExpiredSealsAsync(CancellationToken cancellationToken)
+    {
+        // The rotation is committed: a failed sweep must not cost the client its new pair.
+        try
+        {
+            await refreshTokens.DropExpiredSealsIfDueAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.SealSweepFailed(logger, e);
         }
     }
 }

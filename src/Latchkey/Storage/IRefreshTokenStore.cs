@@ -42,10 +42,18 @@ public interface IRefreshTokenStore
     /// <paramref name="sealedSuccessor"/> (kept for <paramref name="reuseWindow"/> only). Within that window the others see
     /// <see cref="RefreshConsumeStatus.Replayed"/> with that same sealed successor; after it, or with a zero window,
     /// they see <see cref="RefreshConsumeStatus.ReuseDetected"/> and the family is revoked, successor included.
-    /// A token is never spent twice and a family never has two successors of one token.
+    /// A token is never spent twice and a family never has two successors of one token. The token must belong to
+    /// <paramref name="successor"/>'s family (the one <see cref="FindAsync"/> returned); any other is
+    /// <see cref="RefreshConsumeStatus.NotFound"/>.
     /// </summary>
     Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,
         DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Clears every sealed successor whose reuse window ended at or before <paramref name="now"/> and returns how many.
+    /// Expired seals are never served either way; this only keeps them from lingering in the database.
+    /// </summary>
+    Task<int> DropExpiredSealsAsync(DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Revokes one family; returns false if it was unknown or already revoked.</summary>
     Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken);

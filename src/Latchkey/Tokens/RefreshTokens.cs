@@ -46,6 +46,28 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
         return new RefreshTokenRecord(Hash(token), family.FamilyId, family.ClientId, family.UserId, scope, now, expires, SpentAt: null);
     }
 
+    /// <summary>How often, at most, a rotation also clears the sealed successors whose reuse window has ended.</summary>
+    public static readonly TimeSpan SealSweepInterval = TimeSpan.FromSeconds(10);
+
+    private long _lastSealSweepTicks = long.MinValue;
+
+    /// <summary>
+    /// Clears expired sealed successors, unless that was done less than <see cref="SealSweepInterval"/> ago here: once
+    /// per interval instead of once per rotation, so the rows are written once, in batches (on PostgreSQL a sweep on
+    /// every rotation made each one wade through the index entries the previous sweeps had left dead).
+    /// </summary>
+    public async Task DropExpiredSealsIfDueAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        long last = Interlocked.Read(ref _lastSealSweepTicks);
+        if (last != long.MinValue && now.UtcTicks - last < SealSweepInterval.Ticks)
+            return;
+        // Only one concurrent rotation sweeps; the others carry on.
+        if (Interlocked.CompareExchange(ref _lastSealSweepTicks, now.UtcTicks, last) != last)
+            return;
+        await store.DropExpiredSealsAsync(now, cancellationToken);
+    }
+
     public static string Generate() => Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(RandomBytes));
 
     /// <summary>

@@ -547,6 +547,58 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_WithASuccessorOfAnotherFamily_IsNotFoundAndNothingChanges()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        (RefreshFamilyRecord other, _) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(other, T0.AddMinutes(1));
+
+        RefreshConsumeResult result = await RefreshTokens.TryConsumeRefreshTokenAsync(token.TokenHash, successor, Sealed(successor), T0.AddMinutes(1), Window, Ct);
+
+        Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.NotFound), result);
+        Assert.Null((await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Token.SpentAt);
+        Assert.Null(await RefreshTokens.FindAsync(successor.TokenHash, Ct));
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(token, family, T0.AddMinutes(1), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_DropExpiredSeals_ClearsOnlySealsWhoseWindowEnded()
+    {
+        (RefreshFamilyRecord family1, RefreshTokenRecord token1) = await StartFamilyAsync();
+        (RefreshFamilyRecord family2, RefreshTokenRecord token2) = await StartFamilyAsync();
+        await ConsumeAsync(token1, family1, T0, Window);                          // sealed until T0 + 10 s
+        RefreshTokenRecord successor2 = Token(family2, T0.AddSeconds(5));
+        await ConsumeAsync(token2, family2, T0.AddSeconds(5), Window, successor2); // sealed until T0 + 15 s
+
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window - TimeSpan.FromMilliseconds(1), Ct));
+        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+
+        // The other seal is kept and still served within its window; the tokens and families are untouched.
+        RefreshConsumeResult replay = await ConsumeAsync(token2, family2, T0 + Window, Window);
+        Assert.Equal(RefreshConsumeStatus.Replayed, replay.Status);
+        Assert.Equal(Sealed(successor2), replay.SealedSuccessor);
+        Assert.Equal(T0, (await RefreshTokens.FindAsync(token1.TokenHash, Ct))!.Token.SpentAt);
+        Assert.Null((await RefreshTokens.FindAsync(token1.TokenHash, Ct))!.Family.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Refresh_DropExpiredSeals_ClearsMoreThanOneBatch()
+    {
+        // 1,001 rotations in one family, each leaving a seal: more than one batch of the sweep.
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        for (int i = 0; i < 1001; i++)
+        {
+            RefreshTokenRecord successor = Token(family, T0);
+            Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(token, family, T0, Window, successor)).Status);
+            token = successor;
+        }
+
+        Assert.Equal(1001, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+    }
+
+    [Fact]
     public async Task Refresh_RevokedFamily_IsRevokedAndNothingChanges()
     {
         (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();

@@ -13,17 +13,18 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await using DbCommand command = connection.CreateCommand("""
+        await using DbCommand command = connection.CreateCommand($"""
             INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at)
-            VALUES (@family, @user, @client, @created, @absolute, NULL)
+            VALUES (@family, @user, @client, @created, @absolute, NULL);
+            {InsertToken}
             """, transaction)
             .Add("family", family.FamilyId)
             .Add("user", family.UserId)
             .Add("client", family.ClientId)
             .Add("created", family.CreatedAt)
-            .Add("absolute", family.AbsoluteExpiresAt);
+            .Add("absolute", family.AbsoluteExpiresAt)
+            .AddToken(first);
         await command.ExecuteNonQueryAsync(cancellationToken);
-        await InsertTokenAsync(transaction, first, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -50,50 +51,45 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken)
     {
         long nowMs = now.ToUnixTimeMilliseconds();
+        string familyId = successor.FamilyId;
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await using DbCommand command = connection.CreateCommand("SELECT family_id FROM refresh_tokens WHERE token_hash = @hash", transaction)
+        // Lock the family first, then read the token, in one round trip: the second statement starts only once the first
+        // holds the lock, so on PostgreSQL (READ COMMITTED) it sees everything the previous holder committed, and a second
+        // presentation of one token sees it spent.
+        await using DbCommand command = connection.CreateCommand($"""
+            SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
+            SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
+            """, transaction)
             .Add("hash", tokenHash)
+            .Add("family", familyId)
             .Add("now", now);
-        if (await command.ExecuteScalarAsync(cancellationToken) is not string familyId)
-            return new RefreshConsumeResult(RefreshConsumeStatus.NotFound);
-        command.Add("family", familyId);
-
-        // Lock the family first. Only then read the token: on PostgreSQL a statement that starts after the lock is
-        // granted sees everything the previous holder committed (READ COMMITTED), so a second presentation sees "spent".
-        command.CommandText = "SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family" + database.ForUpdate;
-        long absoluteExpiresAt;
-        bool revoked;
+        long absoluteExpiresAt = 0, expiresAt = 0;
+        bool familyFound, tokenFound, revoked = false, spent = false;
+        byte[]? sealedEarlier = null;
         await using (DbDataReader r = await command.ExecuteReaderAsync(cancellationToken))
         {
-            await r.ReadAsync(cancellationToken);
-            absoluteExpiresAt = r.GetInt64(0);
-            revoked = !r.IsDBNull(1);
+            if (familyFound = await r.ReadAsync(cancellationToken))
+            {
+                absoluteExpiresAt = r.GetInt64(0);
+                revoked = !r.IsDBNull(1);
+            }
+
+            await r.NextResultAsync(cancellationToken);
+            if (tokenFound = await r.ReadAsync(cancellationToken))
+            {
+                expiresAt = r.GetInt64(0);
+                spent = !r.IsDBNull(1);
+                // A sealed successor counts only within its window, whether or not it has been swept yet.
+                sealedEarlier = r.IsDBNull(2) || r.IsDBNull(3) || r.GetInt64(3) <= nowMs ? null : (byte[])r.GetValue(2);
+            }
         }
 
+        // The successor names the family the caller found the token in; a token not in it is unknown here.
+        if (!familyFound || !tokenFound)
+            return new RefreshConsumeResult(RefreshConsumeStatus.NotFound);
         if (revoked)
             return new RefreshConsumeResult(RefreshConsumeStatus.Revoked, FamilyId: familyId);
-
-        command.CommandText = "SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash";
-        long expiresAt;
-        bool spent;
-        byte[]? sealedEarlier;
-        await using (DbDataReader r = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            await r.ReadAsync(cancellationToken);
-            expiresAt = r.GetInt64(0);
-            spent = !r.IsDBNull(1);
-            // A sealed successor counts only within its window, whether or not it has been swept yet.
-            sealedEarlier = r.IsDBNull(2) || r.IsDBNull(3) || r.GetInt64(3) <= nowMs ? null : (byte[])r.GetValue(2);
-        }
-
-        // Sealed successors are kept for the window only: each refresh sweeps some expired ones, of any family. Rows
-        // another transaction holds are skipped (never waited for), so two sweeps can never deadlock.
-        command.CommandText = $"""
-            UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
-            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT 100{database.ForUpdateSkipLocked})
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken);
 
         if (spent)
         {
@@ -116,14 +112,42 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
             return new RefreshConsumeResult(RefreshConsumeStatus.Expired, FamilyId: familyId);
         }
 
+        // Spend the token and store its successor: two statements, one round trip.
         bool keepSealed = reuseWindow > TimeSpan.Zero;
-        command.CommandText = "UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash";
-        command.Add("sealed", keepSealed ? sealedSuccessor : null);
-        command.Add("until", keepSealed ? now + reuseWindow : (DateTimeOffset?)null);
+        command.CommandText = $"""
+            UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash;
+            {InsertToken}
+            """;
+        command.Parameters.Clear();
+        command.Add("hash", tokenHash)
+            .Add("now", now)
+            .Add("sealed", keepSealed ? sealedSuccessor : null)
+            .Add("until", keepSealed ? now + reuseWindow : (DateTimeOffset?)null)
+            .AddToken(successor);
         await command.ExecuteNonQueryAsync(cancellationToken);
-        await InsertTokenAsync(transaction, successor, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId);
+    }
+
+    public async Task<int> DropExpiredSealsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // In batches, each its own transaction, so no sweep holds many rows (or SQLite's write lock) for long. Rows another
+        // transaction holds are skipped (never waited for): a sweep waits for nothing, so it can never be part of a deadlock.
+        const int Batch = 1000;
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"""
+            UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
+            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT {Batch}{database.ForUpdateSkipLocked})
+            """)
+            .Add("now", now);
+        int total = 0, dropped;
+        do
+        {
+            dropped = await command.ExecuteNonQueryAsync(cancellationToken);
+            total += dropped;
+        }
+        while (dropped == Batch);
+        return total;
     }
 
     public async Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken)
@@ -178,9 +202,9 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     {
         command.CommandText = "UPDATE refresh_families SET revoked_at = @now WHERE family_id = @family AND revoked_at IS NULL";
         bool revoked = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
-        // While we hold the family, a transaction holding one of its seals can only be another family's refresh sweeping
-        // it, which clears it anyway: skip that row rather than wait. Waiting could deadlock: that refresh may itself be a
-        // reuse detection waiting for a seal that our sweep took. A seal left behind is never served: the family is revoked.
+        // While we hold the family, a transaction holding one of its seals can only be a sweep of expired seals
+        // (DropExpiredSealsAsync), which clears it anyway: skip that row rather than wait for it. A seal left behind is
+        // never served: the family is revoked.
         command.CommandText = $"""
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
@@ -189,19 +213,22 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         return revoked;
     }
 
-    private static async Task InsertTokenAsync(DbTransaction transaction, RefreshTokenRecord token, CancellationToken cancellationToken)
-    {
-        await using DbCommand command = transaction.Connection!.CreateCommand("""
-            INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at, spent_at, sealed_successor, sealed_until)
-            VALUES (@hash, @family, @client, @user, @scope, @created, @expires, NULL, NULL, NULL)
-            """, transaction)
-            .Add("hash", token.TokenHash)
-            .Add("family", token.FamilyId)
-            .Add("client", token.ClientId)
-            .Add("user", token.UserId)
-            .Add("scope", token.Scope)
-            .Add("created", token.CreatedAt)
-            .Add("expires", token.ExpiresAt);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    /// <summary>Inserts the token whose parameters <see cref="AddToken"/> sets (<c>@t_…</c>).</summary>
+    private const string InsertToken = """
+        INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at, spent_at, sealed_successor, sealed_until)
+        VALUES (@t_hash, @t_family, @t_client, @t_user, @t_scope, @t_created, @t_expires, NULL, NULL, NULL)
+        """;
+}
+
+file static class RefreshTokenParameters
+{
+    /// <summary>The parameters of <c>SqlRefreshTokenStore.InsertToken</c>.</summary>
+    public static DbCommand AddToken(this DbCommand command, RefreshTokenRecord token) => command
+        .Add("t_hash", token.TokenHash)
+        .Add("t_family", token.FamilyId)
+        .Add("t_client", token.ClientId)
+        .Add("t_user", token.UserId)
+        .Add("t_scope", token.Scope)
+        .Add("t_created", token.CreatedAt)
+        .Add("t_expires", token.ExpiresAt);
 }
