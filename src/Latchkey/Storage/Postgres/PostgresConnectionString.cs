@@ -10,6 +10,26 @@ public static class PostgresConnectionString
         !string.IsNullOrWhiteSpace(value) && (IsUrl(value) || value.Contains("Host=", StringComparison.OrdinalIgnoreCase)
             || value.Contains("Server=", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// Npgsql settings Latchkey changes unless the connection string sets them. <c>Max Auto Prepare=32</c>: the few
+    /// statements every request repeats (a refresh-token rotation runs seven) are prepared once per connection instead of
+    /// parsed and planned each time. <c>No Reset On Close=true</c>: a connection going back to the pool is not reset
+    /// (<c>DISCARD ALL</c> or <c>RESET ALL</c> on its next use), because Latchkey never changes session state: no
+    /// <c>SET</c>, no temporary tables, and its advisory locks end with their transaction. Both measured in bench/RESULTS.md.
+    /// </summary>
+    public static NpgsqlConnectionStringBuilder WithLatchkeyDefaults(string normalized)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(normalized);
+        // Npgsql's builder knows every keyword, set or not: ask the plain one which were written.
+        var written = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = normalized };
+        bool Sets(string keyword) => written.Keys.Cast<string>().Any(k => k.Replace(" ", "").Equals(keyword, StringComparison.OrdinalIgnoreCase));
+        if (!Sets("MaxAutoPrepare"))
+            builder.MaxAutoPrepare = 32;
+        if (!Sets("NoResetOnClose"))
+            builder.NoResetOnClose = true;
+        return builder;
+    }
+
     /// <summary>The Npgsql connection string for either form; throws <see cref="FormatException"/> with the reason otherwise.</summary>
     public static string Normalize(string value)
     {

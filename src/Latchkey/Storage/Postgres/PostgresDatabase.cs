@@ -104,7 +104,7 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
     /// <param name="connection">An Npgsql connection string (<c>Host=…;Database=…</c>) or a <c>postgres://</c> URL.</param>
     public PostgresDatabase(string connection)
     {
-        var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString.Normalize(connection));
+        var builder = PostgresConnectionString.WithLatchkeyDefaults(PostgresConnectionString.Normalize(connection));
         Location = $"{builder.Host}:{builder.Port}/{builder.Database}";
         _dataSource = NpgsqlDataSource.Create(builder);
     }
