@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Latchkey.Storage.Sql;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -131,10 +132,17 @@ public sealed class SqliteDatabase : SqlDatabase
     // BINARY, SQLite's default collation, compares bytes.
     public override string OrdinalCollation => "";
 
+    /// <summary>Native connections whose per-connection PRAGMAs are set; entries go when the pool drops the connection.</summary>
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, SQLitePCL.sqlite3> _configured = new();
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(cancellationToken);
+        // The pool hands back the same native connection many times: its settings hold, so set them once per native
+        // connection (a refresh-token rotation opens three, so this saved nine statements each).
+        if (_configured.TryGetValue(connection.Handle!, out _))
+            return connection;
         await using (SqliteCommand pragma = connection.CreateCommand())
         {
             // foreign_keys, busy_timeout and synchronous are per connection; journal_mode=WAL persists in the file.
@@ -146,6 +154,8 @@ public sealed class SqliteDatabase : SqlDatabase
             pragma.CommandText = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        _configured.AddOrUpdate(connection.Handle!, connection.Handle!);
 
         return connection;
     }
