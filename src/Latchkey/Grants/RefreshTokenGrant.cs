@@ -16,7 +16,6 @@ namespace Latchkey.Grants;
 internal sealed class RefreshTokenGrant(
     IRefreshTokenStore store,
     RefreshTokens refreshTokens,
-    IUserStore users,
     AccessTokenIssuer issuer,
     AuditTrail audit,
     IOptions<LatchkeyOptions> options,
@@ -53,7 +52,7 @@ internal sealed class RefreshTokenGrant(
         string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 3. The user as they are now: disabled or re-passworded users lose the whole family; roles are current.
-        UserRecord? user = await users.FindByIdAsync(found.Token.UserId, cancellationToken);
+        UserRecord? user = found.User;
         if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt)
         {
             if (await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))

@@ -25,8 +25,11 @@ public enum RefreshConsumeStatus
 /// <summary>The outcome of <see cref="IRefreshTokenStore.TryConsumeRefreshTokenAsync"/>.</summary>
 public sealed record RefreshConsumeResult(RefreshConsumeStatus Status, byte[]? SealedSuccessor = null, string? FamilyId = null);
 
-/// <summary>A refresh token with its family, for checks made before rotation and for introspection.</summary>
-public sealed record RefreshTokenLookup(RefreshTokenRecord Token, RefreshFamilyRecord Family);
+/// <summary>
+/// A refresh token with its family and its user as stored now (null once the user is removed), for checks made before
+/// rotation and for introspection. One query: a rotation needs all three.
+/// </summary>
+public sealed record RefreshTokenLookup(RefreshTokenRecord Token, RefreshFamilyRecord Family, UserRecord? User);
 
 /// <summary>Refresh-token families (RFC 9700 §4.14): rotation, reuse detection and revocation.</summary>
 public interface IRefreshTokenStore

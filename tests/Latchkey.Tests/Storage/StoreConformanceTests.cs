@@ -440,7 +440,28 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         Assert.Equal(token, found.Token);
         Assert.Equal(family, found.Family);
+        Assert.Null(found.User); // "user-1" is not in the users table
         Assert.Null(await RefreshTokens.FindAsync("hash-unknown", Ct));
+    }
+
+    [Fact]
+    public async Task Refresh_Find_ReturnsTheUserAsStoredNow()
+    {
+        var alice = new UserRecord("id-alice", "alice", "$argon2id$hash", ["staff"], Disabled: false, T0, T0.AddMinutes(1));
+        Assert.True(await Users.TryAddAsync(alice, Ct));
+        (_, RefreshTokenRecord token) = await StartFamilyAsync(userId: "id-alice");
+        await Users.SetRolesAsync("alice", ["admin", "staff"], Ct);
+        await Users.SetDisabledAsync("alice", true, Ct);
+
+        UserRecord user = (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.User!;
+
+        Assert.Equal("id-alice", user.Id);
+        Assert.Equal("alice", user.Username);
+        Assert.Equal("$argon2id$hash", user.PasswordHash);
+        Assert.Equal(["admin", "staff"], user.Roles);
+        Assert.True(user.Disabled);
+        Assert.Equal(T0, user.CreatedAt);
+        Assert.Equal(T0.AddMinutes(1), user.PasswordChangedAt);
     }
 
     [Fact]

@@ -31,10 +31,10 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     public async Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("""
+        await using DbCommand command = connection.CreateCommand($"""
             SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.created_at, t.expires_at, t.spent_at,
-                   f.created_at, f.absolute_expires_at, f.revoked_at
-            FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id
+                   f.created_at, f.absolute_expires_at, f.revoked_at, {SqlUserStore.ColumnsOf("u")}
+            FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id LEFT JOIN users u ON u.id = t.user_id
             WHERE t.token_hash = @hash
             """)
             .Add("hash", tokenHash);
@@ -44,7 +44,8 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         var token = new RefreshTokenRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetStringOrNull(4),
             r.GetTime(5), r.GetTime(6), r.GetTimeOrNull(7));
         var family = new RefreshFamilyRecord(token.FamilyId, token.UserId, token.ClientId, r.GetTime(8), r.GetTime(9), r.GetTimeOrNull(10));
-        return new RefreshTokenLookup(token, family);
+        UserRecord? user = r.IsDBNull(11) ? null : SqlUserStore.Read(r, first: 11);
+        return new RefreshTokenLookup(token, family, user);
     }
 
     public async Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,

@@ -6,6 +6,9 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
 {
     private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at";
 
+    /// <summary>The columns <see cref="Read"/> reads, each prefixed with <paramref name="alias"/>, for queries that join users.</summary>
+    internal static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => alias + "." + c));
+
     public Task<UserRecord?> FindByUsernameAsync(string username, CancellationToken cancellationToken) =>
         FindAsync("username", username, cancellationToken);
 
@@ -72,12 +75,13 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    private static UserRecord Read(DbDataReader reader) => new(
-        Id: reader.GetString(0),
-        Username: reader.GetString(1),
-        PasswordHash: reader.GetString(2),
-        Roles: StoredJson.ReadList(reader.GetString(3)),
-        Disabled: reader.GetInt64(4) != 0,
-        CreatedAt: reader.GetTime(5),
-        PasswordChangedAt: reader.GetTime(6));
+    /// <summary>Reads a user from <see cref="Columns"/>, starting at column <paramref name="first"/>.</summary>
+    internal static UserRecord Read(DbDataReader reader, int first = 0) => new(
+        Id: reader.GetString(first),
+        Username: reader.GetString(first + 1),
+        PasswordHash: reader.GetString(first + 2),
+        Roles: StoredJson.ReadList(reader.GetString(first + 3)),
+        Disabled: reader.GetInt64(first + 4) != 0,
+        CreatedAt: reader.GetTime(first + 5),
+        PasswordChangedAt: reader.GetTime(first + 6));
 }
