@@ -53,10 +53,11 @@ public interface IRefreshTokenStore
         DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Clears every sealed successor whose reuse window ended at or before <paramref name="now"/> and returns how many.
-    /// Expired seals are never served either way; this only keeps them from lingering in the database.
+    /// Clears up to <paramref name="limit"/> sealed successors whose reuse window ended at or before <paramref name="now"/>,
+    /// in one transaction, and returns how many. Expired seals are never served either way; this only keeps them from
+    /// lingering in the database.
     /// </summary>
-    Task<int> DropExpiredSealsAsync(DateTimeOffset now, CancellationToken cancellationToken);
+    Task<int> DropExpiredSealsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
     /// <summary>Revokes one family; returns false if it was unknown or already revoked.</summary>
     Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken);

@@ -46,15 +46,19 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
         return new RefreshTokenRecord(Hash(token), family.FamilyId, family.ClientId, family.UserId, scope, now, expires, SpentAt: null);
     }
 
-    /// <summary>How often, at most, a rotation also clears the sealed successors whose reuse window has ended.</summary>
-    public static readonly TimeSpan SealSweepInterval = TimeSpan.FromSeconds(10);
+    /// <summary>How often a rotation also clears sealed successors whose reuse window has ended, when none are left over.</summary>
+    public static readonly TimeSpan SealSweepInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most one sweep clears: short enough that other rotations barely wait for it (SQLite has one writer).</summary>
+    public const int SealSweepBatch = 500;
 
     private long _lastSealSweepTicks = long.MinValue;
 
     /// <summary>
-    /// Clears expired sealed successors, unless that was done less than <see cref="SealSweepInterval"/> ago here: once
-    /// per interval instead of once per rotation, so the rows are written once, in batches (on PostgreSQL a sweep on
-    /// every rotation made each one wade through the index entries the previous sweeps had left dead).
+    /// Clears one batch of expired sealed successors, unless that was done less than <see cref="SealSweepInterval"/> ago
+    /// here and left none behind. Sweeping on every rotation made each one, on PostgreSQL, wade through the index entries
+    /// the previous sweeps had left dead; sweeping everything at once held SQLite's write lock long enough to show in p99.
+    /// A full batch means more are waiting: the next rotation sweeps again.
     /// </summary>
     public async Task DropExpiredSealsIfDueAsync(CancellationToken cancellationToken)
     {
@@ -65,7 +69,8 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
         // Only one concurrent rotation sweeps; the others carry on.
         if (Interlocked.CompareExchange(ref _lastSealSweepTicks, now.UtcTicks, last) != last)
             return;
-        await store.DropExpiredSealsAsync(now, cancellationToken);
+        if (await store.DropExpiredSealsAsync(now, SealSweepBatch, cancellationToken) == SealSweepBatch)
+            Interlocked.CompareExchange(ref _lastSealSweepTicks, long.MinValue, now.UtcTicks);
     }
 
     public static string Generate() => Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(RandomBytes));

@@ -72,12 +72,12 @@ public sealed class PostgresRowLockTests : IAsyncLifetime
         await using NpgsqlTransaction transaction = await other.BeginTransactionAsync(Ct);
         await ExecuteAsync(other, transaction, "SELECT 1 FROM refresh_tokens WHERE token_hash = @h FOR UPDATE", held.TokenHash);
 
-        Task<int> sweep = RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct);
+        Task<int> sweep = RefreshTokens.DropExpiredSealsAsync(T0 + Window, 100, Ct);
 
         Assert.Same(sweep, await Task.WhenAny(sweep, Task.Delay(TimeSpan.FromSeconds(30), Ct)));
         Assert.Equal(1, await sweep);
         await transaction.CommitAsync(Ct);
-        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 100, Ct));
     }
 
     /// <summary>A family whose first token was spent at <see cref="T0"/>, its successor sealed until T0 + 10 s.</summary>

@@ -591,9 +591,9 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         RefreshTokenRecord successor2 = Token(family2, T0.AddSeconds(5));
         await ConsumeAsync(token2, family2, T0.AddSeconds(5), Window, successor2); // sealed until T0 + 15 s
 
-        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window - TimeSpan.FromMilliseconds(1), Ct));
-        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
-        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window - TimeSpan.FromMilliseconds(1), 100, Ct));
+        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 100, Ct));
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 100, Ct));
 
         // The other seal is kept and still served within its window; the tokens and families are untouched.
         RefreshConsumeResult replay = await ConsumeAsync(token2, family2, T0 + Window, Window);
@@ -604,19 +604,20 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Refresh_DropExpiredSeals_ClearsMoreThanOneBatch()
+    public async Task Refresh_DropExpiredSeals_ClearsAtMostTheLimit()
     {
-        // 1,001 rotations in one family, each leaving a seal: more than one batch of the sweep.
+        // Three rotations in one family, each leaving a seal.
         (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
-        for (int i = 0; i < 1001; i++)
+        for (int i = 0; i < 3; i++)
         {
             RefreshTokenRecord successor = Token(family, T0);
             Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(token, family, T0, Window, successor)).Status);
             token = successor;
         }
 
-        Assert.Equal(1001, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
-        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, Ct));
+        Assert.Equal(2, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 2, Ct));
+        Assert.Equal(1, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 2, Ct));
+        Assert.Equal(0, await RefreshTokens.DropExpiredSealsAsync(T0 + Window, 2, Ct));
     }
 
     [Fact]

@@ -9,6 +9,24 @@ namespace Latchkey.Storage.Sql;
 /// </summary>
 internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshTokenStore
 {
+    // The statements of a rotation, built once: the same text each time is also what PostgreSQL's prepared statements key on.
+    private static readonly string FindSql = $"""
+        SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.created_at, t.expires_at, t.spent_at,
+               f.created_at, f.absolute_expires_at, f.revoked_at, {SqlUserStore.ColumnsOf("u")}
+        FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id LEFT JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = @hash
+        """;
+
+    private readonly string _lockFamilyThenReadTokenSql = $"""
+        SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
+        SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
+        """;
+
+    private const string SpendAndInsertSuccessorSql = $"""
+        UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash;
+        {InsertToken}
+        """;
+
     public async Task AddFamilyAsync(RefreshFamilyRecord family, RefreshTokenRecord first, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
@@ -31,13 +49,7 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     public async Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"""
-            SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.created_at, t.expires_at, t.spent_at,
-                   f.created_at, f.absolute_expires_at, f.revoked_at, {SqlUserStore.ColumnsOf("u")}
-            FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id LEFT JOIN users u ON u.id = t.user_id
-            WHERE t.token_hash = @hash
-            """)
-            .Add("hash", tokenHash);
+        await using DbCommand command = connection.CreateCommand(FindSql).Add("hash", tokenHash);
         await using DbDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
             return null;
@@ -58,10 +70,7 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         // Lock the family first, then read the token, in one round trip: the second statement starts only once the first
         // holds the lock, so on PostgreSQL (READ COMMITTED) it sees everything the previous holder committed, and a second
         // presentation of one token sees it spent.
-        await using DbCommand command = connection.CreateCommand($"""
-            SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
-            SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
-            """, transaction)
+        await using DbCommand command = connection.CreateCommand(_lockFamilyThenReadTokenSql, transaction)
             .Add("hash", tokenHash)
             .Add("family", familyId)
             .Add("now", now);
@@ -115,10 +124,7 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
 
         // Spend the token and store its successor: two statements, one round trip.
         bool keepSealed = reuseWindow > TimeSpan.Zero;
-        command.CommandText = $"""
-            UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash;
-            {InsertToken}
-            """;
+        command.CommandText = SpendAndInsertSuccessorSql;
         command.Parameters.Clear();
         command.Add("hash", tokenHash)
             .Add("now", now)
@@ -130,25 +136,18 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         return new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId);
     }
 
-    public async Task<int> DropExpiredSealsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<int> DropExpiredSealsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        // In batches, each its own transaction, so no sweep holds many rows (or SQLite's write lock) for long. Rows another
-        // transaction holds are skipped (never waited for): a sweep waits for nothing, so it can never be part of a deadlock.
-        const int Batch = 1000;
+        // Rows another transaction holds are skipped (never waited for): a sweep waits for nothing, so it can never be
+        // part of a deadlock.
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
-            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT {Batch}{database.ForUpdateSkipLocked})
+            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT @limit{database.ForUpdateSkipLocked})
             """)
-            .Add("now", now);
-        int total = 0, dropped;
-        do
-        {
-            dropped = await command.ExecuteNonQueryAsync(cancellationToken);
-            total += dropped;
-        }
-        while (dropped == Batch);
-        return total;
+            .Add("now", now)
+            .Add("limit", (long)limit);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken)
