@@ -34,7 +34,7 @@ public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options,
     /// <summary>How often, at most, a write also deletes expired rows.</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromHours(1);
 
-    private long _lastSweepTicks = long.MinValue;
+    private readonly IntervalGate _sweep = new(SweepInterval);
 
     public async Task WriteAsync(AuditEvent e, CancellationToken cancellationToken)
     {
@@ -47,11 +47,7 @@ public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options,
     internal async Task SweepIfDueAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        long last = Interlocked.Read(ref _lastSweepTicks);
-        if (last != long.MinValue && now.UtcTicks - last < SweepInterval.Ticks)
-            return;
-        // Only one concurrent writer sweeps; the others carry on.
-        if (Interlocked.CompareExchange(ref _lastSweepTicks, now.UtcTicks, last) != last)
+        if (!_sweep.TryEnter(now))
             return;
         int deleted = await log.DeleteBeforeAsync(now - options.Value.Audit.Retention, cancellationToken);
         if (deleted > 0)

@@ -52,7 +52,7 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
     /// <summary>The most one sweep clears: short enough that other rotations barely wait for it (SQLite has one writer).</summary>
     public const int SealSweepBatch = 500;
 
-    private long _lastSealSweepTicks = long.MinValue;
+    private readonly IntervalGate _sealSweep = new(SealSweepInterval);
 
     /// <summary>
     /// Clears one batch of expired sealed successors, unless that was done less than <see cref="SealSweepInterval"/> ago
@@ -63,14 +63,10 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
     public async Task DropExpiredSealsIfDueAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        long last = Interlocked.Read(ref _lastSealSweepTicks);
-        if (last != long.MinValue && now.UtcTicks - last < SealSweepInterval.Ticks)
-            return;
-        // Only one concurrent rotation sweeps; the others carry on.
-        if (Interlocked.CompareExchange(ref _lastSealSweepTicks, now.UtcTicks, last) != last)
+        if (!_sealSweep.TryEnter(now))
             return;
         if (await store.DropExpiredSealsAsync(now, SealSweepBatch, cancellationToken) == SealSweepBatch)
-            Interlocked.CompareExchange(ref _lastSealSweepTicks, long.MinValue, now.UtcTicks);
+            _sealSweep.Reopen(now);
     }
 
     public static string Generate() => Prefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(RandomBytes));
