@@ -58,6 +58,57 @@ public sealed class UsersWhileServingTests : IDisposable
         Assert.DoesNotContain(Password, server.Process.Output);
     }
 
+    /// <summary>
+    /// <c>serve</c> turns off ASP.NET Core's automatic default scheme (so /token skips the bearer handler): /me and the
+    /// admin API still authenticate with the scheme their policies name, and still say 401 or 403 when they must.
+    /// </summary>
+    [Fact]
+    public async Task BearerEndpoints_WhileServing_AuthenticateWithTheirOwnScheme()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
+        await RunOkAsync(["users", "add", "carol", "--password-stdin"], Password + "\n");
+        await RunOkAsync(["users", "add", "ada", "--role", "admin", "--password-stdin"], "adas-password-1\n");
+        string carol = await AccessTokenAsync(server, "carol", Password);
+        string ada = await AccessTokenAsync(server, "ada", "adas-password-1");
+
+        using (HttpResponseMessage me = await GetAsync(server, "me", carol))
+        {
+            string body = await me.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+            Assert.True(me.StatusCode == HttpStatusCode.OK, body);
+            using JsonDocument json = JsonDocument.Parse(body);
+            Assert.Equal("carol", json.RootElement.GetProperty("preferred_username").GetString());
+        }
+
+        using (HttpResponseMessage anonymous = await GetAsync(server, "me", bearer: null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            Assert.Equal("Bearer", Assert.Single(anonymous.Headers.WwwAuthenticate).Scheme);
+        }
+
+        using (HttpResponseMessage forged = await GetAsync(server, "me", carol[..^4] + "AAAA"))
+            Assert.Equal(HttpStatusCode.Unauthorized, forged.StatusCode);
+        using (HttpResponseMessage notAdmin = await GetAsync(server, "admin/users", carol))
+            Assert.Equal(HttpStatusCode.Forbidden, notAdmin.StatusCode);
+        using (HttpResponseMessage admin = await GetAsync(server, "admin/users", ada))
+            Assert.True(admin.StatusCode == HttpStatusCode.OK, await admin.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    private static async Task<string> AccessTokenAsync(LatchkeyServer server, string username, string password)
+    {
+        using HttpResponseMessage response = await server.PasswordGrantAsync(username, password);
+        await AssertTokenIssuedAsync(response);
+        using JsonDocument json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        return json.RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    private static Task<HttpResponseMessage> GetAsync(LatchkeyServer server, string path, string? bearer)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (bearer is not null)
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        return server.Http.SendAsync(request, TestContext.Current.CancellationToken);
+    }
+
     [Fact]
     public async Task SetPassword_WhileServing_OldPasswordRefusedNewOneAccepted()
     {
