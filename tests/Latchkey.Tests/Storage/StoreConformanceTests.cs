@@ -698,6 +698,80 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_ManyFamiliesRotatedConcurrently_EachSpendsItsTokenAndStoresItsOwnSuccessor()
+    {
+        var started = new (RefreshFamilyRecord Family, RefreshTokenRecord Token)[Concurrency];
+        for (int i = 0; i < Concurrency; i++)
+            started[i] = await StartFamilyAsync();
+        RefreshTokenRecord[] successors = [.. started.Select(s => Token(s.Family, T0.AddHours(1)))];
+
+        RefreshConsumeResult[] results = await ConcurrentlyAsync(Concurrency,
+            i => ConsumeAsync(started[i].Token, started[i].Family, T0.AddHours(1), Window, successors[i]));
+
+        for (int i = 0; i < Concurrency; i++)
+        {
+            Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.Consumed, null, started[i].Family.FamilyId), results[i]);
+            Assert.Equal(T0.AddHours(1), (await RefreshTokens.FindAsync(started[i].Token.TokenHash, Ct))!.Token.SpentAt);
+            Assert.Equal(started[i].Family.FamilyId, (await RefreshTokens.FindAsync(successors[i].TokenHash, Ct))!.Family.FamilyId);
+            // Each token's seal is its own successor's, not a neighbour's.
+            RefreshConsumeResult replay = await ConsumeAsync(started[i].Token, started[i].Family, T0.AddHours(1), Window);
+            Assert.Equal(Sealed(successors[i]), replay.SealedSuccessor);
+        }
+    }
+
+    [Fact]
+    public async Task Refresh_OneRotationFailingAmongConcurrentOnes_FailsAloneAndLeavesItsTokenUnspent()
+    {
+        var started = new (RefreshFamilyRecord Family, RefreshTokenRecord Token)[Concurrency];
+        for (int i = 0; i < Concurrency; i++)
+            started[i] = await StartFamilyAsync();
+        RefreshTokenRecord[] successors = [.. started.Select(s => Token(s.Family, T0.AddHours(1)))];
+        // A successor whose hash is already stored cannot be inserted: that rotation fails in the database.
+        const int failing = Concurrency / 2;
+        successors[failing] = successors[failing] with { TokenHash = started[0].Token.TokenHash };
+
+        object[] outcomes = await ConcurrentlyAsync(Concurrency, async i =>
+        {
+            try
+            {
+                return (object)await ConsumeAsync(started[i].Token, started[i].Family, T0.AddHours(1), Window, successors[i]);
+            }
+            catch (DbException e)
+            {
+                return e;
+            }
+        });
+
+        Assert.IsAssignableFrom<DbException>(outcomes[failing]);
+        Assert.Null((await RefreshTokens.FindAsync(started[failing].Token.TokenHash, Ct))!.Token.SpentAt);
+        for (int i = 0; i < Concurrency; i++)
+        {
+            if (i == failing)
+                continue;
+            Assert.Equal(RefreshConsumeStatus.Consumed, Assert.IsType<RefreshConsumeResult>(outcomes[i]).Status);
+            Assert.NotNull(await RefreshTokens.FindAsync(successors[i].TokenHash, Ct));
+        }
+
+        // The failed rotation changed nothing: the token is still good for one rotation.
+        Assert.Equal(RefreshConsumeStatus.Consumed, (await ConsumeAsync(started[failing].Token, started[failing].Family, T0.AddHours(2), Window)).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_RotationCancelledBeforeItStarts_ChangesNothing()
+    {
+        (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();
+        RefreshTokenRecord successor = Token(family, T0);
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            RefreshTokens.TryConsumeRefreshTokenAsync(token.TokenHash, successor, Sealed(successor), T0, Window, cancelled.Token));
+
+        Assert.Null((await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Token.SpentAt);
+        Assert.Null(await RefreshTokens.FindAsync(successor.TokenHash, Ct));
+    }
+
+    [Fact]
     public async Task Refresh_RevokeFamily_IsTrueOnceThenFalse()
     {
         (RefreshFamilyRecord family, RefreshTokenRecord token) = await StartFamilyAsync();

@@ -5,11 +5,18 @@ namespace Latchkey.Storage.Sql;
 /// <summary>
 /// Refresh-token families. Every change to a family's tokens first locks the family's row (SQLite: the whole
 /// database, by <c>BEGIN IMMEDIATE</c>; PostgreSQL: <c>SELECT … FOR UPDATE</c>), so concurrent presentations of one
-/// token, on one node or several, are serialized and each sees what the one before it committed.
+/// token, on one node or several, are serialized and each sees what the one before it committed. On SQLite, rotations
+/// are committed in groups (<see cref="RotationGroupCommit"/>), one group at a time.
 /// </summary>
-internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshTokenStore
+internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
 {
-    // The statements of a rotation, built once: the same text each time is also what PostgreSQL's prepared statements key on.
+    private readonly SqlDatabase _database;
+
+    /// <summary>Where rotations go on a database with one writer at a time (SQLite); null on PostgreSQL, where each commits alone.</summary>
+    private readonly RotationGroupCommit? _groupCommit;
+
+    // The statements of a rotation, built once: the same text each time is also what prepared statements key on
+    // (PostgreSQL's, and TransactionCommands within a group commit).
     private static readonly string FindSql = $"""
         SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.created_at, t.expires_at, t.spent_at,
                f.created_at, f.absolute_expires_at, f.revoked_at, {SqlUserStore.ColumnsOf("u")}
@@ -17,20 +24,37 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         WHERE t.token_hash = @hash
         """;
 
-    private readonly string _lockFamilyThenReadTokenSql = $"""
-        SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
-        SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
-        """;
+    private readonly string _lockFamilyThenReadTokenSql;
 
     private const string SpendAndInsertSuccessorSql = $"""
         UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash;
         {InsertToken}
         """;
 
+    private const string RevokeFamilySql = "UPDATE refresh_families SET revoked_at = @now WHERE family_id = @family AND revoked_at IS NULL";
+
+    private readonly string _dropSealsOfLockedFamilySql;
+
+    public SqlRefreshTokenStore(SqlDatabase database)
+    {
+        _database = database;
+        _lockFamilyThenReadTokenSql = $"""
+            SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
+            SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
+            """;
+        _dropSealsOfLockedFamilySql = $"""
+            UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
+            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
+            """;
+        _groupCommit = database.WritesOneAtATime ? new RotationGroupCommit(database, RotateAsync) : null;
+    }
+
+    public void Dispose() => _groupCommit?.Dispose();
+
     public async Task AddFamilyAsync(RefreshFamilyRecord family, RefreshTokenRecord first, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
             INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at)
             VALUES (@family, @user, @client, @created, @absolute, NULL);
@@ -48,7 +72,7 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
 
     public async Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand(FindSql).Add("hash", tokenHash);
         await using DbDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
@@ -60,24 +84,38 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         return new RefreshTokenLookup(token, family, user);
     }
 
-    public async Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,
+    public Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,
         DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken)
     {
-        long nowMs = now.ToUnixTimeMilliseconds();
-        string familyId = successor.FamilyId;
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var rotation = new RefreshRotation(tokenHash, successor, sealedSuccessor, now, reuseWindow);
+        return _groupCommit is not null ? _groupCommit.RotateAsync(rotation, cancellationToken) : RotateAloneAsync(rotation, cancellationToken);
+    }
+
+    private async Task<RefreshConsumeResult> RotateAloneAsync(RefreshRotation rotation, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
+        await using var commands = new TransactionCommands(connection, transaction);
+        RefreshConsumeResult result = await RotateAsync(commands, rotation, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>One rotation, inside a write transaction: its own, or its group's.</summary>
+    private async Task<RefreshConsumeResult> RotateAsync(TransactionCommands commands, RefreshRotation rotation, CancellationToken cancellationToken)
+    {
+        long nowMs = rotation.Now.ToUnixTimeMilliseconds();
+        string familyId = rotation.Successor.FamilyId;
         // Lock the family first, then read the token, in one round trip: the second statement starts only once the first
         // holds the lock, so on PostgreSQL (READ COMMITTED) it sees everything the previous holder committed, and a second
         // presentation of one token sees it spent.
-        await using DbCommand command = connection.CreateCommand(_lockFamilyThenReadTokenSql, transaction)
-            .Add("hash", tokenHash)
-            .Add("family", familyId)
-            .Add("now", now);
+        DbCommand read = commands.For(_lockFamilyThenReadTokenSql)
+            .Add("hash", rotation.TokenHash)
+            .Add("family", familyId);
         long absoluteExpiresAt = 0, expiresAt = 0;
         bool familyFound, tokenFound, revoked = false, spent = false;
         byte[]? sealedEarlier = null;
-        await using (DbDataReader r = await command.ExecuteReaderAsync(cancellationToken))
+        await using (DbDataReader r = await read.ExecuteReaderAsync(cancellationToken))
         {
             if (familyFound = await r.ReadAsync(cancellationToken))
             {
@@ -104,35 +142,26 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         if (spent)
         {
             if (sealedEarlier is not null)
-            {
-                await transaction.CommitAsync(cancellationToken);
                 return new RefreshConsumeResult(RefreshConsumeStatus.Replayed, sealedEarlier, familyId);
-            }
 
             // RFC 9700 §4.14.2: a spent token presented again means two parties hold it. We cannot tell the thief from
             // the user, so the whole family goes, the successor included.
-            await RevokeLockedFamilyAsync(command, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await RevokeLockedFamilyAsync(commands, familyId, rotation.Now, cancellationToken);
             return new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, FamilyId: familyId);
         }
 
         if (expiresAt <= nowMs || absoluteExpiresAt <= nowMs)
-        {
-            await transaction.CommitAsync(cancellationToken);
             return new RefreshConsumeResult(RefreshConsumeStatus.Expired, FamilyId: familyId);
-        }
 
         // Spend the token and store its successor: two statements, one round trip.
-        bool keepSealed = reuseWindow > TimeSpan.Zero;
-        command.CommandText = SpendAndInsertSuccessorSql;
-        command.Parameters.Clear();
-        command.Add("hash", tokenHash)
-            .Add("now", now)
-            .Add("sealed", keepSealed ? sealedSuccessor : null)
-            .Add("until", keepSealed ? now + reuseWindow : (DateTimeOffset?)null)
-            .AddToken(successor);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        bool keepSealed = rotation.ReuseWindow > TimeSpan.Zero;
+        await commands.For(SpendAndInsertSuccessorSql)
+            .Add("hash", rotation.TokenHash)
+            .Add("now", rotation.Now)
+            .Add("sealed", keepSealed ? rotation.SealedSuccessor : null)
+            .Add("until", keepSealed ? rotation.Now + rotation.ReuseWindow : (DateTimeOffset?)null)
+            .AddToken(rotation.Successor)
+            .ExecuteNonQueryAsync(cancellationToken);
         return new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId);
     }
 
@@ -140,10 +169,10 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
     {
         // Rows another transaction holds are skipped (never waited for): a sweep waits for nothing, so it can never be
         // part of a deadlock.
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
-            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT @limit{database.ForUpdateSkipLocked})
+            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT @limit{_database.ForUpdateSkipLocked})
             """)
             .Add("now", now)
             .Add("limit", (long)limit);
@@ -152,12 +181,10 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
 
     public async Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await using DbCommand command = connection.CreateCommand("", transaction)
-            .Add("family", familyId)
-            .Add("now", now);
-        bool revoked = await RevokeLockedFamilyAsync(command, cancellationToken);
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
+        await using var commands = new TransactionCommands(connection, transaction);
+        bool revoked = await RevokeLockedFamilyAsync(commands, familyId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return revoked;
     }
@@ -176,8 +203,8 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
         {
             try
             {
-                await using DbConnection connection = await database.OpenAsync(cancellationToken);
-                await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+                await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+                await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
                 await using DbCommand command = connection.CreateCommand(
                     $"UPDATE refresh_families SET revoked_at = @now WHERE {column} = @value AND revoked_at IS NULL", transaction)
                     .Add("value", value)
@@ -191,25 +218,25 @@ internal sealed class SqlRefreshTokenStore(SqlDatabase database) : IRefreshToken
                 await transaction.CommitAsync(cancellationToken);
                 return families;
             }
-            catch (DbException e) when (attempt < 3 && database.IsConflict(e))
+            catch (DbException e) when (attempt < 3 && _database.IsConflict(e))
             {
             }
         }
     }
 
-    /// <summary>Revokes the family named by <c>@family</c> and drops its sealed successors; inside the caller's transaction.</summary>
-    private async Task<bool> RevokeLockedFamilyAsync(DbCommand command, CancellationToken cancellationToken)
+    /// <summary>Revokes the family and drops its sealed successors; inside the caller's transaction.</summary>
+    private async Task<bool> RevokeLockedFamilyAsync(TransactionCommands commands, string familyId, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        command.CommandText = "UPDATE refresh_families SET revoked_at = @now WHERE family_id = @family AND revoked_at IS NULL";
-        bool revoked = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        bool revoked = await commands.For(RevokeFamilySql)
+            .Add("family", familyId)
+            .Add("now", now)
+            .ExecuteNonQueryAsync(cancellationToken) == 1;
         // While we hold the family, a transaction holding one of its seals can only be a sweep of expired seals
         // (DropExpiredSealsAsync), which clears it anyway: skip that row rather than wait for it. A seal left behind is
         // never served: the family is revoked.
-        command.CommandText = $"""
-            UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
-            WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await commands.For(_dropSealsOfLockedFamilySql)
+            .Add("family", familyId)
+            .ExecuteNonQueryAsync(cancellationToken);
         return revoked;
     }
 

@@ -1,0 +1,110 @@
+using System.Data.Common;
+using System.Threading.Channels;
+
+namespace Latchkey.Storage.Sql;
+
+/// <summary>One presentation of a refresh token to spend, and the successor to store if this one spends it.</summary>
+internal sealed record RefreshRotation(string TokenHash, RefreshTokenRecord Successor, byte[] SealedSuccessor, DateTimeOffset Now, TimeSpan ReuseWindow);
+
+/// <summary>
+/// Group commit for refresh-token rotations, on a database that runs one write transaction at a time (SQLite). Rotations
+/// queue here, and one writer spends every rotation waiting in one transaction: one write lock, one commit, one append to
+/// the WAL, and each statement prepared once per group instead of once per rotation. Rotations waiting for the lock
+/// would otherwise take it one by one, each polling for it in SQLite's busy handler. Within a group the rotations run
+/// in the order they arrived, and each sees what the ones before it wrote, exactly as if they had been committed one
+/// after the other. A caller learns its outcome only once its group is committed, so a rotation it was told about
+/// survives a crash of the process.
+/// </summary>
+internal sealed class RotationGroupCommit : IDisposable
+{
+    /// <summary>The most rotations one transaction commits: it bounds how long the group holds SQLite's write lock.</summary>
+    public const int MaxGroupSize = 64;
+
+    /// <summary>Runs one rotation inside the group's transaction, on commands the group reuses from rotation to rotation.</summary>
+    public delegate Task<RefreshConsumeResult> RotateInTransaction(TransactionCommands commands, RefreshRotation rotation, CancellationToken cancellationToken);
+
+    private readonly SqlDatabase _database;
+    private readonly RotateInTransaction _rotate;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public RotationGroupCommit(SqlDatabase database, RotateInTransaction rotate)
+    {
+        _database = database;
+        _rotate = rotate;
+        _writer = Task.Run(WriteGroupsAsync);
+    }
+
+    public Task<RefreshConsumeResult> RotateAsync(RefreshRotation rotation, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(rotation, cancellationToken);
+        if (!_queue.Writer.TryWrite(pending))
+            throw new ObjectDisposedException(nameof(RotationGroupCommit));
+        return pending.Outcome.Task;
+    }
+
+    /// <summary>Takes no more rotations; those already queued are still committed.</summary>
+    public void Dispose() => _queue.Writer.TryComplete();
+
+    private async Task WriteGroupsAsync()
+    {
+        var group = new List<Pending>(MaxGroupSize);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (group.Count < MaxGroupSize && _queue.Reader.TryRead(out Pending? pending))
+            {
+                // A caller that gave up before its group started changes nothing. Once the group has started, the
+                // rotation is committed with it: its successor is then sealed for the reuse window, like any other.
+                if (pending.CancellationToken.IsCancellationRequested)
+                    pending.Outcome.TrySetCanceled(pending.CancellationToken);
+                else
+                    group.Add(pending);
+            }
+
+            if (group.Count > 0)
+                await CommitAsync(group);
+            group.Clear();
+        }
+    }
+
+    private async Task CommitAsync(List<Pending> group)
+    {
+        var outcomes = new RefreshConsumeResult[group.Count];
+        try
+        {
+            // No cancellation from here on: the group is one transaction for many callers.
+            await using DbConnection connection = await _database.OpenAsync(CancellationToken.None);
+            await using DbTransaction transaction = await _database.BeginWriteAsync(connection, CancellationToken.None);
+            await using var commands = new TransactionCommands(connection, transaction);
+            for (int i = 0; i < group.Count; i++)
+                outcomes[i] = await _rotate(commands, group[i].Rotation, CancellationToken.None);
+            await transaction.CommitAsync(CancellationToken.None);
+        }
+        catch (Exception) when (group.Count > 1)
+        {
+            // The whole group is rolled back. One rotation's failure must not become the others': commit each alone,
+            // so that each caller gets its own outcome, or its own exception.
+            foreach (Pending pending in group)
+                await CommitAsync([pending]);
+            return;
+        }
+        catch (Exception e)
+        {
+            group[0].Outcome.TrySetException(e);
+            return;
+        }
+
+        for (int i = 0; i < group.Count; i++)
+            group[i].Outcome.TrySetResult(outcomes[i]);
+    }
+
+    private sealed class Pending(RefreshRotation rotation, CancellationToken cancellationToken)
+    {
+        public RefreshRotation Rotation { get; } = rotation;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        // Callers continue on their own threads, not on the writer's: the next group is not kept waiting for them.
+        public TaskCompletionSource<RefreshConsumeResult> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
