@@ -7,17 +7,16 @@ namespace Latchkey.Storage.Sql;
 internal sealed record RefreshRotation(string TokenHash, RefreshTokenRecord Successor, byte[] SealedSuccessor, DateTimeOffset Now, TimeSpan ReuseWindow);
 
 /// <summary>
-/// Group commit for refresh-token rotations, on a database that runs one write transaction at a time (SQLite). Rotations
-/// queue here, and one writer spends every rotation waiting in one transaction: one write lock, one commit, one append to
-/// the WAL, and each statement prepared once per group instead of once per rotation. Rotations waiting for the lock
-/// would otherwise take it one by one, each polling for it in SQLite's busy handler. Within a group the rotations run
-/// in the order they arrived, and each sees what the ones before it wrote, exactly as if they had been committed one
-/// after the other. A caller learns its outcome only once its group is committed, so a rotation it was told about
-/// survives a crash of the process.
+/// Group commit for refresh-token rotations. Rotations queue here, and one writer spends every rotation waiting in one
+/// transaction. On SQLite, which runs one write transaction at a time, that is one write lock, one commit and one append
+/// to the WAL per group, and each statement prepared once per group; rotations would otherwise take the lock one by one,
+/// each polling for it in SQLite's busy handler. On PostgreSQL, a group shares one COMMIT round trip and one WAL flush.
+/// Within a group, each rotation sees what the ones before it wrote, exactly as if they had been committed one after the
+/// other. A caller learns its outcome only once its group is committed, so a rotation it was told about survives a crash.
 /// </summary>
 internal sealed class RotationGroupCommit : IDisposable
 {
-    /// <summary>The most rotations one transaction commits: it bounds how long the group holds SQLite's write lock.</summary>
+    /// <summary>The most rotations one transaction commits: it bounds how long a group holds its locks (SQLite's write lock, PostgreSQL's family rows).</summary>
     public const int MaxGroupSize = 64;
 
     /// <summary>Runs one rotation inside the group's transaction, on commands the group reuses from rotation to rotation.</summary>
@@ -26,13 +25,13 @@ internal sealed class RotationGroupCommit : IDisposable
     private readonly SqlDatabase _database;
     private readonly RotateInTransaction _rotate;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
 
     public RotationGroupCommit(SqlDatabase database, RotateInTransaction rotate)
     {
         _database = database;
         _rotate = rotate;
-        _writer = Task.Run(WriteGroupsAsync);
+        // The writer runs until Dispose completes the queue. It never throws: every failure goes to a caller.
+        _ = Task.Run(WriteGroupsAsync);
     }
 
     public Task<RefreshConsumeResult> RotateAsync(RefreshRotation rotation, CancellationToken cancellationToken)
@@ -62,12 +61,19 @@ internal sealed class RotationGroupCommit : IDisposable
             }
 
             if (group.Count > 0)
-                await CommitAsync(group);
+                await CommitAsync(InLockOrder(group));
             group.Clear();
         }
     }
 
-    private async Task CommitAsync(List<Pending> group)
+    /// <summary>
+    /// Families in one order (and one family's presentations in the order they arrived): a group locks its families one
+    /// by one, and two nodes' groups that locked shared families in different orders could deadlock on PostgreSQL.
+    /// </summary>
+    private static Pending[] InLockOrder(List<Pending> group) =>
+        [.. group.OrderBy(pending => pending.Rotation.Successor.FamilyId, StringComparer.Ordinal)];
+
+    private async Task CommitAsync(IReadOnlyList<Pending> group)
     {
         var outcomes = new RefreshConsumeResult[group.Count];
         try

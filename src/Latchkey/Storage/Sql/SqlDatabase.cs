@@ -28,12 +28,6 @@ public abstract class SqlDatabase
     /// </summary>
     public abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// True when the database runs one write transaction at a time (SQLite), so writers that would wait for each other's
-    /// lock are better committed together (<see cref="RotationGroupCommit"/>).
-    /// </summary>
-    public virtual bool WritesOneAtATime => false;
-
     /// <summary>Appended to a SELECT whose rows the transaction goes on to change: <c>FOR UPDATE</c> where rows can be locked.</summary>
     public abstract string ForUpdate { get; }
 

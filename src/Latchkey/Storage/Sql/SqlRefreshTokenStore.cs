@@ -5,15 +5,15 @@ namespace Latchkey.Storage.Sql;
 /// <summary>
 /// Refresh-token families. Every change to a family's tokens first locks the family's row (SQLite: the whole
 /// database, by <c>BEGIN IMMEDIATE</c>; PostgreSQL: <c>SELECT … FOR UPDATE</c>), so concurrent presentations of one
-/// token, on one node or several, are serialized and each sees what the one before it committed. On SQLite, rotations
-/// are committed in groups (<see cref="RotationGroupCommit"/>), one group at a time.
+/// token, on one node or several, are serialized and each sees what the one before it committed. Rotations are
+/// committed in groups (<see cref="RotationGroupCommit"/>).
 /// </summary>
 internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
 {
     private readonly SqlDatabase _database;
 
-    /// <summary>Where rotations go on a database with one writer at a time (SQLite); null on PostgreSQL, where each commits alone.</summary>
-    private readonly RotationGroupCommit? _groupCommit;
+    /// <summary>Where rotations go: they are committed in groups.</summary>
+    private readonly RotationGroupCommit _groupCommit;
 
     // The statements of a rotation, built once: the same text each time is also what prepared statements key on
     // (PostgreSQL's, and TransactionCommands within a group commit).
@@ -46,10 +46,10 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
             """;
-        _groupCommit = database.WritesOneAtATime ? new RotationGroupCommit(database, RotateAsync) : null;
+        _groupCommit = new RotationGroupCommit(database, RotateAsync);
     }
 
-    public void Dispose() => _groupCommit?.Dispose();
+    public void Dispose() => _groupCommit.Dispose();
 
     public async Task AddFamilyAsync(RefreshFamilyRecord family, RefreshTokenRecord first, CancellationToken cancellationToken)
     {
@@ -85,23 +85,10 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     }
 
     public Task<RefreshConsumeResult> TryConsumeRefreshTokenAsync(string tokenHash, RefreshTokenRecord successor, byte[] sealedSuccessor,
-        DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken)
-    {
-        var rotation = new RefreshRotation(tokenHash, successor, sealedSuccessor, now, reuseWindow);
-        return _groupCommit is not null ? _groupCommit.RotateAsync(rotation, cancellationToken) : RotateAloneAsync(rotation, cancellationToken);
-    }
+        DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken) =>
+        _groupCommit.RotateAsync(new RefreshRotation(tokenHash, successor, sealedSuccessor, now, reuseWindow), cancellationToken);
 
-    private async Task<RefreshConsumeResult> RotateAloneAsync(RefreshRotation rotation, CancellationToken cancellationToken)
-    {
-        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
-        await using var commands = new TransactionCommands(connection, transaction);
-        RefreshConsumeResult result = await RotateAsync(commands, rotation, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
-
-    /// <summary>One rotation, inside a write transaction: its own, or its group's.</summary>
+    /// <summary>One rotation, inside its group's write transaction.</summary>
     private async Task<RefreshConsumeResult> RotateAsync(TransactionCommands commands, RefreshRotation rotation, CancellationToken cancellationToken)
     {
         long nowMs = rotation.Now.ToUnixTimeMilliseconds();

@@ -124,9 +124,6 @@ public sealed class SqliteDatabase : SqlDatabase
 
     public override int LatestSchemaVersion => Migrations.Length;
 
-    // BEGIN IMMEDIATE takes the one write lock of the file.
-    public override bool WritesOneAtATime => true;
-
     // BEGIN IMMEDIATE already serializes every write transaction: there is nothing finer to lock.
     public override string ForUpdate => "";
 
