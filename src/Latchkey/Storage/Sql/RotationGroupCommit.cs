@@ -86,7 +86,7 @@ internal sealed class RotationGroupCommit : IDisposable
                 outcomes[i] = await _rotate(commands, group[i].Rotation, CancellationToken.None);
             await transaction.CommitAsync(CancellationToken.None);
         }
-        catch (Exception) when (group.Count > 1)
+        catch (Exception e) when (group.Count > 1 && !_database.IsUnavailable(e))
         {
             // The whole group is rolled back. One rotation's failure must not become the others': commit each alone,
             // so that each caller gets its own outcome, or its own exception.
@@ -96,7 +96,10 @@ internal sealed class RotationGroupCommit : IDisposable
         }
         catch (Exception e)
         {
-            group[0].Outcome.TrySetException(e);
+            // One rotation, or a database that cannot be reached: trying each rotation alone would only wait for it
+            // again, once per rotation, while the rotations queued behind them wait too.
+            foreach (Pending pending in group)
+                pending.Outcome.TrySetException(e);
             return;
         }
 

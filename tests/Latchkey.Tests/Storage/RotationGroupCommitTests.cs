@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.Data.Common;
+using System.Net;
+using System.Net.Sockets;
 using Latchkey.Storage;
+using Latchkey.Storage.Postgres;
 using Latchkey.Storage.Sql;
 using Latchkey.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -9,11 +12,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Latchkey.Tests.Storage;
 
 /// <summary>
-/// Group commit of refresh-token rotations on SQLite (<see cref="RotationGroupCommit"/>). Rotations are queued while
+/// Group commit of refresh-token rotations (<see cref="RotationGroupCommit"/>), on SQLite: rotations are queued while
 /// another connection holds the write lock, so they are certain to wait together; the transactions they commit are
 /// counted in the WAL file, where every committed transaction ends with one commit frame.
 /// </summary>
-public sealed class SqliteGroupCommitTests : IAsyncLifetime
+public sealed class RotationGroupCommitTests : IAsyncLifetime
 {
     private const int Rotations = 20;
     private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_767_225_600_000);
@@ -21,7 +24,7 @@ public sealed class SqliteGroupCommitTests : IAsyncLifetime
     private readonly string _folder = Directory.CreateTempSubdirectory("latchkey-group-commit-").FullName;
     private readonly ServiceProvider _services;
 
-    public SqliteGroupCommitTests()
+    public RotationGroupCommitTests()
     {
         var services = new ServiceCollection();
         services.AddOptions<LatchkeyOptions>().Configure(o => o.DataDirectory = _folder);
@@ -95,6 +98,38 @@ public sealed class SqliteGroupCommitTests : IAsyncLifetime
         }
 
         Assert.Null((await Store.FindAsync(rotations[failing].Token.TokenHash, Ct))!.Token.SpentAt);
+    }
+
+    [Fact]
+    public async Task Rotations_WhenTheDatabaseCannotBeReached_AllFailWithoutOneAttemptEach()
+    {
+        // A "PostgreSQL server" that takes the first connection and holds it for a moment without a word, so the other
+        // rotations queue meanwhile, then hangs up on that and every later connection.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int connections = 0;
+        Task server = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using Socket socket = await listener.AcceptSocketAsync(Ct);
+                if (Interlocked.Increment(ref connections) == 1)
+                    await Task.Delay(300, Ct);
+            }
+        }, Ct);
+        var database = new PostgresDatabase($"Host=127.0.0.1;Port={((IPEndPoint)listener.LocalEndpoint).Port};Database=latchkey;Username=latchkey");
+        using var store = new SqlRefreshTokenStore(database);
+        var family = new RefreshFamilyRecord("family-1", "user-1", "default", T0, T0.AddDays(90), RevokedAt: null);
+
+        Task<RefreshConsumeResult>[] pending = [.. Enumerable.Range(0, Rotations).Select(i =>
+            store.TryConsumeRefreshTokenAsync($"hash-{i}", Token(family, $"hash-{i}-next"), [1], T0.AddHours(1), TimeSpan.FromSeconds(10), Ct))];
+
+        foreach (Task<RefreshConsumeResult> rotation in pending)
+            Assert.True(database.IsUnavailable(await Assert.ThrowsAnyAsync<Exception>(() => rotation)));
+        // One or two groups (the first rotation's, then one for the rest), each trying once; Npgsql opened up to two
+        // connections per attempt here. Trying each rotation alone again made 42.
+        Assert.InRange(connections, 1, 4);
+        Assert.False(server.IsFaulted);
     }
 
     private async Task<(RefreshTokenRecord Token, RefreshTokenRecord Successor)[]> StartFamiliesAsync()
