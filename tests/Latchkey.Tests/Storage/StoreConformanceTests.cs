@@ -419,6 +419,15 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         return (family, token);
     }
 
+    /// <summary><paramref name="count"/> families as <see cref="StartFamilyAsync"/> starts them, and a successor for each, made at T0 + 1 h.</summary>
+    private async Task<((RefreshFamilyRecord Family, RefreshTokenRecord Token)[] Started, RefreshTokenRecord[] Successors)> StartFamiliesAsync(int count)
+    {
+        var started = new (RefreshFamilyRecord Family, RefreshTokenRecord Token)[count];
+        for (int i = 0; i < count; i++)
+            started[i] = await StartFamilyAsync();
+        return (started, [.. started.Select(s => Token(s.Family, T0.AddHours(1)))]);
+    }
+
     private static RefreshTokenRecord Token(RefreshFamilyRecord family, DateTimeOffset createdAt, string? scope = "api read") =>
         new("hash-" + Guid.NewGuid().ToString("N"), family.FamilyId, family.ClientId, family.UserId, scope, createdAt, createdAt.AddDays(14), SpentAt: null);
 
@@ -700,10 +709,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_ManyFamiliesRotatedConcurrently_EachSpendsItsTokenAndStoresItsOwnSuccessor()
     {
-        var started = new (RefreshFamilyRecord Family, RefreshTokenRecord Token)[Concurrency];
-        for (int i = 0; i < Concurrency; i++)
-            started[i] = await StartFamilyAsync();
-        RefreshTokenRecord[] successors = [.. started.Select(s => Token(s.Family, T0.AddHours(1)))];
+        var (started, successors) = await StartFamiliesAsync(Concurrency);
 
         RefreshConsumeResult[] results = await ConcurrentlyAsync(Concurrency,
             i => ConsumeAsync(started[i].Token, started[i].Family, T0.AddHours(1), Window, successors[i]));
@@ -722,10 +728,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_OneRotationFailingAmongConcurrentOnes_FailsAloneAndLeavesItsTokenUnspent()
     {
-        var started = new (RefreshFamilyRecord Family, RefreshTokenRecord Token)[Concurrency];
-        for (int i = 0; i < Concurrency; i++)
-            started[i] = await StartFamilyAsync();
-        RefreshTokenRecord[] successors = [.. started.Select(s => Token(s.Family, T0.AddHours(1)))];
+        var (started, successors) = await StartFamiliesAsync(Concurrency);
         // A successor whose hash is already stored cannot be inserted: that rotation fails in the database.
         const int failing = Concurrency / 2;
         successors[failing] = successors[failing] with { TokenHash = started[0].Token.TokenHash };
