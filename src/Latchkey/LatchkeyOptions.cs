@@ -208,4 +208,12 @@ public sealed class PasswordHashingOptions
 
     /// <summary>The longest a login waits for a hashing slot before it is refused the same way.</summary>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// True (the default): on Linux, hashes run at the idle priority (<c>SCHED_IDLE</c>), so any other request takes the
+    /// core from a hash at once; a core kept fully busy by other requests leaves logins waiting until it has time to
+    /// spare. False: hashes run at nice 10, so logins keep about a tenth of a busy core, but a request arriving during a
+    /// hash may wait for the next scheduler tick (up to 4 ms at 250 Hz) first.
+    /// </summary>
+    public bool IdlePriority { get; set; } = true;
 }

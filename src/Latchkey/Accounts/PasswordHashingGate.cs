@@ -10,17 +10,30 @@ namespace Latchkey.Accounts;
 /// turn (<see cref="PasswordHashingOptions.MaxQueue"/>, each for at most <see cref="PasswordHashingOptions.MaxWait"/>);
 /// the rest are refused at once with 503 and <c>Retry-After</c>, which costs nothing.
 /// <para>
-/// The hashes themselves run on this gate's own threads (<see cref="RunAsync{T}"/>), one per slot, at a lower CPU
-/// priority (nice <see cref="HashingNice"/> on Linux). On the thread pool, a 36 ms hash holds a pool thread, and on a
-/// small machine the pool has as many threads as cores: every other request then waits for a hash to end or for the
-/// pool to grow. Here a bearer check or refresh that arrives while a hash runs takes the core from it at once, and the
-/// hash goes on when the core is free. Under a full load of other requests, logins slow down first.
+/// The hashes themselves run on this gate's own threads (<see cref="RunAsync{T}"/>), one per slot, at the lowest CPU
+/// priority: Linux's <c>SCHED_IDLE</c> policy, unless <see cref="PasswordHashingOptions.IdlePriority"/> is false. On
+/// the thread pool, a 36 ms hash holds a pool thread, and on a small machine the pool has as many threads as cores:
+/// every other request then waits for a hash to end or for the pool to grow. Here a bearer check or refresh that
+/// arrives while a hash runs takes the core from it at once, and the hash goes on when the core is free. Under a full
+/// load of other requests, logins wait first: a hash waits until the core has time to spare (seconds, when one core is
+/// kept busy), and logins queued for a slot are refused after <see cref="PasswordHashingOptions.MaxWait"/>.
+/// </para>
+/// <para>
+/// Why <c>SCHED_IDLE</c> and not only a higher nice value: Linux's scheduler (EEVDF) may let a running thread keep the
+/// core until its time slice ends, whatever its nice value, before a thread that wakes up gets it, and the switch then
+/// waits for a scheduler tick (4 ms at 250 Hz). At nice 10, client_credentials and /me beside a login flood had a p99
+/// of ~5 ms, against ~2 ms with <c>SCHED_IDLE</c>, whose threads any other thread preempts as it wakes (bench/README.md,
+/// "login flood"). With <see cref="PasswordHashingOptions.IdlePriority"/> false, or where <c>SCHED_IDLE</c> is refused,
+/// the threads run at nice <see cref="HashingNice"/>.
 /// </para>
 /// </summary>
 public sealed class PasswordHashingGate
 {
-    /// <summary>The nice value of the hashing threads: below request handling (0), above idle work (19).</summary>
+    /// <summary>The nice value of the hashing threads when they do not run SCHED_IDLE: below request handling (0), above idle work (19).</summary>
     public const int HashingNice = 10;
+
+    /// <summary>Linux's SCHED_IDLE scheduling policy (sched(7)), the hashing threads' policy.</summary>
+    public const int SchedIdle = 5;
 
     private readonly BlockingCollection<Action> _work = new();
     private readonly Lazy<Thread[]> _threads;
@@ -28,6 +41,7 @@ public sealed class PasswordHashingGate
     private readonly SemaphoreSlim _slots;
     private readonly int _maxQueue;
     private readonly TimeSpan _maxWait;
+    private readonly bool _idlePriority;
     private int _waiting;
 
     public PasswordHashingGate(PasswordHashingOptions options)
@@ -36,6 +50,7 @@ public sealed class PasswordHashingGate
         _slots = new SemaphoreSlim(MaxConcurrency, MaxConcurrency);
         _maxQueue = options.MaxQueue >= 0 ? options.MaxQueue : 4 * MaxConcurrency;
         _maxWait = options.MaxWait;
+        _idlePriority = options.IdlePriority;
         _threads = new Lazy<Thread[]>(StartThreads);
     }
 
@@ -100,28 +115,34 @@ public sealed class PasswordHashingGate
 
     private void HashingLoop()
     {
-        LowerThisThreadsPriority();
+        LowerThisThreadsPriority(_idlePriority);
         foreach (Action work in _work.GetConsumingEnumerable())
             work();
     }
 
     /// <summary>
-    /// .NET's Thread.Priority does nothing on Linux for normal threads; setpriority(2) on a thread id sets that
-    /// thread's nice value alone (a Linux behaviour, documented in its man page). Lowering needs no privilege.
-    /// Elsewhere, or if the call fails, the thread keeps the normal priority: hashing still has its own threads.
+    /// .NET's Thread.Priority does nothing on Linux for normal threads. sched_setscheduler(2) and setpriority(2) with
+    /// id 0 / this thread's id change this thread alone (Linux schedules threads, not processes; both man pages say so),
+    /// and lowering needs no privilege. Elsewhere, or if both calls fail, the thread keeps the normal priority: hashing
+    /// still has its own threads.
     /// </summary>
-    private static void LowerThisThreadsPriority()
+    private static void LowerThisThreadsPriority(bool idle)
     {
         if (!OperatingSystem.IsLinux())
             return;
         try
         {
-            _ = SetPriority(PrioProcess, GetThreadId(), HashingNice);
+            int priority = 0; // struct sched_param is one int, the static priority: 0 for SCHED_IDLE
+            if (!idle || SetScheduler(0, SchedIdle, ref priority) != 0)
+                _ = SetPriority(PrioProcess, GetThreadId(), HashingNice);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
         }
     }
+
+    [DllImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static extern int SetScheduler(int pid, int policy, ref int param);
 
     private const int PrioProcess = 0;
 

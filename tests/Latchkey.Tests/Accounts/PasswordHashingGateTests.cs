@@ -45,18 +45,31 @@ public sealed class PasswordHashingGateTests
     }
 
     [Fact]
-    public async Task RunAsync_RunsOffTheThreadPoolAtLowerPriority()
+    public async Task RunAsync_RunsOffTheThreadPoolAtTheIdlePriority()
     {
         var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 2 });
 
-        (bool poolThread, string? name, int? nice) = await gate.RunAsync(() =>
-            (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, OperatingSystem.IsLinux() ? ThisThreadsNice() : (int?)null));
+        (bool poolThread, string? name, int? policy) = await gate.RunAsync(() =>
+            (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, OperatingSystem.IsLinux() ? ThisThreadsPolicy() : (int?)null));
 
         Assert.False(poolThread);
         Assert.Equal("Password hashing", name);
+        // SCHED_IDLE: any request thread that wakes up takes the core from a hash at once.
         if (OperatingSystem.IsLinux())
-            Assert.Equal(PasswordHashingGate.HashingNice, nice);
-        Assert.Equal(0, ThisThreadsNice()); // the caller's thread is left as it was
+            Assert.Equal(PasswordHashingGate.SchedIdle, policy);
+        Assert.Equal(0, ThisThreadsPolicy()); // the caller's thread is left as it was (SCHED_OTHER)
+    }
+
+    [Fact]
+    public async Task RunAsync_IdlePriorityOff_RunsAtNice10Instead()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "thread priorities are set on Linux only");
+        var gate = new PasswordHashingGate(new PasswordHashingOptions { MaxConcurrency = 1, IdlePriority = false });
+
+        (int policy, int nice) = await gate.RunAsync(() => (ThisThreadsPolicy(), ThisThreadsNice()));
+
+        Assert.Equal(0, policy); // SCHED_OTHER
+        Assert.Equal(PasswordHashingGate.HashingNice, nice);
     }
 
     [Fact]
@@ -69,13 +82,19 @@ public sealed class PasswordHashingGateTests
         Assert.Equal(42, await gate.RunAsync(() => 42));
     }
 
-    /// <summary>Field 19 of /proc/thread-self/stat (proc(5)), counted after the parenthesised command name.</summary>
-    private static int ThisThreadsNice()
+    /// <summary>Field 41, the scheduling policy, of /proc/thread-self/stat.</summary>
+    private static int ThisThreadsPolicy() => ThisThreadsStatField(41);
+
+    /// <summary>Field 19, the nice value, of /proc/thread-self/stat.</summary>
+    private static int ThisThreadsNice() => ThisThreadsStatField(19);
+
+    /// <summary>A numeric field of /proc/thread-self/stat (proc(5) numbers them from 1), counted after the parenthesised command name (field 2); 0 off Linux.</summary>
+    private static int ThisThreadsStatField(int field)
     {
         if (!OperatingSystem.IsLinux())
             return 0;
         string stat = File.ReadAllText("/proc/thread-self/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]);
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[field - 3]);
     }
 
     [Fact]
