@@ -45,7 +45,7 @@ public sealed class PostgresConnectionTests
             await using DbConnection open = await database.OpenAsync(Ct);
             for (int i = 0; i < 6; i++)
             {
-                await using DbCommand repeated = open.CreateCommand("SELECT @value::int + 1").Add("value", (long)i);
+                await using DbCommand repeated = open.CreateCommand("SELECT @value::int + 1").Add("@value", (long)i);
                 await repeated.ExecuteScalarAsync(Ct);
             }
 

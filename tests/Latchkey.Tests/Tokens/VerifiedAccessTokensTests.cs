@@ -96,7 +96,7 @@ public sealed class VerifiedAccessTokensTests : IAsyncLifetime
         await _server.Services.GetRequiredService<KeyRotation>().RotateAsync(null, "test", Ct);
         // An operator removing a compromised key by hand (on whichever database this server runs).
         await using (DbConnection connection = await _server.Services.GetRequiredService<SqlDatabase>().OpenAsync(Ct))
-        await using (DbCommand delete = connection.CreateCommand("DELETE FROM signing_keys WHERE kid = @kid").Add("kid", kid))
+        await using (DbCommand delete = connection.CreateCommand("DELETE FROM signing_keys WHERE kid = @kid").Add("@kid", kid))
             Assert.Equal(1, await delete.ExecuteNonQueryAsync(Ct));
 
         await _server.Services.GetRequiredService<SigningKeyRing>().RefreshAsync(Ct);

@@ -131,7 +131,7 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
     public override async Task LockAsync(DbTransaction transaction, string name, CancellationToken cancellationToken)
     {
         await using DbCommand command = transaction.Connection!.CreateCommand("SELECT pg_advisory_xact_lock(hashtext(@name))", transaction);
-        command.Add("name", "latchkey:" + name);
+        command.Add("@name", "latchkey:" + name);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

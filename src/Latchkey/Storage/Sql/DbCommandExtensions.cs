@@ -3,7 +3,13 @@ using System.Data.Common;
 
 namespace Latchkey.Storage.Sql;
 
-/// <summary>Parameters the way both providers read them: <c>@name</c>, nulls typed (PostgreSQL must know a null's type).</summary>
+/// <summary>
+/// Parameters the way both providers read them: named <c>@name</c> as in the SQL, prefix included, and nulls typed
+/// (PostgreSQL must know a null's type). Microsoft.Data.Sqlite looks a parameter up in each statement of a command by its
+/// name; a name without its prefix costs three more lookups per statement (':', '@' and '$' in turn, each a native call
+/// with the name converted to UTF-8): 5% of a refresh-token rotation's CPU before the names carried it. Npgsql strips
+/// the prefix.
+/// </summary>
 internal static class DbCommandExtensions
 {
     public static DbCommand Add(this DbCommand command, string name, string? value) => command.Add(name, value, DbType.String);
@@ -21,6 +27,8 @@ internal static class DbCommandExtensions
     /// <summary>Sets the parameter, replacing one of the same name: a command reused for several statements.</summary>
     private static DbCommand Add(this DbCommand command, string name, object? value, DbType type)
     {
+        if (!name.StartsWith('@'))
+            throw new ArgumentException($"Parameter '{name}' needs its '@' prefix.", nameof(name));
         DbParameter parameter;
         int existing = command.Parameters.IndexOf(name);
         if (existing >= 0)

@@ -12,9 +12,9 @@ internal sealed class SqlAccessTokenDenyList(SqlDatabase database) : IAccessToke
             DELETE FROM revoked_access_tokens WHERE expires_at <= @now;
             INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (@jti, @expires) ON CONFLICT (jti) DO NOTHING;
             """)
-            .Add("jti", jwtId)
-            .Add("expires", expiresAt)
-            .Add("now", now);
+            .Add("@jti", jwtId)
+            .Add("@expires", expiresAt)
+            .Add("@now", now);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -22,15 +22,15 @@ internal sealed class SqlAccessTokenDenyList(SqlDatabase database) : IAccessToke
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand("SELECT 1 FROM revoked_access_tokens WHERE jti = @jti AND expires_at > @now")
-            .Add("jti", jwtId)
-            .Add("now", now);
+            .Add("@jti", jwtId)
+            .Add("@now", now);
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     public async Task<IReadOnlyDictionary<string, DateTimeOffset>> ListAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > @now").Add("now", now);
+        await using DbCommand command = connection.CreateCommand("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at > @now").Add("@now", now);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var entries = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))

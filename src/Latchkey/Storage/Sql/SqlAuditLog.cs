@@ -11,14 +11,14 @@ internal sealed class SqlAuditLog(SqlDatabase database) : IAuditLog
             INSERT INTO audit_events (at, type, outcome, actor, subject, client_id, address, detail)
             VALUES (@at, @type, @outcome, @actor, @subject, @client, @address, @detail)
             """)
-            .Add("at", e.At)
-            .Add("type", e.Type)
-            .Add("outcome", e.Outcome)
-            .Add("actor", e.Actor)
-            .Add("subject", e.Subject)
-            .Add("client", e.ClientId)
-            .Add("address", e.Address)
-            .Add("detail", e.Detail);
+            .Add("@at", e.At)
+            .Add("@type", e.Type)
+            .Add("@outcome", e.Outcome)
+            .Add("@actor", e.Actor)
+            .Add("@subject", e.Subject)
+            .Add("@client", e.ClientId)
+            .Add("@address", e.Address)
+            .Add("@detail", e.Detail);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -33,11 +33,11 @@ internal sealed class SqlAuditLog(SqlDatabase database) : IAuditLog
             filter = $" AND (actor IN ({string.Join(", ", names)}) OR subject IN ({string.Join(", ", names)}))";
             int i = 0;
             foreach (string user in users)
-                command.Add("u" + i++, user);
+                command.Add("@u" + i++, user);
         }
 
         command.CommandText = "SELECT at, type, outcome, actor, subject, client_id, address, detail FROM audit_events WHERE at >= @since" + filter + " ORDER BY id";
-        command.Add("since", query.Since);
+        command.Add("@since", query.Since);
         await using DbDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         var events = new List<AuditEvent>();
         while (await r.ReadAsync(cancellationToken))
@@ -52,7 +52,7 @@ internal sealed class SqlAuditLog(SqlDatabase database) : IAuditLog
     public async Task<int> DeleteBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("DELETE FROM audit_events WHERE at < @cutoff").Add("cutoff", cutoff);
+        await using DbCommand command = connection.CreateCommand("DELETE FROM audit_events WHERE at < @cutoff").Add("@cutoff", cutoff);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -9,7 +9,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     public async Task<ClientRecord?> FindAsync(string clientId, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients WHERE client_id = @id").Add("id", clientId);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients WHERE client_id = @id").Add("@id", clientId);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
@@ -32,21 +32,21 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
             INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created)
             ON CONFLICT (client_id) DO NOTHING
             """)
-            .Add("id", client.ClientId)
-            .Add("hash", client.SecretHash)
-            .Add("grants", StoredJson.Write(client.GrantTypes))
-            .Add("scopes", StoredJson.Write(client.Scopes))
-            .Add("audience", client.Audience)
-            .Add("disabled", client.Disabled ? 1L : 0L)
-            .Add("created", client.CreatedAt);
+            .Add("@id", client.ClientId)
+            .Add("@hash", client.SecretHash)
+            .Add("@grants", StoredJson.Write(client.GrantTypes))
+            .Add("@scopes", StoredJson.Write(client.Scopes))
+            .Add("@audience", client.Audience)
+            .Add("@disabled", client.Disabled ? 1L : 0L)
+            .Add("@created", client.CreatedAt);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public Task<bool> SetSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
-        ExecuteAsync("UPDATE clients SET secret_hash = @value WHERE client_id = @id", clientId, c => c.Add("value", secretHash), cancellationToken);
+        ExecuteAsync("UPDATE clients SET secret_hash = @value WHERE client_id = @id", clientId, c => c.Add("@value", secretHash), cancellationToken);
 
     public Task<bool> SetDisabledAsync(string clientId, bool disabled, CancellationToken cancellationToken) =>
-        ExecuteAsync("UPDATE clients SET disabled = @value WHERE client_id = @id", clientId, c => c.Add("value", disabled ? 1L : 0L), cancellationToken);
+        ExecuteAsync("UPDATE clients SET disabled = @value WHERE client_id = @id", clientId, c => c.Add("@value", disabled ? 1L : 0L), cancellationToken);
 
     public Task<bool> RemoveAsync(string clientId, CancellationToken cancellationToken) =>
         ExecuteAsync("DELETE FROM clients WHERE client_id = @id", clientId, _ => { }, cancellationToken);
@@ -54,7 +54,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     private async Task<bool> ExecuteAsync(string sql, string clientId, Action<DbCommand> parameters, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand(sql).Add("id", clientId);
+        await using DbCommand command = connection.CreateCommand(sql).Add("@id", clientId);
         parameters(command);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }

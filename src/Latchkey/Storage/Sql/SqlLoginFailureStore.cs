@@ -14,9 +14,9 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
               (SELECT COUNT(*) FROM login_failures_by_address WHERE address = @address AND failed_at > @since),
               (SELECT MIN(failed_at) FROM login_failures_by_address WHERE address = @address AND failed_at > @since)
             """)
-            .Add("user", userKey)
-            .Add("address", addressKey)
-            .Add("since", windowStart);
+            .Add("@user", userKey)
+            .Add("@address", addressKey)
+            .Add("@since", windowStart);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new LoginFailureCounts(
@@ -37,10 +37,10 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
             INSERT INTO login_failures_by_address (address, failed_at) VALUES (@address, @at);
             DELETE FROM login_failures_by_address WHERE address = @address AND failed_at <= @since;
             """, transaction)
-            .Add("user", userKey)
-            .Add("address", addressKey)
-            .Add("at", at)
-            .Add("since", windowStart);
+            .Add("@user", userKey)
+            .Add("@address", addressKey)
+            .Add("@at", at)
+            .Add("@since", windowStart);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -53,8 +53,8 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
             ON CONFLICT (user_key) DO UPDATE SET failures = login_failures_by_user.failures + 1, last_failure_at = @at
             RETURNING failures
             """)
-            .Add("user", userKey)
-            .Add("at", at);
+            .Add("@user", userKey)
+            .Add("@at", at);
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
     }
 
@@ -66,9 +66,9 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
             INSERT INTO login_failures_by_address (address, failed_at) VALUES (@address, @at);
             DELETE FROM login_failures_by_address WHERE address = @address AND failed_at <= @since;
             """, transaction)
-            .Add("address", addressKey)
-            .Add("at", at)
-            .Add("since", windowStart);
+            .Add("@address", addressKey)
+            .Add("@at", at)
+            .Add("@since", windowStart);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -76,7 +76,7 @@ internal sealed class SqlLoginFailureStore(SqlDatabase database) : ILoginFailure
     public async Task ResetUserAsync(string userKey, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("DELETE FROM login_failures_by_user WHERE user_key = @user").Add("user", userKey);
+        await using DbCommand command = connection.CreateCommand("DELETE FROM login_failures_by_user WHERE user_key = @user").Add("@user", userKey);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

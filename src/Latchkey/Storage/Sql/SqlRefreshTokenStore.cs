@@ -60,11 +60,11 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             VALUES (@family, @user, @client, @created, @absolute, NULL);
             {InsertToken}
             """, transaction)
-            .Add("family", family.FamilyId)
-            .Add("user", family.UserId)
-            .Add("client", family.ClientId)
-            .Add("created", family.CreatedAt)
-            .Add("absolute", family.AbsoluteExpiresAt)
+            .Add("@family", family.FamilyId)
+            .Add("@user", family.UserId)
+            .Add("@client", family.ClientId)
+            .Add("@created", family.CreatedAt)
+            .Add("@absolute", family.AbsoluteExpiresAt)
             .AddToken(first);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -73,7 +73,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     public async Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await _database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand(FindSql).Add("hash", tokenHash);
+        await using DbCommand command = connection.CreateCommand(FindSql).Add("@hash", tokenHash);
         await using DbDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
             return null;
@@ -97,8 +97,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         // holds the lock, so on PostgreSQL (READ COMMITTED) it sees everything the previous holder committed, and a second
         // presentation of one token sees it spent.
         DbCommand read = commands.For(_lockFamilyThenReadTokenSql)
-            .Add("hash", rotation.TokenHash)
-            .Add("family", familyId);
+            .Add("@hash", rotation.TokenHash)
+            .Add("@family", familyId);
         long absoluteExpiresAt = 0, expiresAt = 0;
         bool familyFound, tokenFound, revoked = false, spent = false;
         byte[]? sealedEarlier = null;
@@ -143,10 +143,10 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         // Spend the token and store its successor: two statements, one round trip.
         bool keepSealed = rotation.ReuseWindow > TimeSpan.Zero;
         await commands.For(SpendAndInsertSuccessorSql)
-            .Add("hash", rotation.TokenHash)
-            .Add("now", rotation.Now)
-            .Add("sealed", keepSealed ? rotation.SealedSuccessor : null)
-            .Add("until", keepSealed ? rotation.Now + rotation.ReuseWindow : (DateTimeOffset?)null)
+            .Add("@hash", rotation.TokenHash)
+            .Add("@now", rotation.Now)
+            .Add("@sealed", keepSealed ? rotation.SealedSuccessor : null)
+            .Add("@until", keepSealed ? rotation.Now + rotation.ReuseWindow : (DateTimeOffset?)null)
             .AddToken(rotation.Successor)
             .ExecuteNonQueryAsync(cancellationToken);
         return new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId);
@@ -161,8 +161,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE sealed_until <= @now LIMIT @limit{_database.ForUpdateSkipLocked})
             """)
-            .Add("now", now)
-            .Add("limit", (long)limit);
+            .Add("@now", now)
+            .Add("@limit", (long)limit);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -194,8 +194,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
                 await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
                 await using DbCommand command = connection.CreateCommand(
                     $"UPDATE refresh_families SET revoked_at = @now WHERE {column} = @value AND revoked_at IS NULL", transaction)
-                    .Add("value", value)
-                    .Add("now", now);
+                    .Add("@value", value)
+                    .Add("@now", now);
                 int families = await command.ExecuteNonQueryAsync(cancellationToken);
                 command.CommandText = $"""
                     UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
@@ -215,14 +215,14 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     private async Task<bool> RevokeLockedFamilyAsync(TransactionCommands commands, string familyId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         bool revoked = await commands.For(RevokeFamilySql)
-            .Add("family", familyId)
-            .Add("now", now)
+            .Add("@family", familyId)
+            .Add("@now", now)
             .ExecuteNonQueryAsync(cancellationToken) == 1;
         // While we hold the family, a transaction holding one of its seals can only be a sweep of expired seals
         // (DropExpiredSealsAsync), which clears it anyway: skip that row rather than wait for it. A seal left behind is
         // never served: the family is revoked.
         await commands.For(_dropSealsOfLockedFamilySql)
-            .Add("family", familyId)
+            .Add("@family", familyId)
             .ExecuteNonQueryAsync(cancellationToken);
         return revoked;
     }
@@ -238,11 +238,11 @@ file static class RefreshTokenParameters
 {
     /// <summary>The parameters of <c>SqlRefreshTokenStore.InsertToken</c>.</summary>
     public static DbCommand AddToken(this DbCommand command, RefreshTokenRecord token) => command
-        .Add("t_hash", token.TokenHash)
-        .Add("t_family", token.FamilyId)
-        .Add("t_client", token.ClientId)
-        .Add("t_user", token.UserId)
-        .Add("t_scope", token.Scope)
-        .Add("t_created", token.CreatedAt)
-        .Add("t_expires", token.ExpiresAt);
+        .Add("@t_hash", token.TokenHash)
+        .Add("@t_family", token.FamilyId)
+        .Add("@t_client", token.ClientId)
+        .Add("@t_user", token.UserId)
+        .Add("@t_scope", token.Scope)
+        .Add("@t_created", token.CreatedAt)
+        .Add("@t_expires", token.ExpiresAt);
 }

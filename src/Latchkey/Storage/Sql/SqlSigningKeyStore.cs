@@ -16,7 +16,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
             SELECT kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at
             FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at
             """)
-            .Add("since", retiredAfter);
+            .Add("@since", retiredAfter);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new List<SigningKeyRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -50,7 +50,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         await using DbCommand command = connection.CreateCommand("SELECT COUNT(*) FROM signing_keys WHERE created_at > @since", transaction);
         if (unlessCreatedAfter is { } since)
         {
-            command.Add("since", since);
+            command.Add("@since", since);
             if (Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken)) > 0)
                 return false;
         }
@@ -71,16 +71,16 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
             UPDATE signing_keys SET retired_at = CASE WHEN retired_at IS NULL OR retired_at > @at THEN @at ELSE retired_at END
             WHERE kid = @kid
             """)
-            .Add("kid", keyId)
-            .Add("at", at);
+            .Add("@kid", keyId)
+            .Add("@at", at);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     private static DbCommand KeyParameters(DbCommand command, SigningKeyRecord key) => command
-        .Add("kid", key.KeyId)
-        .Add("alg", key.Algorithm)
-        .Add("jwk", key.PublicJwk)
-        .Add("private", key.ProtectedPrivateKey)
-        .Add("created", key.CreatedAt)
-        .Add("activates", key.ActivatesAt);
+        .Add("@kid", key.KeyId)
+        .Add("@alg", key.Algorithm)
+        .Add("@jwk", key.PublicJwk)
+        .Add("@private", key.ProtectedPrivateKey)
+        .Add("@created", key.CreatedAt)
+        .Add("@activates", key.ActivatesAt);
 }

@@ -18,7 +18,7 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
     private async Task<UserRecord?> FindAsync(string column, string value, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users WHERE {column} = @value").Add("value", value);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users WHERE {column} = @value").Add("@value", value);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
@@ -43,34 +43,34 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
             VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed)
             ON CONFLICT (username) DO NOTHING
             """)
-            .Add("id", user.Id)
-            .Add("username", user.Username)
-            .Add("hash", user.PasswordHash)
-            .Add("roles", StoredJson.Write(user.Roles))
-            .Add("disabled", user.Disabled ? 1L : 0L)
-            .Add("created", user.CreatedAt)
-            .Add("changed", user.PasswordChangedAt);
+            .Add("@id", user.Id)
+            .Add("@username", user.Username)
+            .Add("@hash", user.PasswordHash)
+            .Add("@roles", StoredJson.Write(user.Roles))
+            .Add("@disabled", user.Disabled ? 1L : 0L)
+            .Add("@created", user.CreatedAt)
+            .Add("@changed", user.PasswordChangedAt);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public Task<bool> SetPasswordHashAsync(string username, string passwordHash, DateTimeOffset changedAt, CancellationToken cancellationToken) =>
         UpdateAsync("password_hash = @value, password_changed_at = @changed WHERE username = @username", username,
-            c => c.Add("value", passwordHash).Add("changed", changedAt), cancellationToken);
+            c => c.Add("@value", passwordHash).Add("@changed", changedAt), cancellationToken);
 
     public Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken) =>
         UpdateAsync("password_hash = @value WHERE username = @username AND password_hash = @expected", username,
-            c => c.Add("value", newHash).Add("expected", expectedHash), cancellationToken);
+            c => c.Add("@value", newHash).Add("@expected", expectedHash), cancellationToken);
 
     public Task<bool> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken) =>
-        UpdateAsync("disabled = @value WHERE username = @username", username, c => c.Add("value", disabled ? 1L : 0L), cancellationToken);
+        UpdateAsync("disabled = @value WHERE username = @username", username, c => c.Add("@value", disabled ? 1L : 0L), cancellationToken);
 
     public Task<bool> SetRolesAsync(string username, IReadOnlyList<string> roles, CancellationToken cancellationToken) =>
-        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("value", StoredJson.Write(roles)), cancellationToken);
+        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("@value", StoredJson.Write(roles)), cancellationToken);
 
     private async Task<bool> UpdateAsync(string setAndWhere, string username, Action<DbCommand> parameters, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("UPDATE users SET " + setAndWhere).Add("username", username);
+        await using DbCommand command = connection.CreateCommand("UPDATE users SET " + setAndWhere).Add("@username", username);
         parameters(command);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
