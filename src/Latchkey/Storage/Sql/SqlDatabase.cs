@@ -22,6 +22,14 @@ public abstract class SqlDatabase
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// True when a query run on every request is worth a connection kept open for it, its statement prepared once
+    /// (<see cref="PreparedQuery"/>): SQLite, whose provider prepares per command object. False for PostgreSQL, where
+    /// Npgsql already keeps prepared statements on its pooled connections, and a connection held outside the pool
+    /// could be closed by the server while idle.
+    /// </summary>
+    public virtual bool KeepsQueriesPrepared => false;
+
+    /// <summary>
     /// Starts a transaction that will write. SQLite takes the database's write lock at once (<c>BEGIN IMMEDIATE</c>),
     /// so every write transaction is serialized; PostgreSQL starts a READ COMMITTED transaction, and the stores lock
     /// the rows they decide on with <see cref="ForUpdate"/>.

@@ -15,6 +15,9 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     /// <summary>Where rotations go: they are committed in groups.</summary>
     private readonly RotationGroupCommit _groupCommit;
 
+    /// <summary>The lookup every refresh request starts with.</summary>
+    private readonly PreparedQuery _find;
+
     // The statements of a rotation, built once: the same text each time is also what prepared statements key on
     // (PostgreSQL's, and TransactionCommands within a group commit).
     private static readonly string FindSql = $"""
@@ -47,9 +50,14 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
             """;
         _groupCommit = new RotationGroupCommit(database, RotateAsync);
+        _find = new PreparedQuery(database, FindSql);
     }
 
-    public void Dispose() => _groupCommit.Dispose();
+    public void Dispose()
+    {
+        _groupCommit.Dispose();
+        _find.Dispose();
+    }
 
     public async Task AddFamilyAsync(RefreshFamilyRecord family, RefreshTokenRecord first, CancellationToken cancellationToken)
     {
@@ -70,11 +78,11 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken)
+    public Task<RefreshTokenLookup?> FindAsync(string tokenHash, CancellationToken cancellationToken) =>
+        _find.ReadAsync(command => command.Add("@hash", tokenHash), ReadLookupAsync, cancellationToken);
+
+    private static async Task<RefreshTokenLookup?> ReadLookupAsync(DbDataReader r, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand(FindSql).Add("@hash", tokenHash);
-        await using DbDataReader r = await command.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
             return null;
         var token = new RefreshTokenRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetStringOrNull(4),

@@ -124,6 +124,8 @@ public sealed class SqliteDatabase : SqlDatabase
 
     public override int LatestSchemaVersion => Migrations.Length;
 
+    public override bool KeepsQueriesPrepared => true;
+
     // BEGIN IMMEDIATE already serializes every write transaction: there is nothing finer to lock.
     public override string ForUpdate => "";
 
