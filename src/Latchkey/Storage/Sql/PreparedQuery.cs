@@ -5,11 +5,12 @@ namespace Latchkey.Storage.Sql;
 
 /// <summary>
 /// One read-only query that runs on every request of a hot path (a refresh token's lookup), on connections kept open
-/// for it with the query's command prepared once, where the database gains from that (<see cref="SqlDatabase.KeepsQueriesPrepared"/>).
-/// Microsoft.Data.Sqlite prepares once per command object: a connection opened and a command created for each request
-/// parsed and planned the SQL each time, and opening a pooled connection costs more again. Kept open: ~20% less CPU per
-/// refresh-token rotation (bench/README.md, "Where a refresh rotation's time goes"). Elsewhere (PostgreSQL: Npgsql prepares automatically on its pooled
-/// connections) each execution opens a pooled connection, as any other query does.
+/// for it with the query's command prepared once, where the database gains from that
+/// (<see cref="SqlDatabase.KeepsQueriesPrepared"/>). Microsoft.Data.Sqlite prepares once per command object: a
+/// connection opened and a command created for each request parsed and planned the SQL each time, and opening a pooled
+/// connection costs more again. Kept open: ~20% less CPU per refresh-token rotation (bench/README.md, "Where a refresh
+/// rotation's time goes"). Elsewhere (PostgreSQL: Npgsql prepares automatically on its pooled connections) each
+/// execution opens a pooled connection, as any other query does.
 /// </summary>
 internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposable
 {
@@ -39,7 +40,7 @@ internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposa
             if (reusable && !_disposed && _idle.Count < MaxIdle)
                 _idle.Add(command);
             else
-                await CloseAsync(command);
+                Close(command);
             if (_disposed)
                 CloseIdle();
         }
@@ -62,18 +63,13 @@ internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposa
     private void CloseIdle()
     {
         while (_idle.TryTake(out DbCommand? command))
-        {
-            DbConnection? connection = command.Connection;
-            command.Dispose();
-            connection?.Dispose();
-        }
+            Close(command);
     }
 
-    private static async Task CloseAsync(DbCommand command)
+    private static void Close(DbCommand command)
     {
         DbConnection? connection = command.Connection;
-        await command.DisposeAsync();
-        if (connection is not null)
-            await connection.DisposeAsync();
+        command.Dispose();
+        connection?.Dispose();
     }
 }
