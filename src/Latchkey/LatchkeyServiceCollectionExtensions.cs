@@ -64,6 +64,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<Latchkey.LatchkeyInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<Latchkey.LatchkeyInitializer>());
         services.AddHostedService<SigningKeyMaintenance>();
+        services.AddHostedService<Latchkey.Storage.Sqlite.SqliteCheckpoints>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
         services.AddLatchkeyOpenApi();
 

@@ -60,6 +60,9 @@ internal static partial class Log
     [LoggerMessage(6001, LogLevel.Warning, "The {Provider} database is unavailable; answered {Path} with 503")]
     public static partial void DatabaseUnavailable(ILogger logger, string provider, string path, Exception exception);
 
+    [LoggerMessage(6002, LogLevel.Warning, "Could not copy the SQLite write-ahead log into the database file; trying again every 100 ms")]
+    public static partial void CheckpointFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     public static partial void PlainHttpIssuer(ILogger logger, string issuer);
 

@@ -116,6 +116,13 @@ public sealed class SqliteDatabase : SqlDatabase
 
     public string Path { get; }
 
+    /// <summary>
+    /// The WAL size, in pages, at which a connection that commits copies the WAL into the database file itself (SQLite's
+    /// default is 1,000). Ten times the default, about 40 MiB: reached only when no <see cref="SqliteCheckpoints"/> runs
+    /// (the CLI: its last connection checkpoints as it closes) or it falls behind.
+    /// </summary>
+    public const int BackstopCheckpointPages = 10_000;
+
     public string ConnectionString { get; }
 
     public override string Provider => "SQLite";
@@ -153,12 +160,25 @@ public sealed class SqliteDatabase : SqlDatabase
             // the file is never corrupted; only a power loss or kernel crash can undo the last commits (the database
             // then stays consistent, as of an earlier moment). FULL would fsync every commit: one refresh-token
             // rotation per disk flush (bench/RESULTS.md).
-            pragma.CommandText = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
+            // wal_autocheckpoint: a server copies the WAL into the database file on a thread of its own
+            // (SqliteCheckpoints); its connections do it themselves only if the WAL grows far past SQLite's default.
+            pragma.CommandText = $"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages};";
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
 
         _configured.AddOrUpdate(connection.Handle!, connection.Handle!);
 
+        return connection;
+    }
+
+    /// <summary>
+    /// A connection of its own for <see cref="SqliteCheckpoints"/>: outside the pool, it needs no other setting, and it
+    /// may not create the file (a checkpoint must not leave an empty database where one was moved away).
+    /// </summary>
+    internal SqliteConnection OpenForCheckpoints()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+        connection.Open();
         return connection;
     }
 
