@@ -726,6 +726,59 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_EveryOutcomeRotatedConcurrently_EachFamilyGetsItsOwnOutcomeAndOnlyItsOwnWrites()
+    {
+        // Eight families for each outcome, all presented at once: rotations of different families may be decided in one
+        // group (on PostgreSQL, in one batch), and no family's outcome or write may leak into another's.
+        RefreshConsumeStatus[] outcomes = [RefreshConsumeStatus.Consumed, RefreshConsumeStatus.Replayed, RefreshConsumeStatus.ReuseDetected,
+            RefreshConsumeStatus.Revoked, RefreshConsumeStatus.Expired, RefreshConsumeStatus.NotFound];
+        int count = outcomes.Length * 8;
+        var (started, successors) = await StartFamiliesAsync(count);
+        var presented = new RefreshTokenRecord[count];
+        var earlierSuccessors = new RefreshTokenRecord?[count];
+        var at = new DateTimeOffset[count];
+        for (int i = 0; i < count; i++)
+        {
+            (RefreshFamilyRecord family, RefreshTokenRecord token) = started[i];
+            (presented[i], at[i]) = (token, T0.AddHours(1));
+            switch (outcomes[i % outcomes.Length])
+            {
+                case RefreshConsumeStatus.Replayed:
+                    await ConsumeAsync(token, family, T0.AddHours(1), Window, earlierSuccessors[i] = Token(family, T0.AddHours(1)));
+                    break;
+                case RefreshConsumeStatus.ReuseDetected:
+                    await ConsumeAsync(token, family, T0, Window, earlierSuccessors[i] = Token(family, T0));
+                    break;
+                case RefreshConsumeStatus.Revoked:
+                    await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0, Ct);
+                    break;
+                case RefreshConsumeStatus.Expired:
+                    at[i] = token.ExpiresAt;
+                    break;
+                case RefreshConsumeStatus.NotFound:
+                    presented[i] = Token(family, T0);
+                    break;
+            }
+        }
+
+        RefreshConsumeResult[] results = await ConcurrentlyAsync(count, i => RefreshTokens.TryConsumeRefreshTokenAsync(
+            presented[i].TokenHash, successors[i], Sealed(successors[i]), at[i], Window, Ct));
+
+        for (int i = 0; i < count; i++)
+        {
+            RefreshConsumeStatus expected = outcomes[i % outcomes.Length];
+            Assert.Equal(expected, results[i].Status);
+            Assert.Equal(expected == RefreshConsumeStatus.Replayed ? Sealed(earlierSuccessors[i]!) : null, results[i].SealedSuccessor);
+            // Only a consumed token's successor is stored; only a reuse revokes a family that was live.
+            Assert.Equal(expected == RefreshConsumeStatus.Consumed, await RefreshTokens.FindAsync(successors[i].TokenHash, Ct) is not null);
+            RefreshTokenLookup? stored = await RefreshTokens.FindAsync(started[i].Token.TokenHash, Ct);
+            Assert.Equal(expected is RefreshConsumeStatus.ReuseDetected or RefreshConsumeStatus.Revoked, stored!.Family.RevokedAt is not null);
+            Assert.Equal(expected is RefreshConsumeStatus.Consumed or RefreshConsumeStatus.Replayed or RefreshConsumeStatus.ReuseDetected,
+                stored.Token.SpentAt is not null);
+        }
+    }
+
+    [Fact]
     public async Task Refresh_OneRotationFailingAmongConcurrentOnes_FailsAloneAndLeavesItsTokenUnspent()
     {
         var (started, successors) = await StartFamiliesAsync(Concurrency);

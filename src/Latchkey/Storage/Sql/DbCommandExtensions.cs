@@ -24,27 +24,58 @@ internal static class DbCommandExtensions
 
     public static DbCommand Add(this DbCommand command, string name, byte[]? value) => command.Add(name, value, DbType.Binary);
 
-    /// <summary>Sets the parameter, replacing one of the same name: a command reused for several statements.</summary>
     private static DbCommand Add(this DbCommand command, string name, object? value, DbType type)
+    {
+        Set(command, command.Parameters, static c => c.CreateParameter(), name, value, type);
+        return command;
+    }
+
+    // The same for a statement of a batch (DbBatchCommand: one statement, its own parameters).
+
+    /// <summary>Adds a statement to the batch; set its parameters on what this returns.</summary>
+    public static DbBatchCommand Add(this DbBatch batch, string sql)
+    {
+        DbBatchCommand command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
+    public static DbBatchCommand Add(this DbBatchCommand command, string name, string? value) => command.Add(name, value, DbType.String);
+
+    public static DbBatchCommand Add(this DbBatchCommand command, string name, DateTimeOffset value) => command.Add(name, value.ToUnixTimeMilliseconds(), DbType.Int64);
+
+    public static DbBatchCommand Add(this DbBatchCommand command, string name, DateTimeOffset? value) => command.Add(name, value?.ToUnixTimeMilliseconds(), DbType.Int64);
+
+    public static DbBatchCommand Add(this DbBatchCommand command, string name, byte[]? value) => command.Add(name, value, DbType.Binary);
+
+    private static DbBatchCommand Add(this DbBatchCommand command, string name, object? value, DbType type)
+    {
+        Set(command, command.Parameters, static c => c.CreateParameter(), name, value, type);
+        return command;
+    }
+
+    /// <summary>Sets the parameter, replacing one of the same name: a command reused for several statements.</summary>
+    private static void Set<TCommand>(TCommand command, DbParameterCollection parameters, Func<TCommand, DbParameter> create, string name,
+        object? value, DbType type)
     {
         if (!name.StartsWith('@'))
             throw new ArgumentException($"Parameter '{name}' needs its '@' prefix.", nameof(name));
         DbParameter parameter;
-        int existing = command.Parameters.IndexOf(name);
+        int existing = parameters.IndexOf(name);
         if (existing >= 0)
         {
-            parameter = command.Parameters[existing];
+            parameter = parameters[existing];
         }
         else
         {
-            parameter = command.CreateParameter();
+            parameter = create(command);
             parameter.ParameterName = name;
-            command.Parameters.Add(parameter);
+            parameters.Add(parameter);
         }
 
         parameter.DbType = type;
         parameter.Value = value ?? DBNull.Value;
-        return command;
     }
 
     /// <summary>Times are stored as Unix milliseconds (BIGINT) on both providers.</summary>

@@ -4,7 +4,11 @@ using System.Threading.Channels;
 namespace Latchkey.Storage.Sql;
 
 /// <summary>One presentation of a refresh token to spend, and the successor to store if this one spends it.</summary>
-internal sealed record RefreshRotation(string TokenHash, RefreshTokenRecord Successor, byte[] SealedSuccessor, DateTimeOffset Now, TimeSpan ReuseWindow);
+internal sealed record RefreshRotation(string TokenHash, RefreshTokenRecord Successor, byte[] SealedSuccessor, DateTimeOffset Now, TimeSpan ReuseWindow)
+{
+    /// <summary>True when a spent token's successor is kept, sealed, for presentations within the reuse window.</summary>
+    public bool KeepsSealed => ReuseWindow > TimeSpan.Zero;
+}
 
 /// <summary>
 /// Group commit for refresh-token rotations. Rotations queue here, and one writer spends every rotation waiting in one
@@ -19,8 +23,9 @@ internal sealed class RotationGroupCommit : IDisposable
     /// <summary>The most rotations one transaction commits: it bounds how long a group holds its locks (SQLite's write lock, PostgreSQL's family rows).</summary>
     public const int MaxGroupSize = 64;
 
-    /// <summary>Runs one rotation inside the group's transaction, on commands the group reuses from rotation to rotation.</summary>
-    public delegate Task<RefreshConsumeResult> RotateInTransaction(TransactionCommands commands, RefreshRotation rotation, CancellationToken cancellationToken);
+    /// <summary>Runs a group's rotations, in order, inside its transaction; one outcome per rotation, in the same order.</summary>
+    public delegate Task<RefreshConsumeResult[]> RotateInTransaction(TransactionCommands commands, IReadOnlyList<RefreshRotation> rotations,
+        CancellationToken cancellationToken);
 
     private readonly SqlDatabase _database;
     private readonly RotateInTransaction _rotate;
@@ -75,15 +80,14 @@ internal sealed class RotationGroupCommit : IDisposable
 
     private async Task CommitAsync(IReadOnlyList<Pending> group)
     {
-        var outcomes = new RefreshConsumeResult[group.Count];
+        RefreshConsumeResult[] outcomes;
         try
         {
             // No cancellation from here on: the group is one transaction for many callers.
             await using DbConnection connection = await _database.OpenAsync(CancellationToken.None);
             await using DbTransaction transaction = await _database.BeginWriteAsync(connection, CancellationToken.None);
             await using var commands = new TransactionCommands(connection, transaction);
-            for (int i = 0; i < group.Count; i++)
-                outcomes[i] = await _rotate(commands, group[i].Rotation, CancellationToken.None);
+            outcomes = await _rotate(commands, [.. group.Select(pending => pending.Rotation)], CancellationToken.None);
             await transaction.CommitAsync(CancellationToken.None);
         }
         catch (Exception e) when (group.Count > 1 && !_database.IsUnavailable(e))

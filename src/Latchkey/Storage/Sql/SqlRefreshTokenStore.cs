@@ -27,10 +27,20 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         WHERE t.token_hash = @hash
         """;
 
+    // Under the family's lock, the token. A rotation runs these two as one command (one round trip); a batch of rotations
+    // (PostgreSQL) runs them as two statements of the batch, which PostgreSQL executes the same way.
+    private readonly string _lockFamilySql;
+
+    private const string ReadTokenSql =
+        "SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family";
+
     private readonly string _lockFamilyThenReadTokenSql;
 
+    private const string SpendSql =
+        "UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash";
+
     private const string SpendAndInsertSuccessorSql = $"""
-        UPDATE refresh_tokens SET spent_at = @now, sealed_successor = @sealed, sealed_until = @until WHERE token_hash = @hash;
+        {SpendSql};
         {InsertToken}
         """;
 
@@ -41,15 +51,16 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     public SqlRefreshTokenStore(SqlDatabase database)
     {
         _database = database;
+        _lockFamilySql = $"SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate}";
         _lockFamilyThenReadTokenSql = $"""
-            SELECT absolute_expires_at, revoked_at FROM refresh_families WHERE family_id = @family{database.ForUpdate};
-            SELECT expires_at, spent_at, sealed_successor, sealed_until FROM refresh_tokens WHERE token_hash = @hash AND family_id = @family
+            {_lockFamilySql};
+            {ReadTokenSql}
             """;
         _dropSealsOfLockedFamilySql = $"""
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
             """;
-        _groupCommit = new RotationGroupCommit(database, RotateAsync);
+        _groupCommit = new RotationGroupCommit(database, RotateGroupAsync);
         _find = new PreparedQuery(database, FindSql);
     }
 
@@ -96,68 +107,139 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         DateTimeOffset now, TimeSpan reuseWindow, CancellationToken cancellationToken) =>
         _groupCommit.RotateAsync(new RefreshRotation(tokenHash, successor, sealedSuccessor, now, reuseWindow), cancellationToken);
 
-    /// <summary>One rotation, inside its group's write transaction.</summary>
+    /// <summary>
+    /// A group's rotations, inside its write transaction, in order. Where the provider runs batches (PostgreSQL), and no
+    /// two rotations share a family, the group takes two round trips, not two per rotation: one batch locks every family
+    /// and reads every token, the next writes what each rotation decided. Rotations that share a family go one by one:
+    /// each must see what the one before it wrote.
+    /// </summary>
+    private async Task<RefreshConsumeResult[]> RotateGroupAsync(TransactionCommands commands, IReadOnlyList<RefreshRotation> rotations,
+        CancellationToken cancellationToken)
+    {
+        var results = new RefreshConsumeResult[rotations.Count];
+        if (!commands.CanBatch || rotations.DistinctBy(rotation => rotation.Successor.FamilyId).Count() < rotations.Count)
+        {
+            for (int i = 0; i < rotations.Count; i++)
+                results[i] = await RotateAsync(commands, rotations[i], cancellationToken);
+            return results;
+        }
+
+        var writes = new RotationWrite[rotations.Count];
+        await using (DbBatch reads = commands.CreateBatch())
+        {
+            foreach (RefreshRotation rotation in rotations)
+            {
+                reads.Add(_lockFamilySql).Add("@family", rotation.Successor.FamilyId);
+                reads.Add(ReadTokenSql).Add("@hash", rotation.TokenHash).Add("@family", rotation.Successor.FamilyId);
+            }
+
+            await using DbDataReader r = await reads.ExecuteReaderAsync(cancellationToken);
+            for (int i = 0; i < rotations.Count; i++)
+            {
+                (results[i], writes[i]) = Decide(await ReadLockedTokenAsync(r, rotations[i], cancellationToken), rotations[i]);
+                await r.NextResultAsync(cancellationToken);
+            }
+        }
+
+        await using DbBatch batch = commands.CreateBatch();
+        for (int i = 0; i < rotations.Count; i++)
+        {
+            RefreshRotation rotation = rotations[i];
+            if (writes[i] == RotationWrite.SpendAndInsertSuccessor)
+            {
+                batch.Add(SpendSql).AddSpend(rotation);
+                batch.Add(InsertToken).AddToken(rotation.Successor);
+            }
+            else if (writes[i] == RotationWrite.RevokeFamily)
+            {
+                batch.Add(RevokeFamilySql).Add("@family", rotation.Successor.FamilyId).Add("@now", rotation.Now);
+                batch.Add(_dropSealsOfLockedFamilySql).Add("@family", rotation.Successor.FamilyId);
+            }
+        }
+
+        if (batch.BatchCommands.Count > 0)
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        return results;
+    }
+
+    /// <summary>One rotation, inside its group's write transaction: two round trips, on commands the group reuses.</summary>
     private async Task<RefreshConsumeResult> RotateAsync(TransactionCommands commands, RefreshRotation rotation, CancellationToken cancellationToken)
     {
-        long nowMs = rotation.Now.ToUnixTimeMilliseconds();
-        string familyId = rotation.Successor.FamilyId;
         // Lock the family first, then read the token, in one round trip: the second statement starts only once the first
         // holds the lock, so on PostgreSQL (READ COMMITTED) it sees everything the previous holder committed, and a second
         // presentation of one token sees it spent.
         DbCommand read = commands.For(_lockFamilyThenReadTokenSql)
             .Add("@hash", rotation.TokenHash)
-            .Add("@family", familyId);
-        long absoluteExpiresAt = 0, expiresAt = 0;
-        bool familyFound, tokenFound, revoked = false, spent = false;
-        byte[]? sealedEarlier = null;
+            .Add("@family", rotation.Successor.FamilyId);
+        RefreshConsumeResult result;
+        RotationWrite write;
         await using (DbDataReader r = await read.ExecuteReaderAsync(cancellationToken))
-        {
-            if (familyFound = await r.ReadAsync(cancellationToken))
-            {
-                absoluteExpiresAt = r.GetInt64(0);
-                revoked = !r.IsDBNull(1);
-            }
+            (result, write) = Decide(await ReadLockedTokenAsync(r, rotation, cancellationToken), rotation);
 
-            await r.NextResultAsync(cancellationToken);
-            if (tokenFound = await r.ReadAsync(cancellationToken))
-            {
-                expiresAt = r.GetInt64(0);
-                spent = !r.IsDBNull(1);
-                // A sealed successor counts only within its window, whether or not it has been swept yet.
-                sealedEarlier = r.IsDBNull(2) || r.IsDBNull(3) || r.GetInt64(3) <= nowMs ? null : (byte[])r.GetValue(2);
-            }
+        if (write == RotationWrite.SpendAndInsertSuccessor)
+        {
+            // Spend the token and store its successor: two statements, one round trip.
+            await commands.For(SpendAndInsertSuccessorSql)
+                .AddSpend(rotation)
+                .AddToken(rotation.Successor)
+                .ExecuteNonQueryAsync(cancellationToken);
+        }
+        else if (write == RotationWrite.RevokeFamily)
+        {
+            await RevokeLockedFamilyAsync(commands, rotation.Successor.FamilyId, rotation.Now, cancellationToken);
         }
 
-        // The successor names the family the caller found the token in; a token not in it is unknown here.
-        if (!familyFound || !tokenFound)
-            return new RefreshConsumeResult(RefreshConsumeStatus.NotFound);
-        if (revoked)
-            return new RefreshConsumeResult(RefreshConsumeStatus.Revoked, FamilyId: familyId);
+        return result;
+    }
 
-        if (spent)
+    /// <summary>What a rotation found under its family's lock.</summary>
+    private readonly record struct LockedToken(bool FamilyFound, bool Revoked, long AbsoluteExpiresAt, bool TokenFound, bool Spent, long ExpiresAt,
+        byte[]? SealedSuccessor);
+
+    /// <summary>What a rotation writes once it has decided.</summary>
+    private enum RotationWrite { None, SpendAndInsertSuccessor, RevokeFamily }
+
+    /// <summary>Reads the family's result, then the token's: the reader is left on the token's.</summary>
+    private static async Task<LockedToken> ReadLockedTokenAsync(DbDataReader r, RefreshRotation rotation, CancellationToken cancellationToken)
+    {
+        bool familyFound = await r.ReadAsync(cancellationToken);
+        bool revoked = familyFound && !r.IsDBNull(1);
+        long absoluteExpiresAt = familyFound ? r.GetInt64(0) : 0;
+
+        await r.NextResultAsync(cancellationToken);
+        if (!await r.ReadAsync(cancellationToken))
+            return new LockedToken(familyFound, revoked, absoluteExpiresAt, TokenFound: false, Spent: false, ExpiresAt: 0, SealedSuccessor: null);
+        // A sealed successor counts only within its window, whether or not it has been swept yet.
+        bool sealedNow = !r.IsDBNull(2) && !r.IsDBNull(3) && r.GetInt64(3) > rotation.Now.ToUnixTimeMilliseconds();
+        return new LockedToken(familyFound, revoked, absoluteExpiresAt, TokenFound: true, Spent: !r.IsDBNull(1), ExpiresAt: r.GetInt64(0),
+            SealedSuccessor: sealedNow ? (byte[])r.GetValue(2) : null);
+    }
+
+    /// <summary>The rules of a rotation, on what it found under its family's lock.</summary>
+    private static (RefreshConsumeResult Result, RotationWrite Write) Decide(LockedToken found, RefreshRotation rotation)
+    {
+        long nowMs = rotation.Now.ToUnixTimeMilliseconds();
+        string familyId = rotation.Successor.FamilyId;
+        // The successor names the family the caller found the token in; a token not in it is unknown here.
+        if (!found.FamilyFound || !found.TokenFound)
+            return (new RefreshConsumeResult(RefreshConsumeStatus.NotFound), RotationWrite.None);
+        if (found.Revoked)
+            return (new RefreshConsumeResult(RefreshConsumeStatus.Revoked, FamilyId: familyId), RotationWrite.None);
+
+        if (found.Spent)
         {
-            if (sealedEarlier is not null)
-                return new RefreshConsumeResult(RefreshConsumeStatus.Replayed, sealedEarlier, familyId);
+            if (found.SealedSuccessor is not null)
+                return (new RefreshConsumeResult(RefreshConsumeStatus.Replayed, found.SealedSuccessor, familyId), RotationWrite.None);
 
             // RFC 9700 §4.14.2: a spent token presented again means two parties hold it. We cannot tell the thief from
             // the user, so the whole family goes, the successor included.
-            await RevokeLockedFamilyAsync(commands, familyId, rotation.Now, cancellationToken);
-            return new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, FamilyId: familyId);
+            return (new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, FamilyId: familyId), RotationWrite.RevokeFamily);
         }
 
-        if (expiresAt <= nowMs || absoluteExpiresAt <= nowMs)
-            return new RefreshConsumeResult(RefreshConsumeStatus.Expired, FamilyId: familyId);
+        if (found.ExpiresAt <= nowMs || found.AbsoluteExpiresAt <= nowMs)
+            return (new RefreshConsumeResult(RefreshConsumeStatus.Expired, FamilyId: familyId), RotationWrite.None);
 
-        // Spend the token and store its successor: two statements, one round trip.
-        bool keepSealed = rotation.ReuseWindow > TimeSpan.Zero;
-        await commands.For(SpendAndInsertSuccessorSql)
-            .Add("@hash", rotation.TokenHash)
-            .Add("@now", rotation.Now)
-            .Add("@sealed", keepSealed ? rotation.SealedSuccessor : null)
-            .Add("@until", keepSealed ? rotation.Now + rotation.ReuseWindow : (DateTimeOffset?)null)
-            .AddToken(rotation.Successor)
-            .ExecuteNonQueryAsync(cancellationToken);
-        return new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId);
+        return (new RefreshConsumeResult(RefreshConsumeStatus.Consumed, FamilyId: familyId), RotationWrite.SpendAndInsertSuccessor);
     }
 
     public async Task<int> DropExpiredSealsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
@@ -244,6 +326,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
 
 file static class RefreshTokenParameters
 {
+    // Each twice: for a command, and for a command in a batch (ADO.NET gives the two no common type).
+
     /// <summary>The parameters of <c>SqlRefreshTokenStore.InsertToken</c>.</summary>
     public static DbCommand AddToken(this DbCommand command, RefreshTokenRecord token) => command
         .Add("@t_hash", token.TokenHash)
@@ -253,4 +337,26 @@ file static class RefreshTokenParameters
         .Add("@t_scope", token.Scope)
         .Add("@t_created", token.CreatedAt)
         .Add("@t_expires", token.ExpiresAt);
+
+    public static DbBatchCommand AddToken(this DbBatchCommand command, RefreshTokenRecord token) => command
+        .Add("@t_hash", token.TokenHash)
+        .Add("@t_family", token.FamilyId)
+        .Add("@t_client", token.ClientId)
+        .Add("@t_user", token.UserId)
+        .Add("@t_scope", token.Scope)
+        .Add("@t_created", token.CreatedAt)
+        .Add("@t_expires", token.ExpiresAt);
+
+    /// <summary>The parameters of <c>SqlRefreshTokenStore.SpendSql</c>: the token is spent, its successor sealed for the reuse window.</summary>
+    public static DbCommand AddSpend(this DbCommand command, RefreshRotation rotation) => command
+        .Add("@hash", rotation.TokenHash)
+        .Add("@now", rotation.Now)
+        .Add("@sealed", rotation.KeepsSealed ? rotation.SealedSuccessor : null)
+        .Add("@until", rotation.KeepsSealed ? rotation.Now + rotation.ReuseWindow : null);
+
+    public static DbBatchCommand AddSpend(this DbBatchCommand command, RefreshRotation rotation) => command
+        .Add("@hash", rotation.TokenHash)
+        .Add("@now", rotation.Now)
+        .Add("@sealed", rotation.KeepsSealed ? rotation.SealedSuccessor : null)
+        .Add("@until", rotation.KeepsSealed ? rotation.Now + rotation.ReuseWindow : null);
 }

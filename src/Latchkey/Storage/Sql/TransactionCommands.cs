@@ -19,6 +19,17 @@ internal sealed class TransactionCommands(DbConnection connection, DbTransaction
         return command;
     }
 
+    /// <summary>True when the provider sends a batch of statements in one round trip (Npgsql; not Microsoft.Data.Sqlite).</summary>
+    public bool CanBatch => connection.CanCreateBatch;
+
+    /// <summary>An empty batch in this transaction: for statements whose parameters differ from one to the next.</summary>
+    public DbBatch CreateBatch()
+    {
+        DbBatch batch = connection.CreateBatch();
+        batch.Transaction = transaction;
+        return batch;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (DbCommand command in _commands.Values)
