@@ -14,7 +14,8 @@ internal sealed record RefreshRotation(string TokenHash, RefreshTokenRecord Succ
 /// Group commit for refresh-token rotations. Rotations queue here, and one writer spends every rotation waiting in one
 /// transaction. On SQLite, which runs one write transaction at a time, that is one write lock, one commit and one append
 /// to the WAL per group, and each statement prepared once per group; rotations would otherwise take the lock one by one,
-/// each polling for it in SQLite's busy handler. On PostgreSQL, a group shares one COMMIT round trip and one WAL flush.
+/// each polling for it in SQLite's busy handler. On PostgreSQL, a group shares one COMMIT round trip and one WAL flush,
+/// and its rotations of different families share their round trips too (<see cref="SqlRefreshTokenStore"/>).
 /// Within a group, each rotation sees what the ones before it wrote, exactly as if they had been committed one after the
 /// other. A caller learns its outcome only once its group is committed, so a rotation it was told about survives a crash.
 /// </summary>
