@@ -24,58 +24,47 @@ internal static class DbCommandExtensions
 
     public static DbCommand Add(this DbCommand command, string name, byte[]? value) => command.Add(name, value, DbType.Binary);
 
-    private static DbCommand Add(this DbCommand command, string name, object? value, DbType type)
-    {
-        Set(command, command.Parameters, static c => c.CreateParameter(), name, value, type);
-        return command;
-    }
-
-    // The same for a statement of a batch (DbBatchCommand: one statement, its own parameters).
-
-    /// <summary>Adds a statement to the batch; set its parameters on what this returns.</summary>
-    public static DbBatchCommand Add(this DbBatch batch, string sql)
-    {
-        DbBatchCommand command = batch.CreateBatchCommand();
-        command.CommandText = sql;
-        batch.BatchCommands.Add(command);
-        return command;
-    }
-
-    public static DbBatchCommand Add(this DbBatchCommand command, string name, string? value) => command.Add(name, value, DbType.String);
-
-    public static DbBatchCommand Add(this DbBatchCommand command, string name, DateTimeOffset value) => command.Add(name, value.ToUnixTimeMilliseconds(), DbType.Int64);
-
-    public static DbBatchCommand Add(this DbBatchCommand command, string name, DateTimeOffset? value) => command.Add(name, value?.ToUnixTimeMilliseconds(), DbType.Int64);
-
-    public static DbBatchCommand Add(this DbBatchCommand command, string name, byte[]? value) => command.Add(name, value, DbType.Binary);
-
-    private static DbBatchCommand Add(this DbBatchCommand command, string name, object? value, DbType type)
-    {
-        Set(command, command.Parameters, static c => c.CreateParameter(), name, value, type);
-        return command;
-    }
-
     /// <summary>Sets the parameter, replacing one of the same name: a command reused for several statements.</summary>
-    private static void Set<TCommand>(TCommand command, DbParameterCollection parameters, Func<TCommand, DbParameter> create, string name,
-        object? value, DbType type)
+    private static DbCommand Add(this DbCommand command, string name, object? value, DbType type)
     {
         if (!name.StartsWith('@'))
             throw new ArgumentException($"Parameter '{name}' needs its '@' prefix.", nameof(name));
         DbParameter parameter;
-        int existing = parameters.IndexOf(name);
+        int existing = command.Parameters.IndexOf(name);
         if (existing >= 0)
         {
-            parameter = parameters[existing];
+            parameter = command.Parameters[existing];
         }
         else
         {
-            parameter = create(command);
+            parameter = command.CreateParameter();
             parameter.ParameterName = name;
-            parameters.Add(parameter);
+            command.Parameters.Add(parameter);
         }
 
         parameter.DbType = type;
         parameter.Value = value ?? DBNull.Value;
+        return command;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="command"/>'s statement to <paramref name="batch"/>, with its parameters as they are set
+    /// now: the statement's parameters are set once, on a command, for both ways of running it.
+    /// </summary>
+    public static void Add(this DbBatch batch, DbCommand command)
+    {
+        DbBatchCommand statement = batch.CreateBatchCommand();
+        statement.CommandText = command.CommandText;
+        foreach (DbParameter parameter in command.Parameters)
+        {
+            DbParameter copy = statement.CreateParameter();
+            copy.ParameterName = parameter.ParameterName;
+            copy.DbType = parameter.DbType;
+            copy.Value = parameter.Value;
+            statement.Parameters.Add(copy);
+        }
+
+        batch.BatchCommands.Add(statement);
     }
 
     /// <summary>Times are stored as Unix milliseconds (BIGINT) on both providers.</summary>

@@ -129,8 +129,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         {
             foreach (RefreshRotation rotation in rotations)
             {
-                reads.Add(_lockFamilySql).Add("@family", rotation.Successor.FamilyId);
-                reads.Add(ReadTokenSql).Add("@hash", rotation.TokenHash).Add("@family", rotation.Successor.FamilyId);
+                reads.Add(commands.For(_lockFamilySql).Add("@family", rotation.Successor.FamilyId));
+                reads.Add(commands.For(ReadTokenSql).Add("@hash", rotation.TokenHash).Add("@family", rotation.Successor.FamilyId));
             }
 
             await using DbDataReader r = await reads.ExecuteReaderAsync(cancellationToken);
@@ -147,13 +147,13 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             RefreshRotation rotation = rotations[i];
             if (writes[i] == RotationWrite.SpendAndInsertSuccessor)
             {
-                batch.Add(SpendSql).AddSpend(rotation);
-                batch.Add(InsertToken).AddToken(rotation.Successor);
+                batch.Add(commands.For(SpendSql).AddSpend(rotation));
+                batch.Add(commands.For(InsertToken).AddToken(rotation.Successor));
             }
             else if (writes[i] == RotationWrite.RevokeFamily)
             {
-                batch.Add(RevokeFamilySql).Add("@family", rotation.Successor.FamilyId).Add("@now", rotation.Now);
-                batch.Add(_dropSealsOfLockedFamilySql).Add("@family", rotation.Successor.FamilyId);
+                batch.Add(commands.For(RevokeFamilySql).Add("@family", rotation.Successor.FamilyId).Add("@now", rotation.Now));
+                batch.Add(commands.For(_dropSealsOfLockedFamilySql).Add("@family", rotation.Successor.FamilyId));
             }
         }
 
@@ -326,8 +326,6 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
 
 file static class RefreshTokenParameters
 {
-    // Each twice: for a command, and for a command in a batch (ADO.NET gives the two no common type).
-
     /// <summary>The parameters of <c>SqlRefreshTokenStore.InsertToken</c>.</summary>
     public static DbCommand AddToken(this DbCommand command, RefreshTokenRecord token) => command
         .Add("@t_hash", token.TokenHash)
@@ -338,23 +336,8 @@ file static class RefreshTokenParameters
         .Add("@t_created", token.CreatedAt)
         .Add("@t_expires", token.ExpiresAt);
 
-    public static DbBatchCommand AddToken(this DbBatchCommand command, RefreshTokenRecord token) => command
-        .Add("@t_hash", token.TokenHash)
-        .Add("@t_family", token.FamilyId)
-        .Add("@t_client", token.ClientId)
-        .Add("@t_user", token.UserId)
-        .Add("@t_scope", token.Scope)
-        .Add("@t_created", token.CreatedAt)
-        .Add("@t_expires", token.ExpiresAt);
-
     /// <summary>The parameters of <c>SqlRefreshTokenStore.SpendSql</c>: the token is spent, its successor sealed for the reuse window.</summary>
     public static DbCommand AddSpend(this DbCommand command, RefreshRotation rotation) => command
-        .Add("@hash", rotation.TokenHash)
-        .Add("@now", rotation.Now)
-        .Add("@sealed", rotation.KeepsSealed ? rotation.SealedSuccessor : null)
-        .Add("@until", rotation.KeepsSealed ? rotation.Now + rotation.ReuseWindow : null);
-
-    public static DbBatchCommand AddSpend(this DbBatchCommand command, RefreshRotation rotation) => command
         .Add("@hash", rotation.TokenHash)
         .Add("@now", rotation.Now)
         .Add("@sealed", rotation.KeepsSealed ? rotation.SealedSuccessor : null)

@@ -22,7 +22,10 @@ internal sealed class TransactionCommands(DbConnection connection, DbTransaction
     /// <summary>True when the provider sends a batch of statements in one round trip (Npgsql; not Microsoft.Data.Sqlite).</summary>
     public bool CanBatch => connection.CanCreateBatch;
 
-    /// <summary>An empty batch in this transaction: for statements whose parameters differ from one to the next.</summary>
+    /// <summary>
+    /// An empty batch in this transaction, for statements whose parameters differ from one to the next: add each as
+    /// <c>batch.Add(For(sql).Add(…))</c>, which copies the statement with the parameters set at that moment.
+    /// </summary>
     public DbBatch CreateBatch()
     {
         DbBatch batch = connection.CreateBatch();
