@@ -61,6 +61,25 @@ public sealed class SqliteCheckpointsTests : IDisposable
     }
 
     [Fact]
+    public async Task Checkpointer_DisposedWithoutBeingStopped_StopsItsThread()
+    {
+        // A host whose start fails (its port taken) disposes the services it started without stopping them. The thread
+        // then waited on a disposed token and crashed the process (exit 134).
+        var database = new SqliteDatabase(_folder);
+        await database.MigrateAsync(Ct);
+        var checkpoints = new SqliteCheckpoints(database, NullLogger<SqliteCheckpoints>.Instance);
+        await checkpoints.StartAsync(Ct);
+
+        checkpoints.Dispose();
+
+        await using DbConnection connection = await database.OpenAsync(Ct);
+        long before = new FileInfo(database.Path).Length;
+        await WriteRowsAsync(connection);
+        await Task.Delay(SqliteCheckpoints.Interval * 5, Ct);
+        Assert.Equal(before, new FileInfo(database.Path).Length);
+    }
+
+    [Fact]
     public void AddLatchkey_RunsTheCheckpointer_TheStorageAloneDoesNot()
     {
         IServiceCollection services = new ServiceCollection().AddLatchkey();

@@ -36,12 +36,25 @@ internal sealed class SqliteCheckpoints(SqlDatabase database, ILogger<SqliteChec
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
-        _thread?.Join(); // waits for at most the checkpoint under way
+        Stop();
         return Task.CompletedTask;
     }
 
-    public void Dispose() => _stopping.Dispose();
+    /// <summary>
+    /// Stops the thread first: a host that fails to start (its port taken) disposes its services without stopping them,
+    /// and the thread must not outlive the token it waits on.
+    /// </summary>
+    public void Dispose()
+    {
+        Stop();
+        _stopping.Dispose();
+    }
+
+    private void Stop()
+    {
+        _stopping.Cancel();
+        _thread?.Join(); // waits for at most the checkpoint under way
+    }
 
     private void Run(SqliteDatabase sqlite)
     {
