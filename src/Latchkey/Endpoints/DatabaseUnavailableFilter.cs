@@ -24,25 +24,39 @@ internal static class DatabaseUnavailableFilter
         {
             return await next(context);
         }
+        catch (Exception e) when (IsOAuthEndpoint(context.HttpContext.Request.Path) && OAuthError(context.HttpContext, e) is { } error)
+        {
+            OAuthResults.NoStore(context.HttpContext.Response);
+            return OAuthResults.Error(error);
+        }
         catch (Exception e) when (Unavailable(context.HttpContext, e) is { } database && !context.HttpContext.Response.HasStarted)
         {
             HttpContext http = context.HttpContext;
-            Log.DatabaseUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Latchkey.Database"),
-                database.Provider, http.Request.Path, e);
-            if (IsOAuthEndpoint(http.Request.Path))
-            {
-                OAuthResults.NoStore(http.Response);
-                return OAuthResults.Error(new OAuthError(OAuthErrors.TemporarilyUnavailable, Description, StatusCodes.Status503ServiceUnavailable)
-                {
-                    RetryAfter = RetryAfter,
-                    Detail = "database unavailable",
-                });
-            }
-
+            LogUnavailable(http, database, e);
             http.Response.Headers.RetryAfter = ((int)RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable", detail: Description);
         }
     }
+
+    /// <summary>
+    /// For the OAuth endpoints (RFC 6749 §5.2 errors): when <paramref name="exception"/> says the database is unavailable
+    /// and nothing has been written yet, logs it and returns the 503 <c>temporarily_unavailable</c> error; else null.
+    /// </summary>
+    public static OAuthError? OAuthError(HttpContext http, Exception exception)
+    {
+        if (Unavailable(http, exception) is not { } database || http.Response.HasStarted)
+            return null;
+        LogUnavailable(http, database, exception);
+        return new OAuthError(OAuthErrors.TemporarilyUnavailable, Description, StatusCodes.Status503ServiceUnavailable)
+        {
+            RetryAfter = RetryAfter,
+            Detail = "database unavailable",
+        };
+    }
+
+    private static void LogUnavailable(HttpContext http, SqlDatabase database, Exception exception) =>
+        Log.DatabaseUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Latchkey.Database"),
+            database.Provider, http.Request.Path, exception);
 
     private static SqlDatabase? Unavailable(HttpContext http, Exception exception)
     {

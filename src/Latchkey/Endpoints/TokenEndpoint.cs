@@ -2,51 +2,73 @@ using System.Diagnostics;
 using Latchkey.Clients;
 using Latchkey.Grants;
 using Latchkey.Protocol;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Endpoints;
 
-/// <summary><c>POST /token</c>, the OAuth 2.0 token endpoint (RFC 6749 §3.2).</summary>
-internal static class TokenEndpoint
+/// <summary>
+/// <c>POST /token</c>, the OAuth 2.0 token endpoint (RFC 6749 §3.2).
+/// The endpoint every client calls most, so its handler belongs to an object built once and binds only the request: no
+/// per-request service lookups, endpoint filter or result to interpret (bench/README.md, "client_credentials").
+/// It answers a database outage itself (503, as <see cref="DatabaseUnavailableFilter"/> does for the other endpoints).
+/// </summary>
+internal sealed class TokenEndpoint(
+    ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials, RefreshTokenGrant refresh,
+    LatchkeyMetrics metrics, IOptions<LatchkeyOptions> options)
 {
-    public static IEndpointConventionBuilder MapTokenEndpoint(this IEndpointRouteBuilder routes) =>
-        routes.MapPost("/token", HandleAsync)
+    /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
+    private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
+
+    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder routes)
+    {
+        TokenEndpoint endpoint = ActivatorUtilities.CreateInstance<TokenEndpoint>(routes.ServiceProvider);
+        return routes.MapPost("/token", endpoint.HandleAsync)
             .DisableAntiforgery()
             .WithName("Token")
             .WithSummary("Exchange credentials for an access token (RFC 6749).")
             .WithDescription("Errors are RFC 6749 §5.2 JSON with Cache-Control: no-store: 400 for a bad request or grant, " +
                 "401 invalid_client, 429 while a username or address is throttled (with Retry-After).")
             .AddOpenApiOperationTransformer(ApiDocs.TokenRequestFormAsync)
-            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized)
-            .Produces<OAuthErrorBody>(StatusCodes.Status429TooManyRequests);
-
-    /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
-    private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(TokenResponse), ["application/json"]))
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status400BadRequest, typeof(OAuthErrorBody), ["application/json"]))
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(OAuthErrorBody), ["application/json"]))
+            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status429TooManyRequests, typeof(OAuthErrorBody), ["application/json"]));
+    }
 
     /// <summary>
     /// Every token request goes through the same steps, in this order. Shared security checks live here, so a grant
     /// only does what is unique to it and cannot skip one.
     /// </summary>
-    private static async Task<Results<TokenHttpResult, OAuthErrorHttpResult>> HandleAsync(
-        HttpRequest http, ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials,
-        RefreshTokenGrant refresh, LatchkeyMetrics metrics, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+    private async Task HandleAsync(HttpContext http, CancellationToken cancellationToken)
     {
         // Real elapsed time, not TimeProvider: this measures the machine, and a test's fake clock would read zero.
         long started = Stopwatch.GetTimestamp();
-        (string? grantType, GrantResult result) = await DispatchAsync(http, clients, password, clientCredentials, refresh, options, cancellationToken);
+        (string? grantType, GrantResult result) = await DispatchOrUnavailableAsync(http, cancellationToken);
         // The grant type is the caller's string: only the ones we implement become a metric tag.
         metrics.TokenRequestCompleted(Stopwatch.GetElapsedTime(started),
             grantType is not null && Supported.Contains(grantType) ? grantType : "unknown", result.Error?.Code ?? "success");
 
         // 6. Write the response.
-        return result.Response is { } response ? OAuthResults.Token(response) : OAuthResults.Error(result.Error!);
+        IResult answer = result.Response is { } response ? OAuthResults.Token(response) : OAuthResults.Error(result.Error!);
+        await answer.ExecuteAsync(http);
+    }
+
+    /// <summary>While the database is down, a grant that needs it fails with 503 temporarily_unavailable.</summary>
+    private async Task<(string? GrantType, GrantResult Result)> DispatchOrUnavailableAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await DispatchAsync(http.Request, cancellationToken);
+        }
+        catch (Exception e) when (DatabaseUnavailableFilter.OAuthError(http, e) is { } unavailable)
+        {
+            return (null, unavailable);
+        }
     }
 
     /// <summary>Steps 1 to 5: everything but writing. Returns the grant type asked for (once parsed) and the outcome.</summary>
-    private static async Task<(string? GrantType, GrantResult Result)> DispatchAsync(
-        HttpRequest http, ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials,
-        RefreshTokenGrant refresh, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+    private async Task<(string? GrantType, GrantResult Result)> DispatchAsync(HttpRequest http, CancellationToken cancellationToken)
     {
         // 1. Parse the form once: size, media type, UTF-8, no repeated parameters.
         (Dictionary<string, string>? form, OAuthError? error) = await FormBody.ReadAsync(http, options.Value.MaxTokenRequestBytes, cancellationToken);

@@ -17,9 +17,7 @@ internal static class FormBody
     /// <summary>Reads and parses a request body: media type, size (also for chunked bodies), UTF-8, no repeats.</summary>
     public static async Task<(Dictionary<string, string>? Form, OAuthError? Error)> ReadAsync(HttpRequest http, int maxBytes, CancellationToken cancellationToken)
     {
-        if (!MediaTypeHeaderValue.TryParse(http.ContentType, out MediaTypeHeaderValue? type) ||
-            !type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) ||
-            (type.Charset.HasValue && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)))
+        if (!IsUtf8Form(http.ContentType))
             return (null, OAuthError.InvalidRequest("The request body must be application/x-www-form-urlencoded (UTF-8)."));
 
         if (http.ContentLength > maxBytes)
@@ -32,6 +30,15 @@ internal static class FormBody
         Dictionary<string, string>? form = Parse(body, out OAuthError? error);
         return (form, error);
     }
+
+    private const string FormMediaType = "application/x-www-form-urlencoded";
+
+    /// <summary>The form media type, in UTF-8 if it names a charset. The bare type, what clients send, needs no parsing.</summary>
+    private static bool IsUtf8Form(string? contentType) =>
+        string.Equals(contentType, FormMediaType, StringComparison.OrdinalIgnoreCase) ||
+        (MediaTypeHeaderValue.TryParse(contentType, out MediaTypeHeaderValue? type) &&
+         type.MediaType.Equals(FormMediaType, StringComparison.OrdinalIgnoreCase) &&
+         (!type.Charset.HasValue || type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase)));
 
     private static OAuthError TooLarge(int maxBytes) =>
         new(OAuthErrors.InvalidRequest, $"The request body is larger than {maxBytes} bytes.", StatusCodes.Status413PayloadTooLarge);
@@ -64,8 +71,9 @@ internal static class FormBody
     public static Dictionary<string, string>? Parse(ReadOnlySpan<byte> body, out OAuthError? error)
     {
         error = null;
+        // Empty values are kept until the end, so that a name seen twice is refused even when one of them was empty.
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        bool anyEmpty = false;
         while (!body.IsEmpty)
         {
             int amp = body.IndexOf((byte)'&');
@@ -83,15 +91,23 @@ internal static class FormBody
                 return null;
             }
 
-            if (!seen.Add(name))
+            if (!result.TryAdd(name, value))
             {
                 error = OAuthError.InvalidRequest($"The parameter '{Printable(name)}' is repeated.");
                 return null;
             }
 
-            // RFC 6749 §3.2: a parameter sent without a value is treated as if it were omitted.
-            if (value.Length > 0)
-                result[name] = value;
+            anyEmpty |= value.Length == 0;
+        }
+
+        // RFC 6749 §3.2: a parameter sent without a value is treated as if it were omitted.
+        if (anyEmpty)
+        {
+            foreach (KeyValuePair<string, string> parameter in result)
+            {
+                if (parameter.Value.Length == 0)
+                    result.Remove(parameter.Key);
+            }
         }
 
         return result;

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
+using Latchkey.Storage.Sqlite;
 using Latchkey.Tests.Support;
+using Microsoft.Data.Sqlite;
 
 namespace Latchkey.Tests.Endpoints;
 
@@ -26,6 +28,9 @@ public sealed class TokenEndpointTests : IAsyncLifetime
         JsonElement body = await HttpAssert.OkJsonAsync(response);
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        // Sent whole, with its length, rather than in chunks.
+        Assert.Equal((await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).Length, response.Content.Headers.ContentLength);
+        Assert.False(response.Headers.TransferEncodingChunked ?? false);
         Assert.Equal("Bearer", body.GetProperty("token_type").GetString());
         Assert.Equal(1800, body.GetProperty("expires_in").GetInt64());
         Assert.False(body.TryGetProperty("scope", out _), "no scope was requested, so none is granted");
@@ -175,4 +180,33 @@ public sealed class TokenEndpointTests : IAsyncLifetime
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_client");
     }
+
+#if !LATCHKEY_POSTGRES
+    [Fact]
+    public async Task Password_DatabaseLockedPastTheBusyTimeout_503TemporarilyUnavailableNotCachedAndNoToken()
+    {
+        // Another process holds SQLite's write lock (as a stuck backup or a second server on the same file would): the
+        // login can read the user but cannot store its refresh token, and after the busy timeout (10 s) gives up.
+        string database = Path.Combine(_server.DataDirectory, SqliteDatabase.FileName);
+        await using (var holder = new SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            await holder.OpenAsync(TestContext.Current.CancellationToken);
+            using (SqliteCommand begin = holder.CreateCommand())
+            {
+                begin.CommandText = "BEGIN EXCLUSIVE";
+                await begin.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+
+            using HttpResponseMessage refused = await _server.PostTokenAsync("alice", "correct horse battery");
+
+            await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+            Assert.Equal(TimeSpan.FromSeconds(5), refused.Headers.RetryAfter?.Delta);
+            Assert.Equal("no-store", refused.Headers.CacheControl?.ToString());
+        }
+
+        // The lock is gone with its connection: the same login works.
+        using HttpResponseMessage ok = await _server.PostTokenAsync("alice", "correct horse battery");
+        await HttpAssert.OkJsonAsync(ok);
+    }
+#endif
 }
