@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Latchkey.Clients;
 using Latchkey.Grants;
 using Latchkey.Protocol;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Endpoints;
