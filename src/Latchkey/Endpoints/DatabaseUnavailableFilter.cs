@@ -26,8 +26,7 @@ internal static class DatabaseUnavailableFilter
         }
         catch (Exception e) when (IsOAuthEndpoint(context.HttpContext.Request.Path) && OAuthError(context.HttpContext, e) is { } error)
         {
-            OAuthResults.NoStore(context.HttpContext.Response);
-            return OAuthResults.Error(error);
+            return OAuthResults.Error(error); // no-store, as every OAuth answer
         }
         catch (Exception e) when (Unavailable(context.HttpContext, e) is { } database && !context.HttpContext.Response.HasStarted)
         {

@@ -19,7 +19,7 @@ internal sealed class TokenEndpoint(
     /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
     private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
 
-    public static IEndpointConventionBuilder Map(IEndpointRouteBuilder routes)
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder routes)
     {
         TokenEndpoint endpoint = ActivatorUtilities.CreateInstance<TokenEndpoint>(routes.ServiceProvider);
         return routes.MapPost("/token", endpoint.HandleAsync)
@@ -29,10 +29,10 @@ internal sealed class TokenEndpoint(
             .WithDescription("Errors are RFC 6749 §5.2 JSON with Cache-Control: no-store: 400 for a bad request or grant, " +
                 "401 invalid_client, 429 while a username or address is throttled (with Retry-After).")
             .AddOpenApiOperationTransformer(ApiDocs.TokenRequestFormAsync)
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(TokenResponse), ["application/json"]))
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status400BadRequest, typeof(OAuthErrorBody), ["application/json"]))
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status401Unauthorized, typeof(OAuthErrorBody), ["application/json"]))
-            .WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status429TooManyRequests, typeof(OAuthErrorBody), ["application/json"]));
+            .Produces<TokenResponse>()
+            .Produces<OAuthErrorBody>(StatusCodes.Status400BadRequest)
+            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized)
+            .Produces<OAuthErrorBody>(StatusCodes.Status429TooManyRequests);
     }
 
     /// <summary>
