@@ -6,7 +6,11 @@
 # Builds Release, then for each target: starts it pinned to core 0 (taskset -c 0), waits until it answers, warms it up
 # with wrk, measures N rounds of `wrk -t1 -c32 --latency` pinned to core 1, and reads its RSS from /proc. Writes FILE
 # (default bench/RESULTS.md): req/s, p50, p99, non-2xx and RSS of every target (medians of the rounds), and each
-# issue #6 target as a ratio to its reference, MET or NOT MET. --micro also runs bench/micro.sh (BenchmarkDotNet).
+# issue #6 target as a ratio to its reference, MET or NOT MET. The ratio targets are measured side by side: the
+# reference's server stays up (idle on core 0) and runs a round before each of the target's rounds (the password
+# target: the raw Argon2id rate), and the ratio is the median of the per-round ratios. The ES256 and EdDSA floors get
+# no rounds of their own when their client_credentials target runs: their rounds are the ones beside it.
+# --micro also runs bench/micro.sh (BenchmarkDotNet).
 # --keep leaves the work folder (every wrk output, server log and data folder) and prints where it is.
 # --settle warms each .NET server up until its tiered JIT has settled (5 s chunks after the --warmup, until the
 # runtime's tiering thread used under 2% of two chunks in a row, at most 90 s): steady-state figures, ~20 minutes.
@@ -16,8 +20,9 @@
 # request (bench/RESULTS-jit-settled.md). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run`
 # and the .NET tool run) instead. The references and the seed sample are JIT builds.
 #
-# Defaults: --duration 10 --warmup 5 --rounds 3, about 14 minutes on 2 cores (16 targets × (5 s warm-up + 3 × 10 s),
-# the flood's 3 × 2 × 10 s, the builds: ~3 min for Native AOT from a clean clone). --duration 1 --warmup 1 --rounds 1 is
+# Defaults: --duration 8 --warmup 5 --rounds 3, about 14 minutes on 2 cores (14 targets × (5 s warm-up + 3 × 8 s), the
+# rounds of the references beside their 5 targets: 5 × (2 s + 3 × 8 s), the flood's 3 × 2 × 8 s, the builds: ~3 min
+# for Native AOT from a clean clone). --duration 1 --warmup 1 --rounds 1 is
 # the smoke run (.ci/run), about 2 minutes after the AOT publish.
 # Targets are reported, not asserted: the exit status is 0 unless a build failed, a server crashed or never answered,
 # or an output could not be parsed. Installs nothing: it says what is missing and stops.
@@ -40,8 +45,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+unset PAIRED_WITH OWN_ROUNDS   # measure's per-call settings, never the caller's
 
-duration=10 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0 jit=0
+duration=8 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0 jit=0
 command_line="bench/run.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -263,14 +269,47 @@ run_wrk() {
 
 brief() { awk '/^Requests\/sec:/ { rps = $2 } /^ +99%/ { p99 = $2 } /Non-2xx/ { bad = $NF } END { printf "%s req/s, p99 %s, non-2xx %d", rps, p99, bad }' "$1"; }
 
-# measure NAME URL CONNECTIONS SCRIPT [VAR=VALUE...]: idle RSS, warm-up, the rounds, peak RSS.
+# Side by side: a target's ratio is taken against its reference measured in the rounds in between its own, not minutes
+# earlier (this VM's speed drifts by more than 10% over minutes: bench/README.md, "How a target is measured"). A
+# reference server whose targets are wanted stays up, idle on core 0, after its own rounds (keep_reference); measure
+# with PAIRED_WITH=NAME then runs one round of that reference before each of the target's rounds, into
+# TARGET.pair.rN.txt. A reference kept without rounds of its own (OWN_ROUNDS=0 measure: the floors) takes those as its
+# own rounds, REFERENCE.rN.txt.
+declare -A reference_pid=() reference_url=() reference_borrows=()
+# keep_reference NAME URL [borrows]: NAME's server stays up; "borrows": it had no rounds of its own.
+keep_reference() { reference_pid[$1]=$server_pid; reference_url[$1]=$2; reference_borrows[$1]=${3:-}; server_pid=""; }
+# paired_with TARGET REFERENCE: REFERENCE if it is up, else nothing (the target is then compared with its own rounds).
+paired_with() { [ -z "${reference_pid[$2]:-}" ] || echo "$2"; }
+# pair_round NAME R REFERENCE: one round of REFERENCE, recorded as NAME's paired round R. REFERENCE "argon2id" is no
+# server but the raw Argon2id verify rate (references rates --argon2id-verify), a third of a round long, on core 0.
+pair_round() {
+  local name=$1 r=$2 reference=$3 before
+  if [ "$reference" = argon2id ]; then
+    taskset -c 0 "${references[@]}" rates --argon2id-verify --seconds $(( (duration + 2) / 3 )) >"$results/$name.pair.r$r.json" \
+      || die "references rates --argon2id-verify failed"
+    echo "   $name round $r, raw Argon2id beside it: $(cat "$results/$name.pair.r$r.json")"
+    return
+  fi
+  before=$(round_counters "${reference_pid[$reference]}")
+  run_wrk "$results/$name.pair.r$r.txt" "$duration" 32 "${reference_url[$reference]}" request.lua
+  record_round "$results/$name.pair.r$r.txt" "${reference_pid[$reference]}" "$before"
+  [ -z "${reference_borrows[$reference]}" ] || cp "$results/$name.pair.r$r.txt" "$results/$reference.r$r.txt"
+  echo "   $name round $r, $reference beside it: $(brief "$results/$name.pair.r$r.txt")"
+}
+
+# measure NAME URL CONNECTIONS SCRIPT [VAR=VALUE...]: idle RSS, warm-up, the rounds, peak RSS. With
+# PAIRED_WITH=REFERENCE in the environment: a round of that reference before each round (after 2 s to wake it up: it
+# sat idle). OWN_ROUNDS=0: the warm-up alone.
 measure() {
   local name=$1 url=$2 connections=$3 script=$4; shift 4
-  local idle r
+  local idle r pair=${PAIRED_WITH:-} own_rounds=${OWN_ROUNDS:-$rounds}
   idle=$(rss_kb "$server_pid" VmRSS)
   run_wrk "$work/$name.warmup.txt" "$warmup" "$connections" "$url" "$script" "$@"
   settle "$name" "$server_pid" "$url" "$connections" "$script" "$@"
-  for r in $(seq 1 "$rounds"); do
+  [ -z "$pair" ] || [ "$pair" = argon2id ] \
+    || run_wrk "$work/$name.pair.warmup.txt" $((warmup < 2 ? warmup : 2)) 32 "${reference_url[$pair]}" request.lua
+  for r in $(seq 1 "$own_rounds"); do
+    [ -z "$pair" ] || pair_round "$name" "$r" "$pair"
     before=$(round_counters "$server_pid")
     run_wrk "$results/$name.r$r.txt" "$duration" "$connections" "$url" "$script" "$@"
     record_round "$results/$name.r$r.txt" "$server_pid" "$before"
@@ -340,8 +379,23 @@ for mode in constant hs256 es256 eddsa rs256; do
   port=$(free_port)
   start_server "$name" "${references[@]}" "$mode" --urls "http://127.0.0.1:$port"
   wait_ready "$name" "http://127.0.0.1:$port/token"
-  measure "$name" "http://127.0.0.1:$port/token" 32 request.lua
-  stop_server
+  # The references of the ratio targets stay up for them (the ceiling also has rounds of its own: the floors,
+  # FastAPI and the seed compare with it).
+  case $name in
+    ceiling) targets="seed cc-hs256 me-es256" ;;
+    floor-es256) targets="cc-es256" ;;
+    floor-eddsa) targets="cc-eddsa" ;;
+    *) targets="" ;;
+  esac
+  needed=0
+  for t in $targets; do wanted "$t" && needed=1; done
+  if [ "$needed" = 1 ] && [ "$name" != ceiling ]; then
+    OWN_ROUNDS=0 measure "$name" "http://127.0.0.1:$port/token" 32 request.lua
+    keep_reference "$name" "http://127.0.0.1:$port/token" borrows
+  else
+    measure "$name" "http://127.0.0.1:$port/token" 32 request.lua
+    if [ "$needed" = 1 ]; then keep_reference "$name" "http://127.0.0.1:$port/token"; else stop_server; fi
+  fi
 done
 
 for style in sync async; do
@@ -362,7 +416,7 @@ if wanted seed; then
   # appsettings.json sets it (the sample has none, and runs here from an empty folder): the tutorial's code unchanged.
   start_server seed dotnet "$seed_dll" --urls "http://127.0.0.1:$port" --Logging:LogLevel:Microsoft.AspNetCore=Warning
   wait_ready seed "http://127.0.0.1:$port/token"
-  measure seed "http://127.0.0.1:$port/token" 32 request.lua
+  PAIRED_WITH=$(paired_with seed ceiling) measure seed "http://127.0.0.1:$port/token" 32 request.lua
   stop_server
 fi
 
@@ -409,8 +463,9 @@ for algorithm in hs256 es256 eddsa; do
   wanted "cc-$algorithm" || continue
   say "cc-$algorithm (client_credentials)"
   serve_latchkey "cc-$algorithm" "$algorithm"
-  measure "cc-$algorithm" "$url/token" 32 request.lua BENCH_METHOD=POST BENCH_BODY=grant_type=client_credentials \
-    BENCH_AUTHORIZATION="${client_basic[$algorithm]}"
+  reference=$([ "$algorithm" = hs256 ] && echo ceiling || echo "floor-$algorithm")
+  PAIRED_WITH=$(paired_with "cc-$algorithm" "$reference") measure "cc-$algorithm" "$url/token" 32 request.lua \
+    BENCH_METHOD=POST BENCH_BODY=grant_type=client_credentials BENCH_AUTHORIZATION="${client_basic[$algorithm]}"
   stop_server
 done
 
@@ -418,9 +473,15 @@ if wanted me-es256; then
   say "me-es256 (GET /me)"
   serve_latchkey me-es256 es256
   bearer=$("$python" "$root/bench/bench.py" login "$url" bench "$password" access_token) || die "me-es256: login failed"
-  measure me-es256 "$url/me" 32 request.lua BENCH_AUTHORIZATION="Bearer $bearer"
+  PAIRED_WITH=$(paired_with me-es256 ceiling) measure me-es256 "$url/me" 32 request.lua BENCH_AUTHORIZATION="Bearer $bearer"
   stop_server
 fi
+# The references' last targets are done.
+for reference in "${!reference_pid[@]}"; do
+  server_pid=${reference_pid[$reference]}
+  stop_server
+done
+reference_pid=()
 
 # refresh NAME [EXTRA SERVE ARGS...]: the refresh_token grant with rotation. Each run starts with a pool of at least twice
 # as many tokens as connections (topped up by password logins between runs: a token in flight when wrk stops is spent,
@@ -492,7 +553,7 @@ fi
 if wanted password; then
   say "password (password grant, 2 connections)"
   serve_latchkey password es256
-  measure password "$url/token" 2 request.lua BENCH_METHOD=POST BENCH_BODY="$password_form"
+  PAIRED_WITH=argon2id measure password "$url/token" 2 request.lua BENCH_METHOD=POST BENCH_BODY="$password_form"
   stop_server
 fi
 

@@ -5,6 +5,7 @@
 //                                                      with the raw primitive (the floor of each algorithm)
 //   references rates [--seconds S]                     one-thread, in-process rates of the raw primitives and of
 //                                                      Latchkey's own Argon2id PasswordHasher, as JSON lines
+//   references rates --argon2id-verify [--seconds S]   the Argon2id verify rate alone
 //
 // As small as an app gets: CreateSlimBuilder, no logging providers, one route, a source-generated serializer.
 using System.Text.Json.Serialization;
@@ -16,7 +17,7 @@ if (mode == "rates")
 
 if (FloorToken.For(mode) is not { } token)
 {
-    Console.Error.WriteLine("usage: references constant|hs256|es256|eddsa|rs256 [--urls URL]  |  references rates [--seconds S]");
+    Console.Error.WriteLine("usage: references constant|hs256|es256|eddsa|rs256 [--urls URL]  |  references rates [--argon2id-verify] [--seconds S]");
     return 2;
 }
 

@@ -11,12 +11,22 @@ namespace Latchkey.Bench.References;
 /// own <see cref="PasswordHasher"/> at its default parameters. One JSON object a line:
 /// <c>{"name":"es256_verify","per_second":15600.2,"us":64.1,"cpu_us":63.9,"count":15601}</c> (us: wall clock; cpu_us: CPU time). bench/run.sh runs it pinned to the
 /// server's core and takes its references from it (the raw Argon2id rate, the cost of an ES256 verification).
+/// <c>references rates --argon2id-verify --seconds S</c> runs the Argon2id verify alone: the password target measures it
+/// beside each of its rounds.
 /// </summary>
 internal static class Rates
 {
     public static int Run(string[] args)
     {
+        bool verifyOnly = args is ["--argon2id-verify", ..];
+        if (verifyOnly)
+            args = args[1..];
         double seconds = args is ["--seconds", var s] ? double.Parse(s, CultureInfo.InvariantCulture) : 1.0;
+        if (verifyOnly)
+        {
+            PasswordHashing(seconds, hashToo: false);
+            return 0;
+        }
 
         // The bytes a floor signs: header '.' payload of a token made now.
         string token = new FloorToken.Hs256().Next();
@@ -40,14 +50,15 @@ internal static class Rates
     }
 
     /// <summary>Latchkey's hasher as configured by default; a login costs one <see cref="PasswordHasher.Verify"/>.</summary>
-    private static void PasswordHashing(double seconds)
+    private static void PasswordHashing(double seconds, bool hashToo = true)
     {
         var options = new PasswordHashingOptions();
         var hasher = new PasswordHasher(options);
         const string password = "correct horse battery staple";
         string hash = hasher.Hash(password);
         string parameters = $"m={options.MemoryKiB},t={options.Iterations},p=1";
-        Report("argon2id_hash", Time(() => hasher.Hash(password), seconds, minimum: 5), parameters);
+        if (hashToo)
+            Report("argon2id_hash", Time(() => hasher.Hash(password), seconds, minimum: 5), parameters);
         Report("argon2id_verify", Time(() => hasher.Verify(password, hash, out _), seconds, minimum: 5), parameters);
     }
 
