@@ -254,7 +254,7 @@ def report(results, out):
             "connections": info.get("connections"),
         }
 
-    # Side by side: the reference's rounds taken in between a target's own (run.sh, PAIR=...): per round, the
+    # Side by side: the reference's rounds taken in between a target's own (run.sh, PAIRED_WITH=...): per round, the
     # reference's req/s and CPU per request. The password target's reference is the raw Argon2id verify rate.
     verify = rates.get("es256_verify")
     for name, s in summary.items():
