@@ -13,16 +13,16 @@
 # --micro also runs bench/micro.sh (BenchmarkDotNet).
 # --keep leaves the work folder (every wrk output, server log and data folder) and prints where it is.
 # --settle warms each .NET server up until its tiered JIT has settled (5 s chunks after the --warmup, until the
-# runtime's tiering thread used under 2% of two chunks in a row, at most 90 s): steady-state figures, ~20 minutes.
+# runtime's tiering thread used under 2% of two chunks in a row, at most 90 s): steady-state figures, ~17 minutes.
 # Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
 # Latchkey itself is measured as the Native AOT build (`dotnet publish -p:PublishAot=true`, README "Install"): it
 # starts in a fraction of the time and memory and has no JIT to warm up; warmed up, the JIT build spends less CPU per
 # request (bench/RESULTS-jit-settled.md). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run`
 # and the .NET tool run) instead. The references and the seed sample are JIT builds.
 #
-# Defaults: --duration 8 --warmup 5 --rounds 3, about 14 minutes on 2 cores (14 targets × (5 s warm-up + 3 × 8 s), the
+# Defaults: --duration 8 --warmup 5 --rounds 3, about 13 minutes on 2 cores (14 targets × (5 s warm-up + 3 × 8 s), the
 # rounds of the references beside their 5 targets: 5 × (2 s + 3 × 8 s), the flood's 3 × 2 × 8 s, the builds: ~3 min
-# for Native AOT from a clean clone). --duration 1 --warmup 1 --rounds 1 is
+# for Native AOT from a clean clone; 12 min 40 s from a clean clone on cd9a96b). --duration 1 --warmup 1 --rounds 1 is
 # the smoke run (.ci/run), about 2 minutes after the AOT publish.
 # Targets are reported, not asserted: the exit status is 0 unless a build failed, a server crashed or never answered,
 # or an output could not be parsed. Installs nothing: it says what is missing and stops.
