@@ -10,7 +10,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>POST /token</c>, <c>GET /token</c>, <c>/revoke</c>, <c>/introspect</c>, <c>/me</c>, <c>/userinfo</c>, discovery, the JWKS,
-    /// <c>/admin/users</c>, <c>/admin/clients</c>, <c>/admin/audit</c>, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> (Prometheus);
+    /// <c>/admin/users</c>, <c>/admin/clients</c>, <c>/admin/keys</c>, <c>/admin/audit</c>, <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c> (Prometheus);
     /// and, unless <c>Latchkey:Docs:Enabled</c> is false, the OpenAPI document at <c>/openapi.json</c> and the interactive docs at <c>/docs</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapLatchkey(this IEndpointRouteBuilder routes)
@@ -28,6 +28,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         latchkey.MapJwksEndpoint();
         latchkey.MapUsersApi();
         latchkey.MapClientsApi();
+        latchkey.MapKeysApi();
         latchkey.MapAuditApi();
         latchkey.MapHealthEndpoints();
         latchkey.MapPrometheusScrapingEndpoint("/metrics");

@@ -14,7 +14,7 @@ namespace Latchkey;
 /// </summary>
 internal sealed class LatchkeyInitializer(
     SqlDatabase database, SigningKeyRing keys, KeyRotation rotation, PasswordHasher hasher, IOptions<LatchkeyOptions> options,
-    LatchkeyMetrics metrics, Tokens.RevokedAccessTokens revokedAccessTokens, ILogger<LatchkeyInitializer> logger)
+    LatchkeyMetrics metrics, Tokens.Revocations revocations, ILogger<LatchkeyInitializer> logger)
     : IHostedService
 {
     private readonly Lock _gate = new();
@@ -34,7 +34,7 @@ internal sealed class LatchkeyInitializer(
     {
         await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
-        await revokedAccessTokens.SyncAsync(cancellationToken);
+        await revocations.LoadAsync(cancellationToken);
         // In the background: the dummy hash is a full Argon2id (tens of ms) and need not delay the first token. A login
         // that arrives before it is ready waits for it (Lazy), so none is answered faster for an unknown user.
         _ = Task.Run(hasher.Warm, CancellationToken.None);

@@ -98,6 +98,19 @@ public sealed class LatchkeyOptions
 
     /// <summary>The audit log of security events.</summary>
     public AuditOptions Audit { get; set; } = new();
+
+    /// <summary>The resource owner password credentials grant (<c>POST /token</c> with a password, and <c>GET /token</c>).</summary>
+    public PasswordGrantOptions PasswordGrant { get; set; } = new();
+}
+
+/// <summary>The password grant (RFC 6749 §4.3), which RFC 9700 §2.4 says must not be used, kept for first-party clients and the seed tutorial.</summary>
+public sealed class PasswordGrantOptions
+{
+    /// <summary>
+    /// True (the default): clients allowed the password grant may use it, and <c>GET /token</c> takes HTTP Basic user
+    /// credentials. False: both refuse (<c>unsupported_grant_type</c>), for deployments where users sign in elsewhere.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>The audit log: logins, throttling, revocations, key and account changes.</summary>
@@ -161,25 +174,42 @@ public sealed class RefreshTokenOptions
     public TimeSpan ReuseWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
 
-/// <summary>When failed logins start being refused with 429.</summary>
+/// <summary>
+/// When password logins start being refused with 429 (RFC 6749 §4.3.2), built so that an attacker cannot turn the
+/// throttle against the account's owner: guesses from one address lock that address's attempts at that username only, and
+/// guesses spread over many addresses lock the username everywhere except where its owner logged in before.
+/// </summary>
 public sealed class LoginThrottleOptions
 {
     /// <summary>
-    /// Consecutive failures for one username before it is locked. From this failure on, the username is locked for
-    /// <see cref="UserLockout"/>, doubling with each further failure up to <see cref="MaxUserLockout"/>; a successful
-    /// login resets it. Lower stops guessing sooner but lets an attacker lock a victim out more easily.
+    /// Consecutive failures for one username from one client address (IPv6: its /64) before that pair is locked, for
+    /// <see cref="Lockout"/>, doubling with each further failure up to <see cref="MaxLockout"/>; a successful login from that
+    /// address resets it. Logins to the same username from other addresses go on.
     /// </summary>
-    public int UserFailureThreshold { get; set; } = 10;
+    public int FailureThreshold { get; set; } = 10;
 
-    /// <summary>The first lock of a username.</summary>
-    public TimeSpan UserLockout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>The first lock of a username at one address.</summary>
+    public TimeSpan Lockout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The longest lock of a username.</summary>
-    public TimeSpan MaxUserLockout { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>The longest lock of a username at one address.</summary>
+    public TimeSpan MaxLockout { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
-    /// Failures from one client address (IPv6: its /64) within <see cref="AddressWindow"/> before that address is
-    /// refused. Far above the per-user threshold, so one attacked account does not lock out an office behind one NAT.
+    /// Failures for one username from all addresses within <see cref="UsernameWindow"/> before that username is locked for
+    /// every address except those it logged in from successfully within <see cref="KnownAddressLifetime"/>: a guesser who
+    /// changes address at every attempt is stopped, and the owner still gets in from home or the office.
+    /// </summary>
+    public int UsernameFailureThreshold { get; set; } = 50;
+
+    /// <summary>The sliding window of <see cref="UsernameFailureThreshold"/>.</summary>
+    public TimeSpan UsernameWindow { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long an address a user logged in from keeps letting them in while their username is locked elsewhere.</summary>
+    public TimeSpan KnownAddressLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Failures from one client address (IPv6: its /64), for any username, within <see cref="AddressWindow"/> before that
+    /// address is refused. Far above the per-user threshold, so one attacked account does not lock out an office behind one NAT.
     /// </summary>
     public int AddressFailureThreshold { get; set; } = 100;
 

@@ -82,10 +82,11 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
             problems.Add($"Latchkey:RefreshTokens:ReuseWindow {r.ReuseWindow} is outside 00:00:00 to 00:05:00 (LATCHKEY__REFRESHTOKENS__REUSEWINDOW; 0 turns the grace off).");
 
         LoginThrottleOptions t = o.LoginThrottle;
-        if (t.UserFailureThreshold < 1 || t.AddressFailureThreshold < 1)
-            problems.Add("Latchkey:LoginThrottle thresholds must be at least 1.");
-        if (t.UserLockout <= TimeSpan.Zero || t.MaxUserLockout < t.UserLockout || t.AddressWindow <= TimeSpan.Zero)
-            problems.Add("Latchkey:LoginThrottle durations must be positive, and MaxUserLockout at least UserLockout.");
+        if (t.FailureThreshold < 1 || t.UsernameFailureThreshold < 1 || t.AddressFailureThreshold < 1)
+            problems.Add("Latchkey:LoginThrottle thresholds (FailureThreshold, UsernameFailureThreshold, AddressFailureThreshold) must be at least 1.");
+        if (t.Lockout <= TimeSpan.Zero || t.MaxLockout < t.Lockout || t.UsernameWindow <= TimeSpan.Zero || t.AddressWindow <= TimeSpan.Zero ||
+            t.KnownAddressLifetime < TimeSpan.Zero)
+            problems.Add("Latchkey:LoginThrottle durations must be positive (KnownAddressLifetime may be 0), and MaxLockout at least Lockout.");
 
         if (o.PasswordHashing.MemoryKiB < 19 * 1024 || o.PasswordHashing.Iterations < 2)
             problems.Add($"Latchkey:PasswordHashing is below OWASP's Argon2id minimum (MemoryKiB 19456, Iterations 2): got {o.PasswordHashing.MemoryKiB} KiB, {o.PasswordHashing.Iterations}.");
@@ -122,8 +123,8 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
 
         if (formatProblem is not null)
             yield return formatProblem;
-        if (string.IsNullOrWhiteSpace(o.MasterKey) && !JwtAlgorithms.IsHmac(o.SigningAlgorithm))
-            yield return "Latchkey:MasterKey is required with PostgreSQL: every node needs the same one, and it never goes into the database. " +
+        if (string.IsNullOrWhiteSpace(o.MasterKey))
+            yield return "Latchkey:MasterKey is required with PostgreSQL: every node needs the same one (it encrypts the signing keys and keys the hash of attempted usernames), and it never goes into the database. " +
                          "Generate one with `openssl rand -base64 32` and give it to every node as LATCHKEY__MASTERKEY.";
     }
 

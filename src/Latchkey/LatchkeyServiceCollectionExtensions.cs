@@ -38,26 +38,20 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<SqlClientStore>();
         services.TryAddSingleton<IClientStore>(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
             sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddLatchkeyStorage();
-
-        services.AddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
         services.AddSingleton(sp => new PasswordHashingGate(Options(sp).PasswordHashing));
-        services.AddSingleton(sp => new LoginThrottle(sp.GetRequiredService<ILoginFailureStore>(), Options(sp).LoginThrottle, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<AuditTrail>();
+        services.AddLatchkeyAccounts();
+        services.AddSingleton<LoginThrottle>();
         services.AddSingleton<PasswordLogin>();
-        services.AddSingleton<UserAccounts>();
-        services.AddSingleton<SigningKeyRing>();
         services.AddSingleton<AccessTokenIssuer>();
         services.AddSingleton<AccessTokenValidator>();
-        services.AddSingleton<RevokedAccessTokens>();
-        services.AddHostedService<RevokedAccessTokensSync>();
+        services.AddHostedService<RevocationsSync>();
+        services.AddSingleton<Latchkey.Housekeeping>();
+        services.AddHostedService(sp => sp.GetRequiredService<Latchkey.Housekeeping>());
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<PasswordGrant>();
         services.AddSingleton<ClientCredentialsGrant>();
         services.AddSingleton<RefreshTokenGrant>();
         services.AddSingleton<RefreshTokens>();
-        services.AddSingleton<ClientAccounts>();
-        services.AddSingleton<KeyRotation>();
         services.AddMetrics();
         services.AddSingleton(sp => new Latchkey.LatchkeyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<TimeProvider>()));
@@ -72,7 +66,9 @@ public static class LatchkeyServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, _ => { });
         services.AddAuthorizationBuilder()
             .AddPolicy(LatchkeyPolicies.Bearer, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
-            .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
+            .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
+                .AddRequirements(new Latchkey.Endpoints.Admin.AdminAccessRequirement()));
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, Latchkey.Endpoints.Admin.AdminAccessHandler>();
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
@@ -91,11 +87,30 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton(sp => LatchkeyDatabase.Create(Options(sp)));
         services.TryAddSingleton<IUserStore, SqlUserStore>();
         services.TryAddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
-        services.TryAddSingleton<ILoginFailureStore, SqlLoginFailureStore>();
+        services.TryAddSingleton<ILoginThrottleStore, SqlLoginThrottleStore>();
         services.TryAddSingleton<IClientStore, SqlClientStore>();
         services.TryAddSingleton<IRefreshTokenStore, SqlRefreshTokenStore>();
-        services.TryAddSingleton<IAccessTokenDenyList, SqlAccessTokenDenyList>();
+        services.TryAddSingleton<IRevocationStore, SqlRevocationStore>();
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
+        return services;
+    }
+
+    /// <summary>
+    /// The stores and the account, client and key administration on them: what the server and the CLI share. Changes that
+    /// revoke something apply to this process's <see cref="Revocations"/> at once; in the CLI that copy is simply unused.
+    /// </summary>
+    internal static IServiceCollection AddLatchkeyAccounts(this IServiceCollection services)
+    {
+        services.AddLatchkeyStorage();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
+        services.TryAddSingleton<AuditTrail>();
+        services.TryAddSingleton<MasterKeys>();
+        services.TryAddSingleton<SigningKeyRing>();
+        services.TryAddSingleton<Revocations>();
+        services.TryAddSingleton<UserAccounts>();
+        services.TryAddSingleton<ClientAccounts>();
+        services.TryAddSingleton<KeyRotation>();
         return services;
     }
 

@@ -28,7 +28,7 @@ internal static partial class Log
     [LoggerMessage(2001, LogLevel.Warning, "Login failed for {Username} from {Address}: {Reason}")]
     public static partial void LoginFailed(ILogger logger, string username, string address, string reason);
 
-    [LoggerMessage(2002, LogLevel.Warning, "Login throttled for {Username} from {Address}; retry after {RetryAfter}")]
+    [LoggerMessage(2002, LogLevel.Debug, "Login throttled for {Username} from {Address}; retry after {RetryAfter}")]
     public static partial void LoginThrottled(ILogger logger, string username, string address, TimeSpan retryAfter);
 
     [LoggerMessage(2003, LogLevel.Information, "Upgraded the password hash of {Username} to the current parameters")]
@@ -65,6 +65,10 @@ internal static partial class Log
 
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     public static partial void PlainHttpIssuer(ILogger logger, string issuer);
+
+    // 7xxx: upkeep
+    [LoggerMessage(7001, LogLevel.Warning, "Housekeeping (purging expired rows, reporting ended login locks) failed; trying again at the next interval")]
+    public static partial void HousekeepingFailed(ILogger logger, Exception exception);
 
     // 5xxx: audit
     [LoggerMessage(5001, LogLevel.Information, "Audit {AuditType} {Outcome}: actor {Actor}, subject {Subject}, client {ClientId}, address {Address}, detail {Detail}")]

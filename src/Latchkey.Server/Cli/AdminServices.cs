@@ -4,7 +4,6 @@ using Latchkey.Clients;
 using Latchkey.Storage.Sql;
 using Latchkey.Storage.Sqlite;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace Latchkey.Server.Cli;
 
@@ -55,15 +54,9 @@ internal sealed class AdminServices : IAsyncDisposable
         IConfiguration configuration = CommonOptions.Configuration(parse).Build();
         var services = new ServiceCollection();
         services.AddOptions<LatchkeyOptions>().Bind(configuration.GetSection(LatchkeyOptions.SectionName));
-        services.AddSingleton(TimeProvider.System);
         // No log providers: the CLI prints its own messages; audit rows still go to the database.
         services.AddLogging();
-        services.AddLatchkeyStorage();
-        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IOptions<LatchkeyOptions>>().Value.PasswordHashing));
-        services.AddSingleton<Audit.AuditTrail>();
-        services.AddSingleton<UserAccounts>();
-        services.AddSingleton<ClientAccounts>();
-        services.AddSingleton<Keys.KeyRotation>();
+        services.AddLatchkeyAccounts();
         ServiceProvider provider = services.BuildServiceProvider();
 
         var database = provider.GetRequiredService<SqlDatabase>();

@@ -5,7 +5,7 @@ using Latchkey.Storage;
 
 namespace Latchkey.Server.Cli;
 
-/// <summary><c>latchkey clients add|list|rotate-secret|disable|enable|remove</c>.</summary>
+/// <summary><c>latchkey clients add|list|scopes|rotate-secret|disable|enable|remove</c>.</summary>
 internal static class ClientsCommand
 {
     /// <summary>Who the audit log says made the change.</summary>
@@ -20,14 +20,23 @@ internal static class ClientsCommand
     private static readonly Option<string[]> Scope = new("--scope") { Description = "A scope the client may request (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string?> Audience = new("--audience") { Description = "The aud of the client's client_credentials tokens (default: the server's audience)." };
     private static readonly Option<bool> Json = new("--json") { Description = "Print only {\"client_id\": …, \"client_secret\": …} on standard output." };
+    private static readonly Option<string?> Introspect = new("--introspect")
+    {
+        Description = $"Allow the client to call /introspect: '{IntrospectionPermission.Any}' (any token Latchkey issued, the default when given without a value) " +
+                      $"or '{IntrospectionPermission.OwnAudience}' (only tokens for its own audience).",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+    private static readonly Option<string[]> AddScope = new("--add") { Description = "A scope to allow (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string[]> RemoveScope = new("--remove") { Description = "A scope to take away (repeatable).", Arity = ArgumentArity.ZeroOrMore };
 
     public static Command Create()
     {
         var clients = new Command("clients", "Manage registered clients (services that authenticate with a secret).");
 
-        var add = new Command("add", "Register a client and print its secret, once.") { Name, Grant, Scope, Audience, Json };
+        var add = new Command("add", "Register a client and print its secret, once.") { Name, Grant, Scope, Audience, Introspect, Json };
         add.SetAction((parse, ct) => RunAsync(parse,
-            (admin, name) => admin.Clients.AddAsync(name, parse.GetValue(Grant) ?? [], parse.GetValue(Scope) ?? [], parse.GetValue(Audience), Actor, ct),
+            (admin, name) => admin.Clients.AddAsync(name, parse.GetValue(Grant) ?? [], parse.GetValue(Scope) ?? [], parse.GetValue(Audience), Actor, ct,
+                IntrospectionOf(parse)),
             result => PrintSecret(parse, result, $"Created client {result.Client!.ClientId} ({Describe(result.Client)})."), ct));
 
         var list = new Command("list", "List clients (never their secrets).");
@@ -37,17 +46,28 @@ internal static class ClientsCommand
                 return 2;
             await using var _ = admin;
             var all = await admin.Clients.ListAsync(ct);
-            Console.WriteLine($"{"CLIENT_ID",-32} {"STATE",-9} {"GRANTS",-40} {"SCOPES",-30} AUDIENCE");
+            Console.WriteLine($"{"CLIENT_ID",-32} {"STATE",-9} {"GRANTS",-40} {"SCOPES",-30} {"AUDIENCE",-12} INTROSPECT");
             foreach (ClientRecord c in all)
-                Console.WriteLine($"{c.ClientId,-32} {(c.Disabled ? "disabled" : "active"),-9} {Join(c.GrantTypes),-40} {Join(c.Scopes),-30} {c.Audience ?? "-"}");
+            {
+                Console.WriteLine($"{c.ClientId,-32} {(c.Disabled ? "disabled" : "active"),-9} {Join(c.GrantTypes),-40} {Join(c.Scopes),-30} " +
+                                  $"{c.Audience ?? "-",-12} {c.Introspection ?? "-"}");
+            }
             return 0;
         });
+
+        var scopes = new Command("scopes", "Add and remove the scopes a client may request; a removed scope is dropped from its logins at their next refresh.")
+        {
+            Name, AddScope, RemoveScope,
+        };
+        scopes.SetAction((parse, ct) => RunAsync(parse,
+            (admin, name) => admin.Clients.ChangeScopesAsync(name, parse.GetValue(AddScope) ?? [], parse.GetValue(RemoveScope) ?? [], Actor, ct),
+            result => Console.WriteLine($"{result.Client!.ClientId}: scopes {Join(result.Client.Scopes)}"), ct));
 
         var rotate = new Command("rotate-secret", "Give a client a new secret and print it, once; the old one stops working.") { Name, Json };
         rotate.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.RotateSecretAsync(name, Actor, ct),
             result => PrintSecret(parse, result, $"New secret for client {parse.GetValue(Name)}; the old one no longer works."), ct));
 
-        var disable = new Command("disable", "Disable a client: no tokens, and its refresh tokens are revoked.") { Name };
+        var disable = new Command("disable", "Disable a client: no tokens; its tokens issued until now are refused and its refresh tokens revoked.") { Name };
         disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Clients.SetDisabledAsync(name, true, Actor, ct),
             _ => Console.WriteLine($"Disabled client {parse.GetValue(Name)}."), ct));
 
@@ -61,6 +81,7 @@ internal static class ClientsCommand
 
         clients.Subcommands.Add(add);
         clients.Subcommands.Add(list);
+        clients.Subcommands.Add(scopes);
         clients.Subcommands.Add(rotate);
         clients.Subcommands.Add(disable);
         clients.Subcommands.Add(enable);
@@ -95,10 +116,15 @@ internal static class ClientsCommand
         Console.WriteLine("Store this secret now: it cannot be shown again (only its hash is kept).");
     }
 
+    /// <summary>--introspect alone means any; absent means none.</summary>
+    private static string? IntrospectionOf(ParseResult parse) =>
+        parse.GetResult(Introspect) is null ? null : parse.GetValue(Introspect) ?? IntrospectionPermission.Any;
+
     private static string JsonString(string value) => $"\"{JsonEncodedText.Encode(value).Value}\"";
 
     private static string Describe(ClientRecord c) =>
-        $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}";
+        $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}" +
+        (c.Introspection is null ? "" : $"; may introspect: {c.Introspection}");
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "-" : string.Join(",", values);
 }

@@ -5,7 +5,7 @@ using Latchkey.Storage;
 namespace Latchkey.Server.Cli;
 
 /// <summary>
-/// <c>latchkey keys list|rotate|retire</c>. A running server picks the change up within its key refresh interval
+/// <c>latchkey keys list|rotate|retire|revoke</c>. A running server picks the change up within its key refresh interval
 /// (default 30 s); a rotated-in key signs only after every verifier can have fetched it.
 /// </summary>
 internal static class KeysCommand
@@ -24,6 +24,7 @@ internal static class KeysCommand
                 return 2;
             await using var _ = admin;
             Console.WriteLine($"{"KID",-44} {"ALG",-6} {"STATE",-8} {"SIGNS FROM (UTC)",-20} {"STOPS SIGNING (UTC)",-20}");
+            // A revoked key shows as "revoked", whatever its times.
             foreach (SigningKeyRecord k in await admin.Keys.ListAsync(ct))
                 Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {admin.Keys.StateOf(k).ToString().ToLowerInvariant(),-8} {Time(k.ActivatesAt),-20} {(k.RetiredAt is { } r ? Time(r) : "-"),-20}");
             return 0;
@@ -67,6 +68,31 @@ internal static class KeysCommand
         keys.Subcommands.Add(list);
         keys.Subcommands.Add(rotate);
         keys.Subcommands.Add(retire);
+
+        var revoke = new Command("revoke",
+            "Revoke a leaked key now: it stops signing and leaves the JWKS, and Latchkey refuses every token it signed; if it was signing, another key signs from now.")
+        {
+            Kid,
+        };
+        revoke.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            (KeyRevocationResult? result, string? error) = await admin.Keys.RevokeAsync(parse.GetValue(Kid)!, actor: "cli", ct);
+            if (result is null)
+                return CommonOptions.Fail(error!);
+            string next = result.Status switch
+            {
+                KeyRevocationStatus.RevokedPendingKeySignsNow => $" The pending key {result.SigningKeyId} signs from now.",
+                KeyRevocationStatus.RevokedReplacementAdded => $" A new key, {result.SigningKeyId}, signs from now (not announced beforehand: " +
+                                                               "verifiers that cached the JWKS fetch it again when they meet its kid).",
+                _ => "",
+            };
+            Console.WriteLine($"Revoked {parse.GetValue(Kid)}: running servers stop publishing and accepting it within Latchkey:RevocationRefreshInterval.{next}");
+            return 0;
+        });
+        keys.Subcommands.Add(revoke);
         return keys;
     }
 

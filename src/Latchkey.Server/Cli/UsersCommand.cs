@@ -3,7 +3,10 @@ using Latchkey.Accounts;
 
 namespace Latchkey.Server.Cli;
 
-/// <summary><c>latchkey users add|list|set-password|disable|enable|roles</c>.</summary>
+/// <summary>
+/// <c>latchkey users add|list|set-password|disable|enable|roles|logout</c>. Disabling, a role or password change, and
+/// logout end the user's tokens and logins: running servers refuse their tokens within Latchkey:RevocationRefreshInterval.
+/// </summary>
 internal static class UsersCommand
 {
     private static readonly Argument<string> Name = new("name") { Description = "The username (case-insensitive)." };
@@ -48,13 +51,13 @@ internal static class UsersCommand
             return await admin.Accounts.SetPasswordAsync(name, password, Actor, ct);
         }, user => $"Set the password of {user.Username}.", ct));
 
-        var disable = new Command("disable", "Disable a user: no new tokens until enabled again.") { Name };
+        var disable = new Command("disable", "Disable a user: their tokens are refused and their logins ended; no new tokens until enabled again.") { Name };
         disable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, true, Actor, ct), u => $"Disabled {u.Username}.", ct));
 
         var enable = new Command("enable", "Enable a disabled user.") { Name };
         enable.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetDisabledAsync(name, false, Actor, ct), u => $"Enabled {u.Username}.", ct));
 
-        var roles = new Command("roles", "Show or change a user's roles.") { Name, Add, Remove };
+        var roles = new Command("roles", "Show or change a user's roles (a change ends their tokens and logins).") { Name, Add, Remove };
         roles.SetAction((parse, ct) => RunAsync(parse,
             (admin, name) => admin.Accounts.ChangeRolesAsync(name, parse.GetValue(Add) ?? [], parse.GetValue(Remove) ?? [], Actor, ct),
             u => $"{u.Username}: {Describe(u.Roles)}", ct));
@@ -65,6 +68,11 @@ internal static class UsersCommand
         users.Subcommands.Add(disable);
         users.Subcommands.Add(enable);
         users.Subcommands.Add(roles);
+
+        var logout = new Command("logout", "Log a user out everywhere: their tokens issued until now are refused, their refresh tokens revoked.") { Name };
+        logout.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.LogoutAsync(name, Actor, ct),
+            u => $"Logged {u.Username} out: tokens issued until now are refused, refresh tokens revoked.", ct));
+        users.Subcommands.Add(logout);
         return users;
     }
 

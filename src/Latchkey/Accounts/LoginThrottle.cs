@@ -1,87 +1,183 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Latchkey.Audit;
+using Latchkey.Keys;
 using Latchkey.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Latchkey.Accounts;
 
 /// <summary>
-/// Brute-force protection for password logins (RFC 6749 §4.3.2). Two independent limits:
-/// per username (consecutive failures, exponential back-off, reset by a success) and per client address
-/// (failures in a sliding window, with a much higher threshold). Counts live in the database, so the CLI,
-/// a restart or another node cannot reset an attacker's budget.
+/// Who a password login is: the username's keyed hash (<see cref="LoginThrottle.UserKey"/>), the client's address (IPv6:
+/// its /64), and the name the audit log gives it (the account's name, or a hash prefix for an unknown one).
 /// </summary>
-public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions options, TimeProvider time)
+internal sealed record LoginSubject(string UserKey, string Address, string Subject, string? ClientId, IPAddress? ClientAddress);
+
+/// <summary>
+/// Brute-force protection for password logins (RFC 6749 §4.3.2), in three limits, none of which an attacker can turn
+/// against the account's owner (<see cref="LoginThrottleOptions"/>): a username from one address (consecutive failures,
+/// exponential back-off, reset by a success there); a username from every address except those its owner logged in from
+/// (failures in a sliding window); an address, for every username (failures in a sliding window). Counts live in the
+/// database, so the CLI, a restart or another node cannot reset an attacker's budget. A throttled attempt costs its check
+/// and one counter: each lock is audited once when it starts and once when it has ended, with the attempts it refused.
+/// </summary>
+internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys masterKeys, AuditTrail audit, LatchkeyMetrics metrics,
+    IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<LoginThrottle> logger)
 {
-    /// <summary>How long the caller must wait, or null when the attempt may proceed (with the username's failure count so far).</summary>
-    public async Task<TimeSpan?> CheckAsync(string username, IPAddress? address, CancellationToken cancellationToken) =>
-        (await CheckCountingAsync(username, address, cancellationToken)).Wait;
+    private const string PairLock = "pair";
+    private const string UsernameLock = "username";
+    private const string AddressLock = "address";
 
-    /// <summary>Like <see cref="CheckAsync"/>, and also the username's consecutive failures so far, for <see cref="TryStartAttemptAsync"/>.</summary>
-    public async Task<(TimeSpan? Wait, int UserFailures)> CheckCountingAsync(string username, IPAddress? address, CancellationToken cancellationToken)
+    private LoginThrottleOptions Options => options.Value.LoginThrottle;
+
+    /// <summary>Who is logging in; <paramref name="accountName"/> is the account's name when it exists.</summary>
+    public LoginSubject Subject(string normalizedUsername, IPAddress? address, string? accountName, string? clientId)
     {
-        DateTimeOffset now = time.GetUtcNow();
-        LoginFailureCounts counts = await store.GetAsync(UserKey(username), AddressKey(address), now - options.AddressWindow, cancellationToken);
-
-        TimeSpan wait = TimeSpan.Zero;
-        if (counts.UserFailures >= options.UserFailureThreshold && counts.UserLastFailureAt is { } last)
-        {
-            DateTimeOffset lockedUntil = last + UserLockout(counts.UserFailures);
-            if (lockedUntil > now)
-                wait = lockedUntil - now;
-        }
-
-        if (counts.AddressFailuresInWindow >= options.AddressFailureThreshold && counts.OldestAddressFailureInWindow is { } oldest)
-        {
-            TimeSpan addressWait = oldest + options.AddressWindow - now;
-            if (addressWait > wait)
-                wait = addressWait;
-        }
-
-        return (wait > TimeSpan.Zero ? wait : null, counts.UserFailures);
+        string userKey = UserKey(normalizedUsername);
+        // An unknown "username" is often a password typed into the wrong field: only a prefix of its keyed hash is shown.
+        return new LoginSubject(userKey, AddressKey(address), accountName ?? "unknown#" + userKey[..12], clientId, address);
     }
 
     /// <summary>
-    /// Counts the attempt before its password is checked, and returns null when it may go on, else how long to wait.
-    /// Checking first and counting after would let every guess already in flight through (20 sent at once, on one node or
-    /// several, were all tested): counted first, each has its own number, and only those within the budget are tested:
-    /// up to the threshold while unlocked, one at a time once a lock has run out. The ones refused stay counted.
+    /// How long the attempt must wait, or null when it may go on; and the counts it was decided on, for
+    /// <see cref="StartAttemptAsync"/>. A refused attempt is counted on the lock that refused it, and that is all it costs.
     /// </summary>
-    public async Task<TimeSpan?> TryStartAttemptAsync(string username, int failuresWhenChecked, CancellationToken cancellationToken)
+    public async Task<(TimeSpan? Wait, LoginThrottleCounts Counts)> CheckAsync(LoginSubject who, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        int count = await store.CountUserAttemptAsync(UserKey(username), now, cancellationToken);
-        int allowed = Math.Max(options.UserFailureThreshold, failuresWhenChecked + 1);
-        return count <= allowed ? null : UserLockout(count);
+        LoginThrottleCounts counts = await store.ReadAsync(who.UserKey, who.Address, now - Options.UsernameWindow, now - Options.AddressWindow,
+            now - Options.KnownAddressLifetime, cancellationToken);
+
+        (string Kind, string Key, DateTimeOffset Until)? binding = null;
+        void Consider(string kind, string key, DateTimeOffset until)
+        {
+            if (until > now && (binding is null || until > binding.Value.Until))
+                binding = (kind, key, until);
+        }
+
+        if (counts.StreakFailures >= Options.FailureThreshold && counts.StreakLastFailureAt is { } last)
+            Consider(PairLock, PairKey(who), last + Lockout(counts.StreakFailures));
+        if (!counts.KnownAddress && counts.UsernameFailures >= Options.UsernameFailureThreshold && counts.UsernameOldestFailure is { } userOldest)
+            Consider(UsernameLock, who.UserKey, userOldest + Options.UsernameWindow);
+        if (counts.AddressFailures >= Options.AddressFailureThreshold && counts.AddressOldestFailure is { } addressOldest)
+            Consider(AddressLock, who.Address, addressOldest + Options.AddressWindow);
+
+        if (binding is not { } refusedBy)
+            return (null, counts);
+        await RefusedAsync(who, refusedBy.Kind, refusedBy.Key, refusedBy.Until - now, cancellationToken);
+        return (refusedBy.Until - now, counts);
     }
 
-    /// <summary>The attempt started with <see cref="TryStartAttemptAsync"/> failed: the username is counted already; count the address.</summary>
-    public Task RecordAttemptFailedAsync(IPAddress? address, CancellationToken cancellationToken)
+    /// <summary>
+    /// Counts the attempt before its password is checked, and returns it with null when it may go on, else how long to
+    /// wait. Checking first and counting after would let every guess already in flight through (20 sent at once, on one
+    /// node or several, were all tested): counted first, each has its own number, and only those within the budget are
+    /// tested: up to the threshold while unlocked, one at a time once a lock has run out. The ones refused stay counted.
+    /// </summary>
+    public async Task<(LoginAttempt Attempt, TimeSpan? Wait)> StartAttemptAsync(LoginSubject who, LoginThrottleCounts whenChecked, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        return store.RecordAddressFailureAsync(AddressKey(address), now, now - options.AddressWindow, cancellationToken);
+        LoginAttempt attempt = await store.StartAttemptAsync(who.UserKey, who.Address, now, now - Options.UsernameWindow, now - Options.AddressWindow, cancellationToken);
+        bool overBudget = attempt.StreakFailures > Math.Max(Options.FailureThreshold, whenChecked.StreakFailures + 1) ||
+                          (!whenChecked.KnownAddress && attempt.UsernameFailures > Options.UsernameFailureThreshold) ||
+                          attempt.AddressFailures > Options.AddressFailureThreshold;
+        if (!overBudget)
+            return (attempt, null);
+
+        TimeSpan wait = await HoldLocksAsync(who, attempt, whenChecked.KnownAddress, cancellationToken) ?? Options.Lockout;
+        await RefusedAsync(who, null, null, wait, cancellationToken);
+        return (attempt, wait);
     }
 
-    public Task RecordFailureAsync(string username, IPAddress? address, CancellationToken cancellationToken)
+    /// <summary>The password was right: the attempt is no failure, the streak from this address ends, the address is now known for this user.</summary>
+    public Task SucceededAsync(LoginSubject who, LoginAttempt attempt, CancellationToken cancellationToken) =>
+        store.AttemptSucceededAsync(attempt.Id, who.UserKey, who.Address, time.GetUtcNow(), cancellationToken);
+
+    /// <summary>The password was wrong (or the user unknown or disabled): the attempt stays counted, and may start a lock.</summary>
+    public Task FailedAsync(LoginSubject who, LoginAttempt attempt, LoginThrottleCounts whenChecked, CancellationToken cancellationToken) =>
+        HoldLocksAsync(who, attempt, whenChecked.KnownAddress, cancellationToken);
+
+    /// <summary>Audits every lock that has ended (with how many attempts it refused); for the housekeeping schedule.</summary>
+    public async Task<int> ReportEndedLocksAsync(int limit, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LoginLock> ended = await store.TakeEndedLocksAsync(time.GetUtcNow(), limit, cancellationToken);
+        foreach (LoginLock endedLock in ended)
+            await AuditEndedAsync(endedLock, cancellationToken);
+        return ended.Count;
+    }
+
+    /// <summary>
+    /// Starts or extends the locks this attempt's counts call for, auditing each lock once as it starts (and the one it
+    /// replaces, if that had ended unreported). Returns the longest wait they impose, or null when none applies.
+    /// </summary>
+    private async Task<TimeSpan?> HoldLocksAsync(LoginSubject who, LoginAttempt attempt, bool knownAddress, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        return store.RecordFailureAsync(UserKey(username), AddressKey(address), now, now - options.AddressWindow, cancellationToken);
+        var holds = new List<LoginLock>(3);
+        if (attempt.StreakFailures >= Options.FailureThreshold)
+            holds.Add(new LoginLock(PairLock, PairKey(who), who.Subject, who.Address, now, now + Lockout(attempt.StreakFailures)));
+        if (!knownAddress && attempt.UsernameFailures >= Options.UsernameFailureThreshold)
+            holds.Add(new LoginLock(UsernameLock, who.UserKey, who.Subject, null, now, (attempt.UsernameOldestFailure ?? now) + Options.UsernameWindow));
+        if (attempt.AddressFailures >= Options.AddressFailureThreshold)
+            holds.Add(new LoginLock(AddressLock, who.Address, who.Address, who.Address, now, (attempt.AddressOldestFailure ?? now) + Options.AddressWindow));
+
+        TimeSpan? longest = null;
+        foreach (LoginLock hold in holds)
+        {
+            (bool started, LoginLock? ended) = await store.HoldLockAsync(hold, now, cancellationToken);
+            if (ended is not null)
+                await AuditEndedAsync(ended, cancellationToken);
+            if (started)
+            {
+                await audit.WriteAsync(new AuditEvent(now, AuditEvents.LoginLocked, "locked", Subject: hold.Subject, ClientId: who.ClientId,
+                    Address: hold.Address, Detail: $"{Describe(hold.Kind)} locked until {hold.Until.UtcDateTime:O}"), cancellationToken);
+            }
+
+            if (hold.Until - now is var wait && wait > (longest ?? TimeSpan.Zero))
+                longest = wait;
+        }
+
+        return longest;
     }
 
-    public Task RecordSuccessAsync(string username, CancellationToken cancellationToken) =>
-        store.ResetUserAsync(UserKey(username), cancellationToken);
+    private async Task RefusedAsync(LoginSubject who, string? kind, string? key, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (kind is not null && key is not null)
+            await store.CountRefusedAsync(kind, key, cancellationToken);
+        metrics.LoginThrottled();
+        Log.LoginThrottled(logger, who.Subject, who.Address, wait);
+    }
+
+    private Task AuditEndedAsync(LoginLock ended, CancellationToken cancellationToken) =>
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.LoginLockEnded, "unlocked", Subject: ended.Subject, Address: ended.Address,
+            Detail: $"{Describe(ended.Kind)} locked from {ended.StartedAt.UtcDateTime:O} to {ended.Until.UtcDateTime:O}; {ended.Refused} attempts refused"),
+            cancellationToken);
+
+    private static string Describe(string kind) => kind switch
+    {
+        PairLock => "username at this address",
+        UsernameLock => "username at every address it has not logged in from",
+        _ => "address",
+    };
+
+    private static string PairKey(LoginSubject who) => who.UserKey + "|" + who.Address;
 
     /// <summary>The lock after the n-th consecutive failure: the base lock, doubled for each failure past the threshold.</summary>
-    internal TimeSpan UserLockout(int failures)
+    internal TimeSpan Lockout(int failures)
     {
-        int doublings = Math.Min(failures - options.UserFailureThreshold, 30);
-        double seconds = options.UserLockout.TotalSeconds * Math.Pow(2, doublings);
-        return TimeSpan.FromSeconds(Math.Min(seconds, options.MaxUserLockout.TotalSeconds));
+        int doublings = Math.Clamp(failures - Options.FailureThreshold, 0, 30);
+        double seconds = Options.Lockout.TotalSeconds * Math.Pow(2, doublings);
+        return TimeSpan.FromSeconds(Math.Min(seconds, Options.MaxLockout.TotalSeconds));
     }
 
-    // Attempted usernames can be passwords typed into the wrong field, so only their hash is stored.
-    internal static string UserKey(string username) =>
-        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes("latchkey-login:" + username)));
+    /// <summary>
+    /// Attempted usernames can be passwords typed into the wrong field, so only an HMAC of them is stored or logged, keyed
+    /// by a key derived from the master key: a bare hash could be reversed by hashing a dictionary of names.
+    /// </summary>
+    internal string UserKey(string normalizedUsername) =>
+        Convert.ToHexString(HMACSHA256.HashData(masterKeys.LoginNameKey, Encoding.UTF8.GetBytes(normalizedUsername)));
 
     /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address.</summary>
     internal static string AddressKey(IPAddress? address)

@@ -26,38 +26,32 @@ public sealed record LoginResult
 /// Checks a username and password, in this order: throttle, look up, verify, account state. Unknown users,
 /// wrong passwords and disabled accounts all cost one Argon2id verification and give the same answer.
 /// </summary>
-public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, PasswordHashingGate hashing, LoginThrottle throttle, LatchkeyMetrics metrics, AuditTrail audit,
-    TimeProvider time, ILogger<PasswordLogin> logger)
+internal sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, PasswordHashingGate hashing, LoginThrottle throttle, LatchkeyMetrics metrics,
+    AuditTrail audit, TimeProvider time, ILogger<PasswordLogin> logger)
 {
     public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, string? clientId, CancellationToken cancellationToken)
     {
         string normalized = Usernames.Normalize(username);
-        string addressText = LoginThrottle.AddressKey(address);
         UserRecord? user = await users.FindByUsernameAsync(normalized, cancellationToken);
-        // An unknown "username" is often a password typed into the wrong field: log only a hash prefix of it.
-        string logName = user?.Username ?? "unknown#" + LoginThrottle.UserKey(normalized)[..12];
+        LoginSubject who = throttle.Subject(normalized, address, user?.Username, clientId);
 
-        // A locked username is refused before the password is checked: a guess made while locked is never tested.
-        (TimeSpan? locked, int failuresSoFar) = await throttle.CheckCountingAsync(normalized, address, cancellationToken);
+        // 1. A locked username or address is refused before the password is checked: a guess made while locked is never tested.
+        (TimeSpan? locked, LoginThrottleCounts counts) = await throttle.CheckAsync(who, cancellationToken);
         if (locked is { } wait)
-        {
-            Log.LoginThrottled(logger, logName, addressText, wait);
-            metrics.LoginThrottled();
-            await AuditAsync(AuditEvents.LoginThrottled, "refused", logName, clientId, address, $"retry after {wait.TotalSeconds:0} s", cancellationToken);
             return LoginResult.Throttled(wait);
-        }
 
-        // Refused before hashing, and not counted as a failure: the password was never checked.
+        // 2. Refused before hashing, and not counted as a failure: the password was never checked.
         if (!await hashing.TryEnterAsync(cancellationToken))
             return LoginResult.Busy(PasswordHashingGate.RetryAfter); // counted by latchkey_token_request_duration{outcome="temporarily_unavailable"}
 
-        // Counted before the password is checked, so guesses sent at once (to one node or many) share one budget.
+        // 3. Counted before the password is checked, so guesses sent at once (to one node or many) share one budget.
+        LoginAttempt attempt;
         TimeSpan? overBudget;
         string? failure = null;
         bool needsRehash = false;
         try
         {
-            overBudget = await throttle.TryStartAttemptAsync(normalized, failuresSoFar, cancellationToken);
+            (attempt, overBudget) = await throttle.StartAttemptAsync(who, counts, cancellationToken);
             if (overBudget is null)
             {
                 if (user is null)
@@ -78,31 +72,27 @@ public sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Passw
         }
 
         if (overBudget is { } over)
-        {
-            Log.LoginThrottled(logger, logName, addressText, over);
-            metrics.LoginThrottled();
-            await AuditAsync(AuditEvents.LoginThrottled, "refused", logName, clientId, address, $"retry after {over.TotalSeconds:0} s", cancellationToken);
             return LoginResult.Throttled(over);
-        }
 
+        // 4. The outcome: a failure stays counted (and may start a lock); a success clears this address's streak.
         if (failure is not null)
         {
-            await throttle.RecordAttemptFailedAsync(address, cancellationToken);
-            Log.LoginFailed(logger, logName, addressText, failure);
+            await throttle.FailedAsync(who, attempt, counts, cancellationToken);
+            Log.LoginFailed(logger, who.Subject, who.Address, failure);
             metrics.LoginFailed();
-            await AuditAsync(AuditEvents.LoginFailed, "failure", logName, clientId, address, failure, cancellationToken);
+            await AuditAsync(AuditEvents.LoginFailed, "failure", who, failure, cancellationToken);
             return LoginResult.Failed(failure);
         }
 
-        await throttle.RecordSuccessAsync(normalized, cancellationToken);
-        await AuditAsync(AuditEvents.LoginSucceeded, "success", user!.Username, clientId, address, null, cancellationToken);
+        await throttle.SucceededAsync(who, attempt, cancellationToken);
+        await AuditAsync(AuditEvents.LoginSucceeded, "success", who, null, cancellationToken);
         if (needsRehash && await users.TryUpgradePasswordHashAsync(user!.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
             Log.PasswordHashUpgraded(logger, user.Username);
         return LoginResult.Success(user!);
     }
 
     // The subject is the account's name, or the hash prefix of an unknown name: never the text typed as a name.
-    private Task AuditAsync(string type, string outcome, string subject, string? clientId, IPAddress? address, string? detail, CancellationToken cancellationToken) =>
-        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, outcome, Subject: subject, ClientId: clientId, Address: address?.ToString(), Detail: detail),
-            cancellationToken);
+    private Task AuditAsync(string type, string outcome, LoginSubject who, string? detail, CancellationToken cancellationToken) =>
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, outcome, Subject: who.Subject, ClientId: who.ClientId, Address: who.ClientAddress?.ToString(),
+            Detail: detail), cancellationToken);
 }

@@ -1,5 +1,6 @@
 using Latchkey.Audit;
 using Latchkey.Storage;
+using Latchkey.Tokens;
 
 namespace Latchkey.Accounts;
 
@@ -30,8 +31,12 @@ public sealed record AccountResult(UserRecord? User, string? Error, ChangeFailur
 /// Creating and changing user accounts, with every rule on names, roles and passwords in one place.
 /// Used by the CLI and the admin API alike. Nothing changes unless every check passes. Every change is audited with its
 /// <c>actor</c>: the admin's name for the admin API, <c>cli</c> for <c>latchkey users</c>.
+/// Disabling a user, changing their roles or password, and logging them out end everything they hold: their tokens issued
+/// until then are refused by Latchkey's own endpoints (at once on this node, on every node within
+/// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and every refresh-token family of theirs is revoked.
 /// </summary>
-public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, PasswordHasher hasher, AuditTrail audit, TimeProvider time)
+internal sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, Revocations revocations, PasswordHasher hasher, AuditTrail audit,
+    TimeProvider time)
 {
     public Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken) => users.ListAsync(cancellationToken);
 
@@ -60,50 +65,43 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
         return AccountResult.Ok(user);
     }
 
+    /// <summary>Sets the password; the user's tokens and logins until now end (someone else may have known the old one).</summary>
     public async Task<AccountResult> SetPasswordAsync(string username, string password, string actor, CancellationToken cancellationToken)
     {
         if (CheckPassword(password) is { } passwordError)
             return AccountResult.Fail(passwordError);
-        string name = Usernames.Normalize(username);
-        if (!await users.SetPasswordHashAsync(name, hasher.Hash(password), time.GetUtcNow(), cancellationToken))
-            return NotFound(username);
-        await AuditAsync(AuditEvents.UserPasswordSet, actor, name, null, cancellationToken);
-        return await FoundAsync(name, cancellationToken);
+        string hash = hasher.Hash(password);
+        DateTimeOffset now = time.GetUtcNow();
+        return await ChangeAsync(username, u => u with { PasswordHash = hash, PasswordChangedAt = now }, endSessions: true, actor,
+            AuditEvents.UserPasswordSet, _ => null, "password changed", cancellationToken);
     }
 
-    /// <summary>Disabling also revokes every refresh token of the user, so no session outlives it by more than an access token.</summary>
-    public async Task<AccountResult> SetDisabledAsync(string username, bool disabled, string actor, CancellationToken cancellationToken)
-    {
-        string name = Usernames.Normalize(username);
-        if (!await users.SetDisabledAsync(name, disabled, cancellationToken))
-            return NotFound(username);
-        await AuditAsync(disabled ? AuditEvents.UserDisabled : AuditEvents.UserEnabled, actor, name, null, cancellationToken);
-        AccountResult result = await FoundAsync(name, cancellationToken);
-        if (disabled && result.User is { } user)
-        {
-            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(user.Id, time.GetUtcNow(), cancellationToken);
-            if (revoked > 0)
-                await AuditAsync(AuditEvents.FamilyRevoked, actor, name, $"{revoked} refresh token families: user disabled", cancellationToken);
-        }
+    /// <summary>Disabling ends the user's tokens and logins at once; enabling gives nothing back (they log in again).</summary>
+    public Task<AccountResult> SetDisabledAsync(string username, bool disabled, string actor, CancellationToken cancellationToken) =>
+        ChangeAsync(username, u => u with { Disabled = disabled }, endSessions: disabled, actor,
+            disabled ? AuditEvents.UserDisabled : AuditEvents.UserEnabled, _ => null, "user disabled", cancellationToken);
 
-        return result;
-    }
-
+    /// <summary>
+    /// Adds and removes roles atomically (concurrent changes never lose one another's). A change ends the user's tokens, which
+    /// carry the roles they had, and logins; with nothing to add or remove, this only reads the roles.
+    /// </summary>
     public async Task<AccountResult> ChangeRolesAsync(string username, IEnumerable<string> add, IEnumerable<string> remove, string actor,
         CancellationToken cancellationToken)
     {
-        if (CheckRoles(add) is { } roleError)
+        string[] adding = add.ToArray();
+        string[] removing = remove.ToArray();
+        if (CheckRoles(adding) is { } roleError)
             return AccountResult.Fail(roleError);
-        string name = Usernames.Normalize(username);
-        UserRecord? user = await users.FindByUsernameAsync(name, cancellationToken);
-        if (user is null)
-            return NotFound(username);
-        string[] roles = user.Roles.Except(remove, StringComparer.Ordinal).Concat(add).Distinct(StringComparer.Ordinal).ToArray();
-        if (!await users.SetRolesAsync(name, roles, cancellationToken))
-            return NotFound(username);
-        await AuditAsync(AuditEvents.UserRolesChanged, actor, name, DescribeRoles(roles), cancellationToken);
-        return AccountResult.Ok(user with { Roles = roles });
+        string[] NewRoles(UserRecord u) => u.Roles.Except(removing, StringComparer.Ordinal).Concat(adding).Distinct(StringComparer.Ordinal).ToArray();
+        if (adding.Length == 0 && removing.Length == 0)
+            return await users.FindByUsernameAsync(Usernames.Normalize(username), cancellationToken) is { } user ? AccountResult.Ok(user) : NotFound(username);
+        return await ChangeAsync(username, u => u with { Roles = NewRoles(u) }, endSessions: true, actor,
+            AuditEvents.UserRolesChanged, u => DescribeRoles(u.Roles), "roles changed", cancellationToken);
     }
+
+    /// <summary>Logs the user out everywhere: every token issued until now is refused by Latchkey, every login's refresh tokens revoked.</summary>
+    public Task<AccountResult> LogoutAsync(string username, string actor, CancellationToken cancellationToken) =>
+        ChangeAsync(username, u => u, endSessions: true, actor, AuditEvents.UserLoggedOut, _ => null, "logged out", cancellationToken);
 
     /// <summary>Why <paramref name="password"/> cannot be used, or null when it can.</summary>
     public static string? CheckPassword(string password) => password.Length switch
@@ -112,6 +110,40 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
         > PasswordHasher.MaximumPasswordLength => $"The password must have at most {PasswordHasher.MaximumPasswordLength} characters.",
         _ => null,
     };
+
+    /// <summary>
+    /// One change, atomically in the store, with the cut-off of the user's tokens in the same transaction when
+    /// <paramref name="endSessions"/>; then the cut-off applies on this node at once, the user's refresh families are revoked
+    /// (a refresh of one that survived a failure here is refused all the same: it began before the cut-off), and it is audited.
+    /// </summary>
+    private async Task<AccountResult> ChangeAsync(string username, Func<UserRecord, UserRecord> change, bool endSessions, string actor, string auditType,
+        Func<UserRecord, string?> describe, string why, CancellationToken cancellationToken)
+    {
+        string name = Usernames.Normalize(username);
+        DateTimeOffset now = time.GetUtcNow();
+        Revocation? cutOff = null;
+        if (endSessions)
+        {
+            // The cut-off names the user by id; ids never change, so it can be read before the change.
+            if (await users.FindByUsernameAsync(name, cancellationToken) is not { } found)
+                return NotFound(username);
+            cutOff = Revocation.Of(RevocationKinds.User, found.Id, now);
+        }
+
+        UserUpdate? update = await users.UpdateAsync(name, change, cutOff, cancellationToken);
+        if (update is null)
+            return NotFound(username);
+        await AuditAsync(auditType, actor, name, describe(update.After), cancellationToken);
+        if (cutOff is not null)
+        {
+            revocations.Apply(cutOff);
+            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(update.After.Id, now, cancellationToken);
+            await AuditAsync(AuditEvents.TokensCutOff, actor, name, $"tokens issued until {now.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}",
+                cancellationToken);
+        }
+
+        return AccountResult.Ok(update.After);
+    }
 
     private static string? CheckRoles(IEnumerable<string> roles) =>
         roles.FirstOrDefault(r => !Roles.IsValid(r)) is { } bad
@@ -122,9 +154,6 @@ public sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTok
 
     private Task AuditAsync(string type, string actor, string username, string? detail, CancellationToken cancellationToken) =>
         audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, Subject: username, Detail: detail), cancellationToken);
-
-    private async Task<AccountResult> FoundAsync(string name, CancellationToken cancellationToken) =>
-        await users.FindByUsernameAsync(name, cancellationToken) is { } user ? AccountResult.Ok(user) : NotFound(name);
 
     private static AccountResult NotFound(string username) => AccountResult.Fail($"No user named '{username}'.", ChangeFailure.NotFound);
 }

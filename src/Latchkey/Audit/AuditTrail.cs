@@ -5,25 +5,6 @@ using Microsoft.Extensions.Options;
 
 namespace Latchkey.Audit;
 
-/// <summary>The names of audit event types, as stored and as <c>latchkey audit</c> and <c>GET /admin/audit</c> show them.</summary>
-public static class AuditEvents
-{
-    public const string LoginSucceeded = "login_succeeded";
-    public const string LoginFailed = "login_failed";
-    public const string LoginThrottled = "login_throttled";
-    public const string RefreshReuseDetected = "refresh_reuse_detected";
-    public const string FamilyRevoked = "family_revoked";
-    public const string TokenRevoked = "token_revoked";
-    public const string ClientSecretRotated = "client_secret_rotated";
-    public const string KeyRotated = "key_rotated";
-    public const string KeyRetired = "key_retired";
-    public const string UserAdded = "user_added";
-    public const string UserPasswordSet = "user_password_set";
-    public const string UserDisabled = "user_disabled";
-    public const string UserEnabled = "user_enabled";
-    public const string UserRolesChanged = "user_roles_changed";
-}
-
 /// <summary>
 /// Records a security event twice in one call: a row in the <see cref="IAuditLog"/> (read back by <c>latchkey audit</c>
 /// and <c>GET /admin/audit</c>) and a structured log line. Callers pass names, ids, <c>jti</c>s and key ids only — never a

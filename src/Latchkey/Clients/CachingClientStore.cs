@@ -8,7 +8,7 @@ namespace Latchkey.Clients;
 /// The server's view of registered clients: a client found in the database is kept in memory for
 /// <see cref="LatchkeyOptions.ClientCacheLifetime"/>, so <c>client_credentials</c> costs its signature, not a database
 /// round trip. A change made through this node (admin API) applies here at once; one made on another node or with the
-/// CLI (disable, secret rotation, removal) applies within the lifetime. Unknown ids are never cached: callers choose them.
+/// CLI (disable, secret rotation, scopes, removal) applies within the lifetime. Unknown ids are never cached: callers choose them.
 /// </summary>
 internal sealed class CachingClientStore(IClientStore inner, IOptions<LatchkeyOptions> options, TimeProvider time) : IClientStore
 {
@@ -32,15 +32,13 @@ internal sealed class CachingClientStore(IClientStore inner, IOptions<LatchkeyOp
 
     public Task<bool> TryAddAsync(ClientRecord client, CancellationToken cancellationToken) => ForgetAfter(client.ClientId, inner.TryAddAsync(client, cancellationToken));
 
-    public Task<bool> SetSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
-        ForgetAfter(clientId, inner.SetSecretHashAsync(clientId, secretHash, cancellationToken));
+    public Task<ClientUpdate?> UpdateAsync(string clientId, Func<ClientRecord, ClientRecord> change, Revocation? cutOff, CancellationToken cancellationToken) =>
+        ForgetAfter(clientId, inner.UpdateAsync(clientId, change, cutOff, cancellationToken));
 
-    public Task<bool> SetDisabledAsync(string clientId, bool disabled, CancellationToken cancellationToken) =>
-        ForgetAfter(clientId, inner.SetDisabledAsync(clientId, disabled, cancellationToken));
+    public Task<bool> RemoveAsync(string clientId, Revocation cutOff, CancellationToken cancellationToken) =>
+        ForgetAfter(clientId, inner.RemoveAsync(clientId, cutOff, cancellationToken));
 
-    public Task<bool> RemoveAsync(string clientId, CancellationToken cancellationToken) => ForgetAfter(clientId, inner.RemoveAsync(clientId, cancellationToken));
-
-    private async Task<bool> ForgetAfter(string clientId, Task<bool> change)
+    private async Task<T> ForgetAfter<T>(string clientId, Task<T> change)
     {
         try
         {

@@ -3,13 +3,18 @@ using Latchkey.Storage;
 
 namespace Latchkey.Clients;
 
-/// <summary>An OAuth client: who is asking for tokens, which grants it may use, which scopes it may request, and for which audience.</summary>
-public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string> AllowedGrantTypes, IReadOnlyList<string> AllowedScopes, string? Audience)
+/// <summary>
+/// An OAuth client: who is asking for tokens, which grants it may use, which scopes it may request, for which audience, and
+/// whether it may introspect tokens (<see cref="IntrospectionPermission"/>).
+/// </summary>
+public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string> AllowedGrantTypes, IReadOnlyList<string> AllowedScopes, string? Audience,
+    string? Introspection = null)
 {
     /// <summary>
     /// The built-in first-party client, public (no secret), used when a request names no client: the
-    /// <c>curl</c> user, the seed tutorial's reader, a first-party front end. It may use the password grant and
-    /// refresh its tokens.
+    /// <c>curl</c> user, the seed tutorial's reader, a first-party front end. It may use the password grant (unless
+    /// <see cref="PasswordGrantOptions.Enabled"/> is off) and refresh its tokens, with the configured scopes and the admin
+    /// scope. It can be disabled like any other client (<c>latchkey clients disable default</c>).
     /// </summary>
     public const string FirstPartyClientId = "default";
 
@@ -18,9 +23,26 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
 
     public bool MayUse(string grantType) => AllowedGrantTypes.Contains(grantType, StringComparer.Ordinal);
 
+    /// <summary>True when this client may call <c>/introspect</c> (RFC 7662 §2.1: the endpoint is protected; here, by a permission).</summary>
+    public bool MayIntrospect => Introspection is not null;
+
     public static Client FirstParty(LatchkeyOptions options) =>
-        new(FirstPartyClientId, IsPublic: true, [GrantTypes.Password, GrantTypes.RefreshToken], options.Scopes, Audience: null);
+        new(FirstPartyClientId, IsPublic: true,
+            options.PasswordGrant.Enabled ? [GrantTypes.Password, GrantTypes.RefreshToken] : [GrantTypes.RefreshToken],
+            [.. options.Scopes.Where(s => s != Scopes.Admin), Scopes.Admin], Audience: null);
 
     public static Client From(ClientRecord record) =>
-        new(record.ClientId, IsPublic: false, record.GrantTypes, record.Scopes, record.Audience);
+        new(record.ClientId, IsPublic: false, record.GrantTypes, record.Scopes, record.Audience, record.Introspection);
+}
+
+/// <summary>The values of a client's introspection permission, as stored and as <c>--introspect</c> takes them.</summary>
+public static class IntrospectionPermission
+{
+    /// <summary>Any access token Latchkey issued (a resource server checking its callers, whatever their audience).</summary>
+    public const string Any = "any";
+
+    /// <summary>Only access tokens whose audience is this client's own (its <c>--audience</c>, or the server's default).</summary>
+    public const string OwnAudience = "audience";
+
+    public static bool IsValid(string? value) => value is null or Any or OwnAudience;
 }

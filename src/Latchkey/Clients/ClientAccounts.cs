@@ -2,6 +2,8 @@ using Latchkey.Accounts;
 using Latchkey.Audit;
 using Latchkey.Protocol;
 using Latchkey.Storage;
+using Latchkey.Tokens;
+using Microsoft.Extensions.Options;
 
 namespace Latchkey.Clients;
 
@@ -15,80 +17,154 @@ public sealed record ClientResult(ClientRecord? Client, string? Secret, string? 
 
 /// <summary>
 /// Registering and changing clients, with every rule in one place, for the CLI and the admin API alike.
-/// Disabling or removing a client revokes its refresh tokens.
+/// Disabling or removing a client ends what it holds: its tokens issued until then are refused by Latchkey's own endpoints
+/// (at once on this node, on every node within <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and its refresh
+/// tokens are revoked. The built-in first-party client can be disabled and enabled; its grants and scopes come from the
+/// configuration.
 /// </summary>
-public sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, AuditTrail audit, TimeProvider time)
+internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, Revocations revocations, AuditTrail audit,
+    IOptions<LatchkeyOptions> options, TimeProvider time)
 {
-    public Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken) => clients.ListAsync(cancellationToken);
+    /// <summary>Every client; the first-party one with the grants and scopes it has in this configuration.</summary>
+    public async Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken) =>
+        (await clients.ListAsync(cancellationToken)).Select(Effective).ToArray();
 
+    /// <summary>
+    /// Registers a client. Its id may not look like a user id (a UUID): a <c>client_credentials</c> token's <c>sub</c> is the
+    /// client id, and an API must never mistake a client for a user (RFC 9068 §5).
+    /// </summary>
     public async Task<ClientResult> AddAsync(string clientId, IReadOnlyCollection<string> grantTypes, IReadOnlyCollection<string> scopes, string? audience,
-        string actor, CancellationToken cancellationToken)
+        string actor, CancellationToken cancellationToken, string? introspection = null)
     {
         if (!IsValidId(clientId))
             return ClientResult.Fail($"'{clientId}' is not a valid client name: use 1 to 64 ASCII letters, digits or . _ -.");
         if (clientId == Client.FirstPartyClientId)
             return ClientResult.Fail($"'{Client.FirstPartyClientId}' is the built-in first-party client; choose another name.", ChangeFailure.Conflict);
+        if (LooksLikeUserId(clientId))
+            return ClientResult.Fail($"'{clientId}' has the form of a user id (a UUID); a client's tokens carry its id as sub, so choose a name that cannot be a user's.");
         if (grantTypes.Count == 0)
             return ClientResult.Fail($"Give the client at least one grant type: {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.FirstOrDefault(g => !Client.AssignableGrantTypes.Contains(g)) is { } badGrant)
             return ClientResult.Fail($"'{badGrant}' is not a grant a client can have: use {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.Contains(GrantTypes.RefreshToken) && !grantTypes.Contains(GrantTypes.Password))
             return ClientResult.Fail("refresh_token is only useful with the password grant (client_credentials gets no refresh token).");
-        if (scopes.FirstOrDefault(s => !Scopes.IsValid(s)) is { } badScope)
-            return ClientResult.Fail($"'{badScope}' is not a valid scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes).");
+        if (CheckScopes(scopes) is { } scopeError)
+            return ClientResult.Fail(scopeError);
         if (audience is not null && !Scopes.IsValid(audience))
             return ClientResult.Fail($"'{audience}' is not a valid audience.");
+        if (!IntrospectionPermission.IsValid(introspection))
+            return ClientResult.Fail($"'{introspection}' is not an introspection permission: use {IntrospectionPermission.Any} or {IntrospectionPermission.OwnAudience}.");
 
         string secret = ClientSecrets.Generate();
         var record = new ClientRecord(clientId, ClientSecrets.Hash(secret), grantTypes.Distinct().ToArray(), scopes.Distinct().ToArray(), audience,
-            Disabled: false, time.GetUtcNow());
+            Disabled: false, time.GetUtcNow(), introspection);
         if (!await clients.TryAddAsync(record, cancellationToken))
             return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
-        await AuditAsync("client_added", actor, clientId, cancellationToken);
+        await AuditAsync(AuditEvents.ClientAdded, actor, clientId, cancellationToken, Describe(record));
         return new ClientResult(record, secret, null);
     }
 
+    /// <summary>
+    /// A new secret; the old one stops working. Tokens already issued stay valid: after a leak, disable the client first
+    /// (which cuts them off), then rotate and enable it.
+    /// </summary>
     public async Task<ClientResult> RotateSecretAsync(string clientId, string actor, CancellationToken cancellationToken)
     {
+        if (clientId == Client.FirstPartyClientId)
+            return ClientResult.Fail($"'{Client.FirstPartyClientId}' is a public client: it has no secret.");
         string secret = ClientSecrets.Generate();
-        if (!await clients.SetSecretHashAsync(clientId, ClientSecrets.Hash(secret), cancellationToken))
+        ClientUpdate? update = await clients.UpdateAsync(clientId, c => c with { SecretHash = ClientSecrets.Hash(secret) }, cutOff: null, cancellationToken);
+        if (update is null)
             return NotFound(clientId);
         await AuditAsync(AuditEvents.ClientSecretRotated, actor, clientId, cancellationToken);
-        return new ClientResult(await clients.FindAsync(clientId, cancellationToken), secret, null);
+        return new ClientResult(update.After, secret, null);
+    }
+
+    /// <summary>
+    /// Adds and removes allowed scopes atomically. A scope removed is no longer granted, and a refresh without
+    /// <c>scope</c> drops it from the login's tokens. The first-party client's scopes are <c>Latchkey:Scopes</c>.
+    /// </summary>
+    public async Task<ClientResult> ChangeScopesAsync(string clientId, IReadOnlyCollection<string> add, IReadOnlyCollection<string> remove, string actor,
+        CancellationToken cancellationToken)
+    {
+        if (clientId == Client.FirstPartyClientId)
+            return ClientResult.Fail($"The scopes of '{Client.FirstPartyClientId}' are Latchkey:Scopes (plus {Scopes.Admin}); change that setting instead.");
+        if (CheckScopes(add) is { } scopeError)
+            return ClientResult.Fail(scopeError);
+        ClientUpdate? update = await clients.UpdateAsync(clientId,
+            c => c with { Scopes = c.Scopes.Except(remove, StringComparer.Ordinal).Concat(add).Distinct(StringComparer.Ordinal).ToArray() },
+            cutOff: null, cancellationToken);
+        if (update is null)
+            return NotFound(clientId);
+        await AuditAsync(AuditEvents.ClientScopesChanged, actor, clientId, cancellationToken, "scopes: " + Join(update.After.Scopes));
+        return new ClientResult(Effective(update.After), null, null);
     }
 
     public async Task<ClientResult> SetDisabledAsync(string clientId, bool disabled, string actor, CancellationToken cancellationToken)
     {
-        if (!await clients.SetDisabledAsync(clientId, disabled, cancellationToken))
+        DateTimeOffset now = time.GetUtcNow();
+        Revocation? cutOff = disabled ? Revocation.Of(RevocationKinds.Client, clientId, now) : null;
+        ClientUpdate? update = await clients.UpdateAsync(clientId, c => c with { Disabled = disabled }, cutOff, cancellationToken);
+        if (update is null)
             return NotFound(clientId);
-        await AuditAsync(disabled ? "client_disabled" : "client_enabled", actor, clientId, cancellationToken);
-        if (disabled)
-            await RevokeFamiliesAsync(clientId, actor, "client disabled", cancellationToken);
-        return new ClientResult(await clients.FindAsync(clientId, cancellationToken), null, null);
+        await AuditAsync(disabled ? AuditEvents.ClientDisabled : AuditEvents.ClientEnabled, actor, clientId, cancellationToken);
+        if (cutOff is not null)
+            await EndSessionsAsync(cutOff, actor, "client disabled", cancellationToken);
+        return new ClientResult(Effective(update.After), null, null);
     }
 
     public async Task<ClientResult> RemoveAsync(string clientId, string actor, CancellationToken cancellationToken)
     {
+        if (clientId == Client.FirstPartyClientId)
+            return ClientResult.Fail($"'{Client.FirstPartyClientId}' is built in: disable it instead.");
         ClientRecord? client = await clients.FindAsync(clientId, cancellationToken);
-        if (client is null || !await clients.RemoveAsync(clientId, cancellationToken))
+        Revocation cutOff = Revocation.Of(RevocationKinds.Client, clientId, time.GetUtcNow());
+        if (client is null || !await clients.RemoveAsync(clientId, cutOff, cancellationToken))
             return NotFound(clientId);
-        await AuditAsync("client_removed", actor, clientId, cancellationToken);
-        await RevokeFamiliesAsync(clientId, actor, "client removed", cancellationToken);
+        await AuditAsync(AuditEvents.ClientRemoved, actor, clientId, cancellationToken);
+        await EndSessionsAsync(cutOff, actor, "client removed", cancellationToken);
         return new ClientResult(client, null, null);
     }
+
+    /// <summary>
+    /// True for the forms a user id takes: a UUID, with or without hyphens. Such a client id could equal a user's
+    /// <c>sub</c>, and its <c>client_credentials</c> tokens would then name that user (RFC 9068 §5).
+    /// </summary>
+    public static bool LooksLikeUserId(string clientId) =>
+        Guid.TryParseExact(clientId, "D", out _) || Guid.TryParseExact(clientId, "N", out _);
+
+    /// <summary>The record as clients see it: the first-party client with its configured grants and scopes.</summary>
+    private ClientRecord Effective(ClientRecord record)
+    {
+        if (!record.IsPublic)
+            return record;
+        Client firstParty = Client.FirstParty(options.Value);
+        return record with { GrantTypes = firstParty.AllowedGrantTypes, Scopes = firstParty.AllowedScopes };
+    }
+
+    private async Task EndSessionsAsync(Revocation cutOff, string actor, string why, CancellationToken cancellationToken)
+    {
+        revocations.Apply(cutOff);
+        int revoked = await refreshTokens.RevokeFamiliesOfClientAsync(cutOff.Id, cutOff.At, cancellationToken);
+        await AuditAsync(AuditEvents.TokensCutOff, actor, cutOff.Id, cancellationToken,
+            $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}");
+    }
+
+    private static string? CheckScopes(IEnumerable<string> scopes) =>
+        scopes.FirstOrDefault(s => !Scopes.IsValid(s)) is { } badScope
+            ? $"'{badScope}' is not a valid scope (RFC 6749 §3.3: printable ASCII without spaces, quotes or backslashes)."
+            : null;
 
     private static bool IsValidId(string id) =>
         id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
+    private static string Describe(ClientRecord c) =>
+        $"grants: {Join(c.GrantTypes)}; scopes: {Join(c.Scopes)}; audience: {c.Audience ?? "-"}; introspection: {c.Introspection ?? "no"}";
+
+    private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "none" : string.Join(",", values);
+
     private Task AuditAsync(string type, string actor, string clientId, CancellationToken cancellationToken, string? detail = null) =>
         audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, ClientId: clientId, Detail: detail), cancellationToken);
-
-    private async Task RevokeFamiliesAsync(string clientId, string actor, string why, CancellationToken cancellationToken)
-    {
-        int revoked = await refreshTokens.RevokeFamiliesOfClientAsync(clientId, time.GetUtcNow(), cancellationToken);
-        if (revoked > 0)
-            await AuditAsync(AuditEvents.FamilyRevoked, actor, clientId, cancellationToken, $"{revoked} refresh token families: {why}");
-    }
 
     private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.", ChangeFailure.NotFound);
 }

@@ -15,6 +15,8 @@ internal sealed class ClientAuthenticator(IClientStore clients, IOptions<Latchke
     // Compared against when the client does not exist, so unknown and known clients take the same time.
     private static readonly string DummyHash = ClientSecrets.Hash(ClientSecrets.Generate());
 
+    private readonly Client _firstParty = Client.FirstParty(options.Value);
+
     public async Task<(Client? Client, OAuthError? Error)> AuthenticateAsync(
         string? bodyClientId, string? bodySecret, string? authorizationHeader, CancellationToken cancellationToken)
     {
@@ -36,12 +38,17 @@ internal sealed class ClientAuthenticator(IClientStore clients, IOptions<Latchke
         if (clientId is null or Client.FirstPartyClientId)
         {
             // A public client has no secret; one that sends a secret is confused or probing.
-            return string.IsNullOrEmpty(secret)
-                ? (Client.FirstParty(options.Value), null)
-                : (null, InvalidClient("a secret was sent for the public first-party client", viaHeader));
+            if (!string.IsNullOrEmpty(secret))
+                return (null, InvalidClient("a secret was sent for the public first-party client", viaHeader));
+            // Its row says only whether an admin disabled it (read through the client cache, like any client's).
+            if (await clients.FindAsync(Client.FirstPartyClientId, cancellationToken) is { Disabled: true })
+                return (null, InvalidClient("the first-party client is disabled", viaHeader));
+            return (_firstParty, null);
         }
 
         ClientRecord? record = await clients.FindAsync(clientId, cancellationToken);
+        if (record is { IsPublic: true })
+            record = null; // a public client is only ever reached by its own name, above
         bool secretMatches = ClientSecrets.Verify(secret ?? "", record?.SecretHash ?? DummyHash);
         if (record is null)
             return (null, InvalidClient($"unknown client '{clientId}'", viaHeader));

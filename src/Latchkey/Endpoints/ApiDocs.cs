@@ -74,7 +74,9 @@ internal static class ApiDocs
                     // Relative: resolved against the server the document was fetched from (OpenAPI 3.1 §4.8.29).
                     TokenUrl = new Uri("/token", UriKind.Relative),
                     RefreshUrl = new Uri("/token", UriKind.Relative),
-                    Scopes = options.Scopes.ToDictionary(s => s, s => $"The '{s}' scope."),
+                    Scopes = options.Scopes.Where(s => s != Protocol.Scopes.Admin).ToDictionary(s => s, s => $"The '{s}' scope.")
+                        .Append(new KeyValuePair<string, string>(Protocol.Scopes.Admin, "Latchkey's admin API (/admin), alone: for an admin's token, whose audience is Latchkey itself."))
+                        .ToDictionary(),
                 },
             },
         };
@@ -93,7 +95,7 @@ internal static class ApiDocs
         operation.Responses ??= [];
         operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No valid access token (see the WWW-Authenticate header)." });
         if (metadata.OfType<IAuthorizeData>().Any(a => a.Policy == LatchkeyPolicies.Admin))
-            operation.Responses.TryAdd("403", new OpenApiResponse { Description = "The token's role does not include admin." });
+            operation.Responses.TryAdd("403", new OpenApiResponse { Description = $"The token was not requested with scope {Protocol.Scopes.Admin}, or its account is no longer an enabled admin." });
         return Task.CompletedTask;
     }
 

@@ -40,11 +40,13 @@ internal static class DiscoveryEndpoint
             UserinfoEndpoint: issuer + "/userinfo",
             RevocationEndpoint: issuer + "/revoke",
             IntrospectionEndpoint: issuer + "/introspect",
-            GrantTypesSupported: [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken],
+            GrantTypesSupported: o.PasswordGrant.Enabled
+                ? [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]
+                : [GrantTypes.ClientCredentials, GrantTypes.RefreshToken],
             TokenEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
             RevocationEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
             IntrospectionEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post"],
-            ScopesSupported: [.. o.Scopes],
+            ScopesSupported: [.. o.Scopes.Where(s => s != Scopes.Admin), Scopes.Admin],
             // No authorization endpoint: Latchkey issues tokens at the token endpoint only.
             ResponseTypesSupported: [],
             SubjectTypesSupported: ["public"],

@@ -9,9 +9,11 @@ using Microsoft.Extensions.Options;
 namespace Latchkey.Endpoints;
 
 /// <summary>
-/// <c>POST /introspect</c> (RFC 7662), for authenticated (confidential) clients. An access token of any audience
-/// Latchkey issued is described to any such client (a resource server checking a caller's token); a refresh token only
-/// to the client it belongs to. Anything invalid, expired, revoked, unknown or not yours is <c>{"active": false}</c>.
+/// <c>POST /introspect</c> (RFC 7662), for confidential clients registered with the permission (<c>--introspect</c>).
+/// An access token is described to such a client whatever its audience (a resource server checking a caller's token), or
+/// only for the client's own audience when its permission says so; a refresh token only to the client it belongs to.
+/// Anything invalid, expired, revoked, taken back (a logout, a user's or client's cut-off, a revoked key), unknown or not
+/// yours is <c>{"active": false}</c>.
 /// </summary>
 internal static class IntrospectionEndpoint
 {
@@ -21,7 +23,8 @@ internal static class IntrospectionEndpoint
         routes.MapPost("/introspect", HandleAsync).DisableAntiforgery().WithName("Introspect").WithSummary("Describe a token (RFC 7662).")
             .AddOpenApiOperationTransformer(ApiDocs.TokenManagementFormAsync)
             .Produces(StatusCodes.Status200OK, contentType: "application/json")
-            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized);
+            .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized)
+            .Produces<OAuthErrorBody>(StatusCodes.Status403Forbidden);
 
     private static async Task<Results<FileContentHttpResult, OAuthErrorHttpResult>> HandleAsync(
         HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, AccessTokenValidator validator,
@@ -35,14 +38,22 @@ internal static class IntrospectionEndpoint
         // RFC 7662 §2.1: the endpoint must be protected; the public first-party client has no credentials to show.
         if (request.Client.IsPublic)
             return OAuthResults.Error(ClientAuthenticator.InvalidClient("introspection needs client authentication", challenge: true));
+        // What a token says about its user is for the resource servers an admin chose, not for any client with a secret.
+        if (!request.Client.MayIntrospect)
+        {
+            return OAuthResults.Error(new OAuthError(OAuthErrors.UnauthorizedClient, "This client may not introspect tokens.", StatusCodes.Status403Forbidden)
+            {
+                Detail = $"client '{request.Client.ClientId}' has no introspection permission",
+            });
+        }
 
         byte[] body = RefreshTokens.HasValidShape(request.Token)
             ? await DescribeRefreshTokenAsync(request, refreshTokens, time, cancellationToken)
-            : await DescribeAccessTokenAsync(request, validator, cancellationToken);
+            : DescribeAccessToken(request, validator, options.Value);
         return TypedResults.Bytes(body, "application/json");
     }
 
-    private static async Task<byte[]> DescribeAccessTokenAsync(TokenManagementRequest request, AccessTokenValidator validator, CancellationToken cancellationToken)
+    private static byte[] DescribeAccessToken(TokenManagementRequest request, AccessTokenValidator validator, LatchkeyOptions options)
     {
         JsonElement claims;
         try
@@ -54,10 +65,15 @@ internal static class IntrospectionEndpoint
             return Inactive;
         }
 
+        if (request.Client.Introspection == IntrospectionPermission.OwnAudience &&
+            !AccessTokenValidator.HasAudience(claims, request.Client.Audience ?? options.Audience))
+            return Inactive;
+
         var response = new Dictionary<string, JsonElement>
         {
             ["active"] = JsonSerializer.SerializeToElement(true, LatchkeyJsonContext.Default.Boolean),
-            ["token_type"] = JsonSerializer.SerializeToElement("access_token", LatchkeyJsonContext.Default.String),
+            // RFC 7662 §2.2: the token's type as RFC 6749 §5.1 names it.
+            ["token_type"] = JsonSerializer.SerializeToElement("Bearer", LatchkeyJsonContext.Default.String),
         };
         foreach (JsonProperty claim in claims.EnumerateObject())
             response[claim.Name] = claim.Value;
@@ -72,7 +88,8 @@ internal static class IntrospectionEndpoint
         RefreshTokenLookup? found = await refreshTokens.FindAsync(RefreshTokens.Hash(request.Token), cancellationToken);
         DateTimeOffset now = time.GetUtcNow();
         if (found is null || found.Token.ClientId != request.Client.ClientId || found.Token.SpentAt is not null ||
-            found.Family.RevokedAt is not null || found.Token.ExpiresAt <= now)
+            found.Family.RevokedAt is not null || found.Token.ExpiresAt <= now || found.Family.AbsoluteExpiresAt <= now ||
+            found.User is not { Disabled: false } user || user.TokensValidAfter > found.Family.CreatedAt || user.PasswordChangedAt > found.Family.CreatedAt)
             return Inactive;
 
         var response = new Dictionary<string, JsonElement>

@@ -10,8 +10,9 @@ using Latchkey.Clients;
 namespace Latchkey.Endpoints;
 
 /// <summary>
-/// <c>POST /revoke</c> (RFC 7009). A refresh token revokes its whole family; an access token's <c>jti</c> joins the
-/// deny list until it expires. A client revokes only its own tokens; first-party tokens can be revoked by whoever
+/// <c>POST /revoke</c> (RFC 7009). A refresh token revokes its whole family, and with it (§2.1) the access tokens of that
+/// login, whose <c>sid</c> is the family; an access token's <c>jti</c> is revoked until it expires. Latchkey refuses them
+/// at once on this node, and on every other within <see cref="LatchkeyOptions.RevocationRefreshInterval"/>. A client revokes only its own tokens; first-party tokens can be revoked by whoever
 /// holds them, with no client credentials. The answer is 200 whatever the token was (§2.2), so it reveals nothing.
 /// </summary>
 internal static class RevocationEndpoint
@@ -22,7 +23,7 @@ internal static class RevocationEndpoint
             .Produces<OAuthErrorBody>(StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<Ok, OAuthErrorHttpResult>> HandleAsync(
-        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, RevokedAccessTokens revokedAccessTokens,
+        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, Revocations revocations,
         AccessTokenValidator validator, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time,
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
@@ -41,6 +42,7 @@ internal static class RevocationEndpoint
             if (found is not null && found.Token.ClientId == clientId &&
                 await refreshTokens.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
             {
+                revocations.Apply(Revocation.Of(RevocationKinds.Family, found.Family.FamilyId, time.GetUtcNow()));
                 Log.TokenRevoked(logger, "refresh token family " + found.Family.FamilyId, clientId);
                 await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.TokenRevoked, "success", Subject: found.Token.UserId,
                     ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "refresh family " + found.Family.FamilyId), cancellationToken);
@@ -58,7 +60,7 @@ internal static class RevocationEndpoint
                 if (claims.TryGetProperty(LatchkeyClaims.ClientId, out var tokenClient) && tokenClient.GetString() == clientId)
                 {
                     var expires = DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty(LatchkeyClaims.Expires).GetInt64()) + AccessTokenValidator.Leeway;
-                    await revokedAccessTokens.AddAsync(jti, expires, cancellationToken);
+                    await revocations.RevokeAccessTokenAsync(jti, expires, cancellationToken);
                     Log.TokenRevoked(logger, "access token " + jti, clientId);
                     await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.TokenRevoked, "success", Subject: claims.GetProperty(LatchkeyClaims.Subject).GetString(),
                         ClientId: clientId, Address: http.Connection.RemoteIpAddress?.ToString(), Detail: "access token " + jti), cancellationToken);

@@ -26,8 +26,11 @@ internal static class SeedTokenEndpoint
             .WithSummary("Get an access token with HTTP Basic user credentials (the seed tutorial's GET /token).");
 
     private static async Task<Results<SeedTokenHttpResult, OAuthErrorHttpResult>> HandleAsync(
-        HttpContext http, PasswordGrant password, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+        HttpContext http, PasswordGrant password, ClientAuthenticator clients, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
     {
+        if (!options.Value.PasswordGrant.Enabled)
+            return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "Password logins are turned off on this server.") { Detail = "password grant disabled" });
+
         string? header = http.Request.Headers.Authorization;
         if (string.IsNullOrEmpty(header) || !ClientAuthenticator.TryParseBasic(header, formUrlEncoded: false, out string? user, out string? secret))
         {
@@ -43,7 +46,11 @@ internal static class SeedTokenEndpoint
             Password = secret,
             ClientAddress = http.Connection.RemoteIpAddress,
         };
-        GrantResult result = await password.HandleAsync(request, Client.FirstParty(options.Value) with { AllowedGrantTypes = [GrantTypes.Password] }, scope: null, cancellationToken);
+        // The first-party client, as at POST /token (an admin may have disabled it), but without refresh tokens: the seed's shape has none.
+        (Client? firstParty, OAuthError? refused) = await clients.AuthenticateAsync(null, null, null, cancellationToken);
+        if (firstParty is null)
+            return OAuthResults.Error(refused!);
+        GrantResult result = await password.HandleAsync(request, firstParty with { AllowedGrantTypes = [GrantTypes.Password] }, scope: null, cancellationToken);
         return result.Response is { } r
             ? new SeedTokenHttpResult(new SeedTokenResponse(r.AccessToken, r.TokenType, r.ExpiresIn))
             : OAuthResults.Error(result.Error!);

@@ -16,8 +16,10 @@ internal sealed class TokenEndpoint(
     ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials, RefreshTokenGrant refresh,
     LatchkeyMetrics metrics, IOptions<LatchkeyOptions> options)
 {
-    /// <summary>The grants this server implements. Others are unsupported_grant_type for everyone.</summary>
-    private static readonly string[] Supported = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
+    /// <summary>The grants this server implements and has on. Others are unsupported_grant_type for everyone.</summary>
+    private readonly string[] _supported = options.Value.PasswordGrant.Enabled
+        ? [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]
+        : [GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
 
     public static RouteHandlerBuilder Map(IEndpointRouteBuilder routes)
     {
@@ -46,7 +48,7 @@ internal sealed class TokenEndpoint(
         (string? grantType, GrantResult result) = await DispatchOrUnavailableAsync(http, cancellationToken);
         // The grant type is the caller's string: only the ones we implement become a metric tag.
         metrics.TokenRequestCompleted(Stopwatch.GetElapsedTime(started),
-            grantType is not null && Supported.Contains(grantType) ? grantType : "unknown", result.Error?.Code ?? "success");
+            grantType is not null && _supported.Contains(grantType) ? grantType : "unknown", result.Error?.Code ?? "success");
 
         // 6. Write the response.
         IResult answer = result.Response is { } response ? OAuthResults.Token(response) : OAuthResults.Error(result.Error!);
@@ -83,7 +85,7 @@ internal sealed class TokenEndpoint(
             return (request.GrantType, error!);
 
         // 3. The grant type must exist here, and this client must be allowed to use it.
-        if (!Supported.Contains(request.GrantType))
+        if (!_supported.Contains(request.GrantType))
             return (request.GrantType, new OAuthError(OAuthErrors.UnsupportedGrantType, "The grant_type is not supported.") { Detail = "unknown grant_type" });
         if (!client.MayUse(request.GrantType))
             return (request.GrantType, new OAuthError(OAuthErrors.UnauthorizedClient, "This client may not use this grant_type.")
@@ -96,6 +98,8 @@ internal sealed class TokenEndpoint(
             return (request.GrantType, new OAuthError(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
         if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s)) is { } unknownScope)
             return (request.GrantType, new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"scope '{unknownScope}'" });
+        if (scopes.Contains(Scopes.Admin) && AdminScopeRefusal(request.GrantType, scopes) is { } adminRefusal)
+            return (request.GrantType, adminRefusal);
         string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 5. Let the grant prove the identity and produce the tokens.
@@ -106,5 +110,21 @@ internal sealed class TokenEndpoint(
             _ => await refresh.HandleAsync(request, client, scopes, cancellationToken),
         };
         return (request.GrantType, result);
+    }
+
+    /// <summary>
+    /// Why the admin scope cannot be granted here, or null. An admin token is for Latchkey alone (its audience is the issuer),
+    /// so it carries no other scope; it is a user's (the account is re-checked at every /admin request), never a client's
+    /// own; and with a shared HMAC secret every verifier could forge one, so admin then stays on the command line.
+    /// </summary>
+    private OAuthError? AdminScopeRefusal(string grantType, IReadOnlyList<string> scopes)
+    {
+        if (JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm))
+            return new OAuthError(OAuthErrors.InvalidScope, $"The {Scopes.Admin} scope is not issued when tokens are signed with a shared HMAC secret: use the latchkey command line.");
+        if (scopes.Count > 1)
+            return new OAuthError(OAuthErrors.InvalidScope, $"The {Scopes.Admin} scope cannot be combined with other scopes: request it alone.");
+        if (grantType == GrantTypes.ClientCredentials)
+            return new OAuthError(OAuthErrors.InvalidScope, $"The {Scopes.Admin} scope is for a user's token, not a client's own.");
+        return null;
     }
 }

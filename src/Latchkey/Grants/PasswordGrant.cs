@@ -30,11 +30,17 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
             return OAuthError.Throttled(wait, "login throttled");
         if (result.User is not { } user)
             return OAuthError.InvalidCredentials(result.FailureReason!);
+        // The password was right, so saying that this account may not have the admin scope reveals nothing new.
+        if (Scopes.IncludesAdmin(scope) && !user.Roles.Contains(Roles.Admin))
+            return new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"{Scopes.Admin} for '{user.Username}', who is not an admin" };
 
-        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience));
-        string? refreshToken = client.MayUse(GrantTypes.RefreshToken)
+        // A client that may refresh starts a login (a refresh family) whose id its access tokens carry as sid.
+        (string Token, string FamilyId)? started = client.MayUse(GrantTypes.RefreshToken)
             ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, cancellationToken)
             : null;
+        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience,
+            started?.FamilyId));
+        string? refreshToken = started?.Token;
         Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
         metrics.TokenIssued(GrantTypes.Password, token.Algorithm);
         return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope, RefreshToken = refreshToken };

@@ -17,6 +17,7 @@ internal sealed class RefreshTokenGrant(
     IRefreshTokenStore store,
     RefreshTokens refreshTokens,
     AccessTokenIssuer issuer,
+    Revocations revocations,
     AuditTrail audit,
     IOptions<LatchkeyOptions> options,
     TimeProvider time,
@@ -44,30 +45,38 @@ internal sealed class RefreshTokenGrant(
         if (found.Family.RevokedAt is not null)
             return Invalid("refresh token family revoked");
 
-        // 2. Scope may only narrow (§6), and only within what the client may still ask for.
+        // 2. Scope may only narrow (§6).
         IReadOnlyList<string> original = Scopes.Parse(found.Token.Scope) ?? [];
         if (requestedScopes.Any(s => !original.Contains(s)))
             return new OAuthError(OAuthErrors.InvalidScope, "The requested scope exceeds the scope originally granted.");
-        IReadOnlyList<string> scopes = requestedScopes.Count > 0 ? requestedScopes : original;
-        string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
-        // 3. The user as they are now: disabled or re-passworded users lose the whole family; roles are current.
+        // 3. The user as they are now: a user removed, disabled, or whose tokens were cut off since this login (a password or
+        // role change, a logout) loses the whole family; roles are current.
         UserRecord? user = found.User;
-        if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt)
+        if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt || user.TokensValidAfter > found.Family.CreatedAt)
         {
             if (await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
             {
+                revocations.Apply(Revocation.Of(RevocationKinds.Family, found.Family.FamilyId, time.GetUtcNow()));
                 await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.FamilyRevoked, "success", Subject: user?.Username ?? found.Token.UserId,
                     ClientId: client.ClientId, Address: request.ClientAddress?.ToString(),
                     Detail: $"family {found.Family.FamilyId}: user disabled, removed or re-passworded"), cancellationToken);
             }
 
-            return Invalid("the user is disabled, removed, or changed password since this login");
+            return Invalid("the user is disabled, removed, or their tokens were cut off since this login");
         }
+
+        // Only what the client and the user may still have: a scope removed from the client since the login, or the admin
+        // scope of a user who is no longer an admin, is dropped rather than carried on.
+        IReadOnlyList<string> scopes = (requestedScopes.Count > 0 ? requestedScopes : original)
+            .Where(s => client.AllowedScopes.Contains(s) && (s != Scopes.Admin || user.Roles.Contains(Accounts.Roles.Admin)))
+            .ToArray();
+        string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 4. Prepare the successor pair, then spend the token atomically. Only one caller's successor is stored.
         RefreshTokenRecord successor = refreshTokens.Successor(found.Family, scope, out string successorToken);
-        IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience));
+        IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience,
+            found.Family.FamilyId));
         var response = new TokenResponse { AccessToken = access.Token, ExpiresIn = access.ExpiresIn, Scope = scope, RefreshToken = successorToken };
         RefreshConsumeResult result = await store.TryConsumeRefreshTokenAsync(hash, successor, RefreshTokens.Seal(response, presented),
             time.GetUtcNow(), options.Value.RefreshTokens.ReuseWindow, cancellationToken);
@@ -83,6 +92,8 @@ internal sealed class RefreshTokenGrant(
                 // The same client retrying within the window (two tabs, a lost response): the pair it already got.
                 return RefreshTokens.Unseal(result.SealedSuccessor!, presented) is { } earlier ? earlier : Invalid("sealed successor did not open");
             case RefreshConsumeStatus.ReuseDetected:
+                // The store revoked the family and recorded it for every node; here, its access tokens are refused at once.
+                revocations.Apply(Revocation.Of(RevocationKinds.Family, result.FamilyId!, time.GetUtcNow()));
                 Log.RefreshTokenReuse(logger, result.FamilyId!, user.Username, client.ClientId);
                 metrics.RefreshReuseDetected();
                 await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.RefreshReuseDetected, "family_revoked",

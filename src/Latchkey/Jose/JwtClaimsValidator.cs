@@ -38,7 +38,7 @@ internal static class JwtClaimsValidator
             throw new JwtInvalidAudienceException();
     }
 
-    private static bool AudienceContains(JsonElement aud, string expected)
+    internal static bool AudienceContains(JsonElement aud, string expected)
     {
         if (aud.ValueKind == JsonValueKind.String)
             return aud.ValueEquals(expected);

@@ -18,6 +18,9 @@ public enum SigningKeyState
 
     /// <summary>Retired and past that: no longer published.</summary>
     Gone,
+
+    /// <summary>Revoked (leaked): neither signs nor verifies, and is not published.</summary>
+    Revoked,
 }
 
 /// <summary>
@@ -25,7 +28,7 @@ public enum SigningKeyState
 /// automatic schedule alike. A new key is published at once but signs only after every verifier can have fetched
 /// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment.
 /// </summary>
-public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>From publication to first signature: every node has re-read the keys, and every cached JWKS has expired.</summary>
     public TimeSpan PublicationLead => options.Value.Keys.RefreshInterval + options.Value.Keys.JwksCacheLifetime;
@@ -36,6 +39,8 @@ public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptio
     public SigningKeyState StateOf(SigningKeyRecord key)
     {
         DateTimeOffset now = time.GetUtcNow();
+        if (key.RevokedAt is not null)
+            return SigningKeyState.Revoked;
         if (key.RetiredAt is { } retired && retired <= now)
             return now < retired + SigningKeyRing.PublishedAfterRetirement(options.Value) ? SigningKeyState.Retired : SigningKeyState.Gone;
         return key.ActivatesAt > now ? SigningKeyState.Pending : SigningKeyState.Active;
@@ -68,9 +73,9 @@ public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptio
             throw new ArgumentException($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.", nameof(algorithm));
 
         IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
-        byte[] master = MasterKey.Load(o, signingKeysExist: existing.Count > 0, out _, out _);
+        KeyProtector protector = masterKeys.Load(signingKeysExist: existing.Count > 0);
         DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
-        (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, new KeyProtector(master), time.GetUtcNow(), activatesAt);
+        (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
         if (!await store.TryRotateAsync(created, unlessCreatedAfter, cancellationToken))
             return null;
 
@@ -100,13 +105,47 @@ public sealed class KeyRotation(ISigningKeyStore store, AuditTrail audit, IOptio
         SigningKeyRecord? key = keys.FirstOrDefault(k => k.KeyId == keyId);
         if (key is null)
             return $"No signing key with kid '{keyId}'.";
+        if (key.RevokedAt is not null)
+            return $"Key '{keyId}' is revoked.";
         if (key.RetiredAt is { } retired && retired <= now)
             return $"Key '{keyId}' is already retired.";
-        if (!keys.Any(k => k.KeyId != keyId && (k.RetiredAt is null || k.RetiredAt > now)))
+        if (!keys.Any(k => k.KeyId != keyId && k.RevokedAt is null && (k.RetiredAt is null || k.RetiredAt > now)))
             return $"Key '{keyId}' is the only key left to sign with. Run 'latchkey keys rotate' first, then retire it.";
         await store.RetireAsync(keyId, now, cancellationToken);
         await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRetired, "success", Actor: actor, Detail: keyId), cancellationToken);
         return null;
+    }
+
+    /// <summary>
+    /// Revokes a leaked key at once: it stops signing, leaves the JWKS and verifies nothing more, here at the caller's next
+    /// ring refresh and on every node at its next revocation sync. If it was signing, another key signs from now: a pending
+    /// one brought forward (published already), else a new one, unannounced (an emergency cannot wait for verifiers' caches).
+    /// Returns the outcome, or why it was refused. Not for HMAC secrets, which live in configuration.
+    /// </summary>
+    public async Task<(KeyRevocationResult? Result, string? Error)> RevokeAsync(string keyId, string actor, CancellationToken cancellationToken)
+    {
+        LatchkeyOptions o = options.Value;
+        if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
+            return (null, "This server signs with Latchkey:HmacSecret, which lives in configuration: replace the secret on every node and verifier instead.");
+        DateTimeOffset now = time.GetUtcNow();
+        IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
+        // Made before the store decides whether it is needed: generating a key inside its transaction would hold the lock longer.
+        string algorithm = existing.FirstOrDefault(k => k.KeyId == keyId)?.Algorithm is { } same && !JwtAlgorithms.IsHmac(same) ? same : o.SigningAlgorithm;
+        (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, masterKeys.Load(signingKeysExist: existing.Count > 0), now, now);
+        KeyRevocationResult result = await store.RevokeAsync(keyId, now, replacement, cancellationToken);
+        switch (result.Status)
+        {
+            case KeyRevocationStatus.NotFound:
+                return (null, $"No signing key with kid '{keyId}'.");
+            case KeyRevocationStatus.AlreadyRevoked:
+                return (null, $"Key '{keyId}' is revoked already.");
+        }
+
+        string signing = result.SigningKeyId is { } next
+            ? result.Status == KeyRevocationStatus.RevokedReplacementAdded ? $"; new key {next} ({algorithm}) signs from now" : $"; pending key {next} signs from now"
+            : "";
+        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRevoked, "success", Actor: actor, Detail: keyId + signing), cancellationToken);
+        return (result, null);
     }
 
     /// <summary>True when the newest key is older than the rotation interval (and automatic rotation is on).</summary>

@@ -12,13 +12,13 @@ namespace Latchkey.Keys;
 /// published until the last token it can have signed has expired. Re-read from the store every
 /// <see cref="KeyOptions.RefreshInterval"/>; replaced as a whole, so a reader never sees half a ring.
 /// </summary>
-internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<SigningKeyRing> logger)
+internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKeys, IOptions<LatchkeyOptions> options, TimeProvider time,
+    ILogger<SigningKeyRing> logger)
 {
     private sealed record Snapshot(IReadOnlyList<(SigningKey Key, SigningKeyRecord Record)> Signers, IReadOnlyDictionary<string, SigningKey> Published, byte[] JwksJson);
 
     private Snapshot? _snapshot;
     private KeyProtector? _protector;
-    private string _masterKeySource = "";
     private readonly Dictionary<string, SigningKey> _decrypted = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _refreshing = new(1, 1);
 
@@ -65,6 +65,11 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
     public async Task LoadAsync(KeyRotation rotation, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
+        DateTimeOffset now = time.GetUtcNow();
+        IReadOnlyList<SigningKeyRecord> stored = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
+        // Loaded with HMAC too: the master key keys the hash of attempted usernames (MasterKeys.LoginNameKey).
+        KeyProtector protector = masterKeys.Load(signingKeysExist: stored.Count > 0);
+        IReadOnlyList<SigningKeyRecord> records = Usable(stored);
         if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
         {
             SigningKey hmac = SigningKey.FromHmacSecret(o.HmacSecret!, o.SigningAlgorithm);
@@ -73,12 +78,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
             return;
         }
 
-        DateTimeOffset now = time.GetUtcNow();
-        IReadOnlyList<SigningKeyRecord> records = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
-        byte[] master = MasterKey.Load(o, signingKeysExist: records.Count > 0, out bool created, out _masterKeySource);
-        if (created)
-            Log.MasterKeyCreated(logger, _masterKeySource);
-        _protector = new KeyProtector(master);
+        _protector = protector;
 
         bool anySigner = records.Any(r => r.RetiredAt is null || r.RetiredAt > now);
         if (!anySigner)
@@ -108,7 +108,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
         {
             LatchkeyOptions o = options.Value;
             DateTimeOffset now = time.GetUtcNow();
-            IReadOnlyList<SigningKeyRecord> records = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
+            IReadOnlyList<SigningKeyRecord> records = Usable(await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken));
             var signers = new List<(SigningKey, SigningKeyRecord)>();
             var published = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
             foreach (SigningKeyRecord record in records)
@@ -116,7 +116,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
                 if (!_decrypted.TryGetValue(record.KeyId, out SigningKey? key))
                 {
                     key = SigningKey.Load(record, _protector) ?? throw new LatchkeyStartupException(
-                        $"The master key from {_masterKeySource} does not decrypt signing key {record.KeyId}. " +
+                        $"The master key from {masterKeys.Source} does not decrypt signing key {record.KeyId}. " +
                         "Use the master key this database was created with (restore master.key, or set Latchkey:MasterKey).");
                     _decrypted[record.KeyId] = key;
                 }
@@ -134,6 +134,10 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, IOptions<LatchkeyOp
             _refreshing.Release();
         }
     }
+
+    /// <summary>A revoked key neither signs nor verifies, and is not published: it leaves the ring at the next refresh.</summary>
+    private static IReadOnlyList<SigningKeyRecord> Usable(IReadOnlyList<SigningKeyRecord> records) =>
+        records.Any(r => r.RevokedAt is not null) ? records.Where(r => r.RevokedAt is null).ToArray() : records;
 
     private static byte[] Jwks(IEnumerable<string> publicJwks) =>
         Encoding.UTF8.GetBytes("{\"keys\":[" + string.Join(",", publicJwks) + "]}");

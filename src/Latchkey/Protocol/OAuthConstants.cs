@@ -14,6 +14,14 @@ public static class OAuthErrors
     public const string TemporarilyUnavailable = "temporarily_unavailable";
 }
 
+/// <summary>Error codes of a bearer token challenge (RFC 6750 §3.1).</summary>
+public static class BearerErrors
+{
+    public const string InvalidRequest = "invalid_request";
+    public const string InvalidToken = "invalid_token";
+    public const string InsufficientScope = "insufficient_scope";
+}
+
 /// <summary>Grant types (RFC 6749 §4).</summary>
 public static class GrantTypes
 {
@@ -48,4 +56,10 @@ public static class LatchkeyClaims
     public const string Scope = "scope";
     public const string ClientId = "client_id";
     public const string PreferredUsername = "preferred_username";
+
+    /// <summary>
+    /// The login the token came from (its refresh-token family), as OpenID Connect names a session id. Revoking the login
+    /// (logout through <c>/revoke</c>, refresh-token reuse) makes Latchkey refuse every access token that carries it.
+    /// </summary>
+    public const string SessionId = "sid";
 }

@@ -3,6 +3,28 @@ namespace Latchkey.Protocol;
 /// <summary>Scope values (RFC 6749 §3.3): <c>scope-token = 1*( %x21 / %x23-5B / %x5D-7E )</c>.</summary>
 public static class Scopes
 {
+    /// <summary>
+    /// The reserved scope of Latchkey's admin plane. A token requested with it is for Latchkey alone: its audience is
+    /// Latchkey's issuer URL and nothing else, so no API that receives ordinary tokens can replay it at <c>/admin</c>; and
+    /// only such a token opens <c>/admin</c>. Only clients allowed this scope may ask for it, for a user whose roles
+    /// include <c>admin</c>, and never together with other scopes.
+    /// </summary>
+    public const string Admin = "latchkey:admin";
+
+    /// <summary>True when the space-separated <paramref name="scope"/> holds <see cref="Admin"/>.</summary>
+    public static bool IncludesAdmin(string? scope)
+    {
+        if (scope is null || !scope.Contains(Admin, StringComparison.Ordinal))
+            return false;
+        foreach (Range value in scope.AsSpan().Split(' '))
+        {
+            if (scope.AsSpan(value).SequenceEqual(Admin))
+                return true;
+        }
+
+        return false;
+    }
+
     public static bool IsValid(string scope) =>
         scope.Length is > 0 and <= 128 && scope.All(c => c is '!' or (>= '#' and <= '[') or (>= ']' and <= '~'));
 

@@ -59,12 +59,25 @@ public interface IRefreshTokenStore
     /// </summary>
     Task<int> DropExpiredSealsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Revokes one family; returns false if it was unknown or already revoked.</summary>
+    /// <summary>
+    /// Revokes one family and records it for every node (a <see cref="RevocationKinds.Family"/> revocation: Latchkey refuses
+    /// its access tokens too); returns false if it was unknown or already revoked. Reuse detected by
+    /// <see cref="TryConsumeRefreshTokenAsync"/> does the same.
+    /// </summary>
     Task<bool> RevokeFamilyAsync(string familyId, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Revokes every live family of a user (disabled, password changed) and returns how many.</summary>
+    /// <summary>
+    /// Revokes every live family of a user (whose tokens were cut off: disabled, roles or password changed, logged out) and
+    /// returns how many. Recorded as the user's cut-off, not family by family.
+    /// </summary>
     Task<int> RevokeFamiliesOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Revokes every live family of a client (disabled or removed) and returns how many.</summary>
+    /// <summary>Revokes every live family of a client (disabled or removed) and returns how many. Recorded as the client's cut-off.</summary>
     Task<int> RevokeFamiliesOfClientAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> families past their absolute lifetime (with their tokens), and up to as many
+    /// expired tokens; returns how many rows went.
+    /// </summary>
+    Task<int> PurgeExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }

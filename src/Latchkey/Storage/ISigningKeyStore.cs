@@ -3,7 +3,7 @@ namespace Latchkey.Storage;
 /// <summary>Signing keys, current and past.</summary>
 public interface ISigningKeyStore
 {
-    /// <summary>Every key not retired before <paramref name="retiredAfter"/>, oldest activation first.</summary>
+    /// <summary>Every key not retired before <paramref name="retiredAfter"/>, revoked ones included, oldest activation first.</summary>
     Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken);
 
     Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken);
@@ -20,4 +20,34 @@ public interface ISigningKeyStore
     /// Retiring is one-way: a retired key never signs again.
     /// </summary>
     Task<bool> RetireAsync(string keyId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Revokes a key now (a leak), in one transaction under the rotation lock: it stops signing at <paramref name="at"/> and is
+    /// no longer published; the revocation is recorded for every node. When no other key would then be signing, another
+    /// signs from that moment: the earliest pending key, brought forward, or else <paramref name="replacement"/>, added
+    /// active at once. A pending key revoked before it signs leaves the keys it was to replace signing.
+    /// </summary>
+    Task<KeyRevocationResult> RevokeAsync(string keyId, DateTimeOffset at, SigningKeyRecord replacement, CancellationToken cancellationToken);
 }
+
+/// <summary>What <see cref="ISigningKeyStore.RevokeAsync"/> did.</summary>
+public enum KeyRevocationStatus
+{
+    /// <summary>Revoked; another key was signing already.</summary>
+    Revoked,
+
+    /// <summary>Revoked, and the earliest pending key signs from now.</summary>
+    RevokedPendingKeySignsNow,
+
+    /// <summary>Revoked, and the replacement key was added, signing from now.</summary>
+    RevokedReplacementAdded,
+
+    /// <summary>No key has that id.</summary>
+    NotFound,
+
+    /// <summary>The key was revoked already. Nothing changed.</summary>
+    AlreadyRevoked,
+}
+
+/// <summary>The outcome of a key revocation, and the key that signs once it is done (when it changed).</summary>
+public sealed record KeyRevocationResult(KeyRevocationStatus Status, string? SigningKeyId = null);

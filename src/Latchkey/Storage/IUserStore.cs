@@ -13,16 +13,21 @@ public interface IUserStore
     /// <summary>Adds the user unless the username is taken; returns false when it is.</summary>
     Task<bool> TryAddAsync(UserRecord user, CancellationToken cancellationToken);
 
-    /// <summary>Replaces the password hash. Returns false if the user does not exist.</summary>
-    Task<bool> SetPasswordHashAsync(string username, string passwordHash, DateTimeOffset changedAt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Changes one user atomically: the row is read under a lock, <paramref name="change"/> is applied to it, and its
+    /// password hash, password-change time, roles and disabled flag are written back, so that concurrent changes never
+    /// lose one another's update. With <paramref name="cutOff"/> (a <see cref="RevocationKinds.User"/> revocation of this
+    /// user), the user's <see cref="UserRecord.TokensValidAfter"/> becomes its <c>At</c> and it is recorded for every node,
+    /// in the same transaction. Returns the user before and after, or null when there is no such user.
+    /// </summary>
+    Task<UserUpdate?> UpdateAsync(string username, Func<UserRecord, UserRecord> change, Revocation? cutOff, CancellationToken cancellationToken);
 
     /// <summary>
     /// Replaces the hash only if it still equals <paramref name="expectedHash"/>: a login that upgrades an old hash
     /// must never overwrite a password that an admin changed in the meantime.
     /// </summary>
     Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken);
-
-    Task<bool> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken);
-
-    Task<bool> SetRolesAsync(string username, IReadOnlyList<string> roles, CancellationToken cancellationToken);
 }
+
+/// <summary>A user as it was before an <see cref="IUserStore.UpdateAsync"/> and as it is after.</summary>
+public sealed record UserUpdate(UserRecord Before, UserRecord After);

@@ -1,6 +1,9 @@
 namespace Latchkey.Storage;
 
-/// <summary>A user account. <see cref="Id"/> never changes and is the token's <c>sub</c>.</summary>
+/// <summary>
+/// A user account. <see cref="Id"/> never changes and is the token's <c>sub</c>. <see cref="TokensValidAfter"/>: Latchkey
+/// refuses this user's tokens issued at or before it (set by disabling, a role or password change, and logout).
+/// </summary>
 public sealed record UserRecord(
     string Id,
     string Username,
@@ -8,7 +11,8 @@ public sealed record UserRecord(
     IReadOnlyList<string> Roles,
     bool Disabled,
     DateTimeOffset CreatedAt,
-    DateTimeOffset PasswordChangedAt);
+    DateTimeOffset PasswordChangedAt,
+    DateTimeOffset? TokensValidAfter = null);
 
 /// <summary>
 /// A signing key. The private part is stored only encrypted (<see cref="ProtectedPrivateKey"/>); HMAC deployments
@@ -21,16 +25,14 @@ public sealed record SigningKeyRecord(
     byte[] ProtectedPrivateKey,
     DateTimeOffset CreatedAt,
     DateTimeOffset ActivatesAt,
-    DateTimeOffset? RetiredAt);
+    DateTimeOffset? RetiredAt,
+    DateTimeOffset? RevokedAt = null);
 
-/// <summary>What the login throttle knows about one attempt's username and address.</summary>
-public sealed record LoginFailureCounts(
-    int UserFailures,
-    DateTimeOffset? UserLastFailureAt,
-    int AddressFailuresInWindow,
-    DateTimeOffset? OldestAddressFailureInWindow);
-
-/// <summary>A registered (confidential) client. The secret is kept only as a hash.</summary>
+/// <summary>
+/// A client. Registered (confidential) clients keep their secret only as a hash; the built-in first-party client is
+/// public (<see cref="IsPublic"/>, no secret). <see cref="Introspection"/> says whether it may call <c>/introspect</c>:
+/// null (no), <c>any</c> (any token Latchkey issued) or <c>audience</c> (only tokens for its own audience).
+/// </summary>
 public sealed record ClientRecord(
     string ClientId,
     string SecretHash,
@@ -38,7 +40,9 @@ public sealed record ClientRecord(
     IReadOnlyList<string> Scopes,
     string? Audience,
     bool Disabled,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? Introspection = null,
+    bool IsPublic = false);
 
 /// <summary>Every refresh token descended from one login. Revoking it revokes them all.</summary>
 public sealed record RefreshFamilyRecord(
@@ -59,6 +63,36 @@ public sealed record RefreshTokenRecord(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset? SpentAt);
+
+/// <summary>
+/// Something Latchkey's own endpoints refuse tokens for, kept until every token it can refuse has expired
+/// (<paramref name="ExpiresAt"/>), and read by every node (<see cref="IRevocationStore"/>). For an access token
+/// (<see cref="RevocationKinds.AccessToken"/>, by <c>jti</c>), a login (<see cref="RevocationKinds.Family"/>, by refresh
+/// family id: tokens whose <c>sid</c> is it) and a key (<see cref="RevocationKinds.Key"/>, by <c>kid</c>), <paramref name="At"/>
+/// is when it was revoked; for a user or a client (by id), it is the cut-off: their tokens issued at or before it are refused.
+/// </summary>
+public sealed record Revocation(string Kind, string Id, DateTimeOffset At, DateTimeOffset ExpiresAt)
+{
+    /// <summary>
+    /// How long a revocation that is not of one access token is kept: the longest any access token can live (24 hours, the
+    /// most <see cref="LatchkeyOptions.AccessTokenLifetime"/> allows) and the clock leeway, so that it outlives every token it
+    /// refuses whatever the lifetime was when they were issued.
+    /// </summary>
+    public static readonly TimeSpan KeptFor = TimeSpan.FromHours(24) + TimeSpan.FromMinutes(1);
+
+    /// <summary>A revocation of a login, a user, a client or a key at <paramref name="at"/>, kept for <see cref="KeptFor"/>.</summary>
+    public static Revocation Of(string kind, string id, DateTimeOffset at) => new(kind, id, at, at + KeptFor);
+}
+
+/// <summary>The kinds of <see cref="Revocation"/>, as stored.</summary>
+public static class RevocationKinds
+{
+    public const string AccessToken = "jti";
+    public const string Family = "family";
+    public const string User = "user";
+    public const string Client = "client";
+    public const string Key = "key";
+}
 
 /// <summary>A security event, for the audit log. Never holds a password, secret or whole token.</summary>
 public sealed record AuditEvent(

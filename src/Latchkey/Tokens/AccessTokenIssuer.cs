@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Latchkey.Jose;
 using Latchkey.Keys;
@@ -9,16 +7,21 @@ using Microsoft.Extensions.Options;
 
 namespace Latchkey.Tokens;
 
-/// <summary>Who and what an access token is for. <paramref name="Audience"/> null means the configured default.</summary>
-public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null);
+/// <summary>
+/// Who and what an access token is for. <paramref name="Audience"/> null means the configured default;
+/// <paramref name="SessionId"/> is the login (refresh family) it comes from, if any.
+/// </summary>
+public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null,
+    string? SessionId = null);
 
 /// <summary>A freshly signed access token.</summary>
 public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn, string Algorithm);
 
 /// <summary>
 /// Signs access tokens in the RFC 9068 profile: header <c>typ: at+jwt</c> and <c>kid</c>; claims
-/// <c>iss sub aud exp iat jti client_id</c>, plus <c>scope</c>, <c>role</c> (always an array) and
-/// <c>preferred_username</c> when they apply.
+/// <c>iss sub aud exp iat jti client_id</c>, plus <c>scope</c>, <c>role</c> (always an array), <c>preferred_username</c>
+/// and <c>sid</c> (the login) when they apply. A token with the admin scope (<see cref="Scopes.Admin"/>) has Latchkey's
+/// own audience, its issuer, and no other.
 /// </summary>
 internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
@@ -28,10 +31,11 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
     {
         LatchkeyOptions o = options.Value;
         SigningKey key = keys.Current;
-        long now = time.GetUtcNow().ToUnixTimeSeconds();
+        DateTimeOffset issuedAt = time.GetUtcNow();
+        long now = issuedAt.ToUnixTimeSeconds();
         long lifetime = (long)o.AccessTokenLifetime.TotalSeconds;
-        // 128 random bits: unguessable, and unique enough to key a revocation list.
-        string jti = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
+        string jti = JwtIds.New(issuedAt);
+        string audience = Scopes.IncludesAdmin(subject.Scope) ? o.Issuer! : subject.Audience ?? o.Audience;
 
         var payload = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(payload, new JsonWriterOptions { Encoder = JwsWriter.Encoder }))
@@ -39,7 +43,7 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
             writer.WriteStartObject();
             writer.WriteString(LatchkeyClaims.Issuer, o.Issuer);
             writer.WriteString(LatchkeyClaims.Subject, subject.Subject);
-            writer.WriteString(LatchkeyClaims.Audience, subject.Audience ?? o.Audience);
+            writer.WriteString(LatchkeyClaims.Audience, audience);
             writer.WriteNumber(LatchkeyClaims.Expires, now + lifetime);
             writer.WriteNumber(LatchkeyClaims.IssuedAt, now);
             writer.WriteString(LatchkeyClaims.JwtId, jti);
@@ -48,6 +52,8 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
                 writer.WriteString(LatchkeyClaims.Scope, subject.Scope);
             if (subject.Username is not null)
                 writer.WriteString(LatchkeyClaims.PreferredUsername, subject.Username);
+            if (subject.SessionId is not null)
+                writer.WriteString(LatchkeyClaims.SessionId, subject.SessionId);
             writer.WriteStartArray(LatchkeyClaims.Role);
             foreach (string role in subject.Roles)
                 writer.WriteStringValue(role);

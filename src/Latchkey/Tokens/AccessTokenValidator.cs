@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Latchkey.Jose;
 using Latchkey.Keys;
-using Latchkey.Storage;
+using Latchkey.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Tokens;
@@ -12,7 +12,7 @@ namespace Latchkey.Tokens;
 /// <c>at+jwt</c> (RFC 8725 §3.11, RFC 9068 §4), and <c>iss</c>, <c>aud</c>, <c>exp</c>, <c>iat</c>, <c>sub</c>,
 /// <c>jti</c> must all be present and right.
 /// </summary>
-internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTokens revoked, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class AccessTokenValidator(SigningKeyRing keys, Revocations revocations, IOptions<LatchkeyOptions> options, TimeProvider time)
     : IDisposable
 {
     private readonly VerifiedAccessTokens _verified = new(options.Value.VerifiedTokenCacheSize, keys, time);
@@ -26,16 +26,17 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTok
     private static readonly string[] Required = ["exp", "iat", "sub", "jti"];
 
     /// <summary>
-    /// Returns the token's claims, or throws a <see cref="JwtException"/> saying why not. A token revoked through
-    /// <c>/revoke</c> fails too (on another node: from this node's next sync of the deny list, see <see cref="RevokedAccessTokens"/>). <paramref name="anyAudience"/> accepts the audiences of every client (introspection);
-    /// otherwise only the configured <see cref="LatchkeyOptions.Audience"/>.
+    /// Returns the token's claims, or throws a <see cref="JwtException"/> saying why not. A token Latchkey has taken back
+    /// fails too: revoked itself, or its login, or issued before its user's or client's cut-off (on another node than the one
+    /// that took it back: from this node's next sync, see <see cref="Revocations"/>). <paramref name="anyAudience"/> accepts
+    /// the audiences of every client (introspection); otherwise Latchkey's own endpoints accept the configured
+    /// <see cref="LatchkeyOptions.Audience"/> and Latchkey's own audience, its issuer (the admin tokens).
     /// </summary>
     public JsonElement Validate(string token, bool anyAudience)
     {
         JsonElement claims = VerifyOffline(token, anyAudience);
-        string jti = claims.GetProperty("jti").GetString() ?? "";
-        if (revoked.Contains(jti))
-            throw new JwtException(JwtFailure.Revoked, $"The token {jti} was revoked.");
+        if (revocations.Refusal(claims) is { } why)
+            throw new JwtException(JwtFailure.Revoked, $"The token was taken back: {why}.");
         return claims;
     }
 
@@ -50,8 +51,7 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTok
         var decodeOptions = new JwtDecodeOptions
         {
             Issuer = options.Value.Issuer,
-            Audience = anyAudience ? null : options.Value.Audience,
-            IgnoreAudience = anyAudience,
+            IgnoreAudience = true, // checked below: either of two audiences
             RequiredClaims = Required,
             Leeway = Leeway,
             TimeProvider = time,
@@ -59,12 +59,18 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, RevokedAccessTok
 
         using ParsedJws jws = Jwt.ReadAndVerify(token, ResolveKey, JwtAlgorithms.Supported, decodeOptions, rejectEmbeddedKeys: true);
         JsonElement claims = jws.Claims.Clone();
+        if (!anyAudience && !HasAudience(claims, options.Value.Audience) && !HasAudience(claims, options.Value.Issuer!))
+            throw new JwtInvalidAudienceException();
         if (!anyAudience)
             _verified.Add(token, claims, jws.KeyId!);
         return claims;
     }
 
     public void Dispose() => _verified.Dispose();
+
+    /// <summary>True when the token's <c>aud</c> (a string or an array, RFC 7519 §4.1.3) names <paramref name="audience"/>.</summary>
+    public static bool HasAudience(JsonElement claims, string audience) =>
+        claims.TryGetProperty(LatchkeyClaims.Audience, out JsonElement aud) && JwtClaimsValidator.AudienceContains(aud, audience);
 
     private JwsKey? ResolveKey(ParsedJws jws)
     {

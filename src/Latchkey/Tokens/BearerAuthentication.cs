@@ -35,7 +35,7 @@ internal sealed class BearerAuthenticationHandler(
 
         string token = header.Length > 7 && header[6] == ' ' ? header[7..].Trim() : "";
         if (token.Length == 0 || token.Contains(' '))
-            return Fail("invalid_request", "The Authorization header is not 'Bearer <token>'.");
+            return Fail(BearerErrors.InvalidRequest, "The Authorization header is not 'Bearer <token>'.");
 
         JsonElement claims;
         try
@@ -45,7 +45,7 @@ internal sealed class BearerAuthenticationHandler(
         catch (JwtException e)
         {
             Log.BearerTokenRefused(Logger, e.Failure, e.Message);
-            return Fail("invalid_token", "The access token is invalid, expired or revoked.");
+            return Fail(BearerErrors.InvalidToken, "The access token is invalid, expired or revoked.");
         }
 
         Context.Items[ClaimsItemKey] = claims;
@@ -85,8 +85,21 @@ internal sealed class BearerAuthenticationHandler(
         return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
     }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Problem(StatusCodes.Status403Forbidden, "Forbidden", "Your access token does not carry the role this endpoint needs.");
+    /// <summary>403, saying why; for a token without the scope the endpoint needs, with an RFC 6750 §3.1 <c>insufficient_scope</c> challenge.</summary>
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        string detail = "Your access token does not give access to this endpoint.";
+        string challenge = "Bearer realm=\"latchkey\"";
+        if (Context.Items[Endpoints.Admin.AdminAccessHandler.RefusalItemKey] is Endpoints.Admin.AdminRefusal refusal)
+        {
+            detail = refusal.Description;
+            if (refusal.Error is { } error)
+                challenge += $", error=\"{error}\", error_description=\"{refusal.Description}\", scope=\"{Scopes.Admin}\"";
+        }
+
+        Response.Headers.WWWAuthenticate = challenge;
+        return Problem(StatusCodes.Status403Forbidden, "Forbidden", detail);
+    }
 
     private Task Problem(int status, string title, string detail)
     {

@@ -20,8 +20,8 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
 
     private const int RandomBytes = 32;
 
-    /// <summary>Starts a family for a fresh login and returns its first token.</summary>
-    public async Task<string> StartFamilyAsync(string userId, string clientId, string? scope, CancellationToken cancellationToken)
+    /// <summary>Starts a family for a fresh login and returns its first token and the family's id (the login's <c>sid</c>).</summary>
+    public async Task<(string Token, string FamilyId)> StartFamilyAsync(string userId, string clientId, string? scope, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
         RefreshTokenOptions o = options.Value.RefreshTokens;
@@ -29,7 +29,7 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
         var family = new RefreshFamilyRecord(familyId, userId, clientId, now, now + o.AbsoluteLifetime, RevokedAt: null);
         string token = Generate();
         await store.AddFamilyAsync(family, Record(token, family, scope, now), cancellationToken);
-        return token;
+        return (token, familyId);
     }
 
     /// <summary>A new token in the same family, expiring a sliding lifetime from now but never after the family.</summary>

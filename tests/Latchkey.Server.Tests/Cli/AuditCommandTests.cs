@@ -39,7 +39,7 @@ public sealed class AuditCommandTests : IDisposable
         Assert.Equal(0, (await RunAsync(["keys", "rotate"])).ExitCode);
 
         JsonElement[] events = await AuditJsonAsync();
-        Assert.Equal(["user_added", "login_failed", "user_disabled", "key_rotated"], events.Select(e => Field(e, "type")));
+        Assert.Equal(["user_added", "login_failed", "user_disabled", "tokens_cut_off", "key_rotated"], events.Select(e => Field(e, "type")));
         Assert.All(events, e =>
         {
             foreach (string name in new[] { "time", "type", "subject", "client", "address", "outcome" })
@@ -51,8 +51,8 @@ public sealed class AuditCommandTests : IDisposable
         Assert.Equal(("cli", "alice", "success"), (Field(events[2], "actor"), Field(events[2], "subject"), Field(events[2], "outcome")));
         Assert.Equal("cli", Field(events[3], "actor"));
 
-        Assert.Equal(["user_added", "login_failed", "user_disabled"], (await AuditJsonAsync("--user", "Alice")).Select(e => Field(e, "type")));
-        Assert.Equal(4, (await AuditJsonAsync("--since", "1h")).Length);
+        Assert.Equal(["user_added", "login_failed", "user_disabled", "tokens_cut_off"], (await AuditJsonAsync("--user", "Alice")).Select(e => Field(e, "type")));
+        Assert.Equal(5, (await AuditJsonAsync("--since", "1h")).Length);
         Assert.Empty(await AuditJsonAsync("--since", "2099-01-01T00:00:00Z"));
     }
 

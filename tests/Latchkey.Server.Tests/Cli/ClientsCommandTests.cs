@@ -50,8 +50,9 @@ public sealed partial class ClientsCommandTests : IDisposable
         CliResult result = await RunOkAsync("clients", "list");
         string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.StartsWith("CLIENT_ID", lines[0]);
+        // The built-in first-party client is always listed; these tests are about the registered ones.
         return lines.Skip(1).Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(p => new ListedClient(p[0], p[1], p[2], p[3], p[4])).ToList();
+            .Select(p => new ListedClient(p[0], p[1], p[2], p[3], p[4])).Where(c => c.ClientId != "default").ToList();
     }
 
     private async Task<string?> StoredHashAsync(string clientId)
@@ -115,6 +116,63 @@ public sealed partial class ClientsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_WithIntrospect_StoresThePermissionAndListShowsIt()
+    {
+        await RunOkAsync("clients", "add", "gateway", "--grant", "client_credentials", "--introspect");
+        await RunOkAsync("clients", "add", "billing-gw", "--grant", "client_credentials", "--introspect", "audience");
+        await RunOkAsync("clients", "add", "plain", "--grant", "client_credentials");
+
+        List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath, "SELECT client_id, introspection FROM clients WHERE is_public = 0 ORDER BY client_id");
+        Assert.Equal([["billing-gw", "audience"], ["gateway", "any"], ["plain", null]], rows.Select(r => r.ToArray()));
+        CliResult list = await RunOkAsync("clients", "list");
+        Assert.Matches(@"(?m)^gateway\s.*\sany$", list.Stdout);
+    }
+
+    [Fact]
+    public async Task Add_UnknownIntrospectPermission_Exit2()
+    {
+        CliResult result = await RunAsync(["clients", "add", "gateway", "--grant", "client_credentials", "--introspect", "all"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("not an introspection permission", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Add_IdShapedLikeAUserId_Exit2()
+    {
+        CliResult result = await RunAsync(["clients", "add", Guid.CreateVersion7().ToString(), "--grant", "client_credentials"]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("form of a user id", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Scopes_AddAndRemove_StoredAtomicallyAndPrinted()
+    {
+        await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--scope", "a", "--scope", "b");
+
+        CliResult result = await RunOkAsync("clients", "scopes", "reports", "--add", "c", "--remove", "a");
+
+        Assert.Contains("reports: scopes b,c", result.Stdout);
+        Assert.Equal("b,c", Assert.Single(await ListAsync()).Scopes);
+        CliResult unknown = await RunAsync(["clients", "scopes", "ghost", "--add", "c"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("No client named 'ghost'", unknown.Stderr);
+    }
+
+    [Fact]
+    public async Task DisableDefault_TheFirstPartyClientIsListedDisabled()
+    {
+        await RunOkAsync("clients", "disable", "default");
+
+        CliResult list = await RunOkAsync("clients", "list");
+        Assert.Matches(@"(?m)^default\s+disabled\s+password,refresh_token\s", list.Stdout);
+        CliResult remove = await RunAsync(["clients", "remove", "default"]);
+        Assert.Equal(2, remove.ExitCode);
+        Assert.Contains("disable it instead", remove.Stderr);
+    }
+
+    [Fact]
     public async Task RotateSecret_KnownClient_PrintsANewSecretOnceAndStoresOnlyItsHash()
     {
         string old = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json")).Secret;
@@ -168,7 +226,7 @@ public sealed partial class ClientsCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(reason, result.Stderr);
         Assert.Equal("", result.Stdout);
-        Assert.Empty(await Database.QueryAsync(_folder.DatabasePath, "SELECT client_id FROM clients"));
+        Assert.Empty(await Database.QueryAsync(_folder.DatabasePath, "SELECT client_id FROM clients WHERE is_public = 0"));
     }
 
     [Fact]
@@ -215,7 +273,8 @@ public sealed partial class ClientsCommandTests : IDisposable
         List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath, "SELECT type, actor, client_id FROM audit_events ORDER BY id");
 
         Assert.Equal(
-            [["client_added", "cli", "reports"], ["client_secret_rotated", "cli", "reports"], ["client_disabled", "cli", "reports"], ["client_removed", "cli", "reports"]],
+            [["client_added", "cli", "reports"], ["client_secret_rotated", "cli", "reports"], ["client_disabled", "cli", "reports"], ["tokens_cut_off", "cli", "reports"],
+             ["client_removed", "cli", "reports"], ["tokens_cut_off", "cli", "reports"]],
             rows.Select(r => r.Select(v => (string?)v).ToArray()));
     }
 

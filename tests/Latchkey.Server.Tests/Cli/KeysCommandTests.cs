@@ -64,6 +64,48 @@ public sealed class KeysCommandTests : IDisposable
         Assert.Equal(2, await KeyCountAsync(http));
     }
 
+    [Fact]
+    public async Task Keys_RevokedByTheCli_TheRunningServerDropsItAndRefusesItsTokensWithinTheRevocationInterval()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder, environment: new Dictionary<string, string?>
+        {
+            ["LATCHKEY__REVOCATIONREFRESHINTERVAL"] = "00:00:00.2",
+        });
+        Assert.Equal(0, (await LatchkeyCli.RunAsync(["users", "add", "alice", "--password-stdin", "--data-dir", _folder.Data], "alices-password-1\n")).ExitCode);
+        string token = await TokenAsync(server);
+        string kid = JsonDocument.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(token.Split('.')[0])).RootElement.GetProperty("kid").GetString()!;
+
+        CliResult revoked = await RunAsync("keys", "revoke", kid);
+        Assert.True(revoked.ExitCode == 0, revoked.ToString());
+        Assert.Contains("signs from now", revoked.Stdout);
+        Assert.Contains("revoked", (await RunAsync("keys", "list")).Stdout);
+
+        // Bounded: the server re-reads the revocations every 0.2 s here.
+        for (int i = 0; i < 100 && await MeStatusAsync(server.Http, token) == System.Net.HttpStatusCode.OK; i++)
+            await Task.Delay(100);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await MeStatusAsync(server.Http, token));
+        Assert.DoesNotContain(kid, await server.Http.GetStringAsync("/.well-known/jwks.json"));
+        string fresh = await TokenAsync(server);
+        Assert.Equal(System.Net.HttpStatusCode.OK, await MeStatusAsync(server.Http, fresh));
+        Assert.Equal(2, (await RunAsync("keys", "revoke", kid)).ExitCode);
+    }
+
+    private static async Task<string> TokenAsync(LatchkeyServer server)
+    {
+        using HttpResponseMessage response = await server.PasswordGrantAsync("alice", "alices-password-1");
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    private static async Task<System.Net.HttpStatusCode> MeStatusAsync(HttpClient http, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/me");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using HttpResponseMessage response = await http.SendAsync(request);
+        return response.StatusCode;
+    }
+
     private static async Task<int> KeyCountAsync(HttpClient http) =>
         JsonDocument.Parse(await http.GetStringAsync("/.well-known/jwks.json")).RootElement.GetProperty("keys").GetArrayLength();
 }

@@ -39,6 +39,33 @@ public sealed class UsersWhileServingTests : IDisposable
     }
 
     [Fact]
+    public async Task UsersLogout_WhileServing_TheServerRefusesTheUsersTokensWithinTheRevocationInterval()
+    {
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder, environment: new Dictionary<string, string?>
+        {
+            ["LATCHKEY__REVOCATIONREFRESHINTERVAL"] = "00:00:00.2",
+        });
+        await RunOkAsync(["users", "add", "carol", "--password-stdin"], Password + "\n");
+        string token = await AccessTokenAsync(server, "carol", Password);
+        Assert.Equal(HttpStatusCode.OK, await MeStatusAsync(server, token));
+
+        await RunOkAsync(["users", "logout", "carol"]);
+
+        // Bounded: the server re-reads the revocations every 0.2 s here.
+        for (int i = 0; i < 100 && await MeStatusAsync(server, token) == HttpStatusCode.OK; i++)
+            await Task.Delay(100);
+        Assert.Equal(HttpStatusCode.Unauthorized, await MeStatusAsync(server, token));
+        await Task.Delay(5); // a login in the same millisecond as the cut-off is refused too
+        Assert.Equal(HttpStatusCode.OK, await MeStatusAsync(server, await AccessTokenAsync(server, "carol", Password)));
+    }
+
+    private static async Task<HttpStatusCode> MeStatusAsync(LatchkeyServer server, string token)
+    {
+        using HttpResponseMessage response = await GetAsync(server, "me", token);
+        return response.StatusCode;
+    }
+
+    [Fact]
     public async Task UserAddedDisabledAndEnabled_WhileServing_TokenEndpointFollowsEachChange()
     {
         await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
@@ -69,7 +96,7 @@ public sealed class UsersWhileServingTests : IDisposable
         await RunOkAsync(["users", "add", "carol", "--password-stdin"], Password + "\n");
         await RunOkAsync(["users", "add", "ada", "--role", "admin", "--password-stdin"], "adas-password-1\n");
         string carol = await AccessTokenAsync(server, "carol", Password);
-        string ada = await AccessTokenAsync(server, "ada", "adas-password-1");
+        string ada = await AccessTokenAsync(server, "ada", "adas-password-1", "latchkey:admin");
 
         using (HttpResponseMessage me = await GetAsync(server, "me", carol))
         {
@@ -93,9 +120,9 @@ public sealed class UsersWhileServingTests : IDisposable
             Assert.True(admin.StatusCode == HttpStatusCode.OK, await admin.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
-    private static async Task<string> AccessTokenAsync(LatchkeyServer server, string username, string password)
+    private static async Task<string> AccessTokenAsync(LatchkeyServer server, string username, string password, string? scope = null)
     {
-        using HttpResponseMessage response = await server.PasswordGrantAsync(username, password);
+        using HttpResponseMessage response = await server.PasswordGrantAsync(username, password, scope);
         await AssertTokenIssuedAsync(response);
         using JsonDocument json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         return json.RootElement.GetProperty("access_token").GetString()!;

@@ -33,12 +33,13 @@ internal sealed class LatchkeyServer : IAsyncDisposable
     }
 
     /// <summary>POST /token with the password grant.</summary>
-    public Task<HttpResponseMessage> PasswordGrantAsync(string username, string password) =>
+    public Task<HttpResponseMessage> PasswordGrantAsync(string username, string password, string? scope = null) =>
         Http.PostAsync("token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "password",
             ["username"] = username,
             ["password"] = password,
+            ["scope"] = scope ?? "",
         }), TestContext.Current.CancellationToken);
 
     public async ValueTask DisposeAsync()

@@ -34,7 +34,7 @@ public sealed class CachingClientStoreTests : IAsyncLifetime
     [Fact]
     public async Task DisabledElsewhere_RefusedOnceTheLifetimeHasPassed()
     {
-        Assert.True(await Database.SetDisabledAsync("billing", true, Ct));
+        Assert.NotNull(await Database.UpdateAsync("billing", c => c with { Disabled = true }, null, Ct));
 
         _server.Time.Advance(TimeSpan.FromSeconds(4.9));
         await HttpAssert.OkJsonAsync(await TokenAsync(_secret));
@@ -47,7 +47,7 @@ public sealed class CachingClientStoreTests : IAsyncLifetime
     {
         string fresh = Latchkey.Clients.ClientSecrets.Generate();
         SecretsSeen.Record(fresh, "a client secret");
-        Assert.True(await Database.SetSecretHashAsync("billing", Latchkey.Clients.ClientSecrets.Hash(fresh), Ct));
+        Assert.NotNull(await Database.UpdateAsync("billing", c => c with { SecretHash = Latchkey.Clients.ClientSecrets.Hash(fresh) }, null, Ct));
 
         _server.Time.Advance(TimeSpan.FromSeconds(5));
         await HttpAssert.OAuthErrorAsync(await TokenAsync(_secret), HttpStatusCode.Unauthorized, "invalid_client");

@@ -10,13 +10,100 @@ public sealed class LoginThrottleTests
     private const string Password = "correct horse battery";
 
     [Fact]
-    public void Options_Defaults_AreTenPerUserAndHundredPerAddressInFifteenMinutes()
+    public void Options_Defaults_AreTenPerUserAndAddressFiftyPerUserAndHundredPerAddressInFifteenMinutes()
     {
         var options = new LoginThrottleOptions();
 
-        Assert.Equal(10, options.UserFailureThreshold);
+        Assert.Equal(10, options.FailureThreshold);
+        Assert.Equal((50, TimeSpan.FromMinutes(15), TimeSpan.FromDays(30)), (options.UsernameFailureThreshold, options.UsernameWindow, options.KnownAddressLifetime));
         Assert.Equal(100, options.AddressFailureThreshold);
         Assert.Equal(TimeSpan.FromMinutes(15), options.AddressWindow);
+    }
+
+    [Fact]
+    public async Task Pair_TenFailuresFromOneAddress_DoNotLockTheOwnerOutFromAnother()
+    {
+        // Anyone could otherwise keep any account locked with one request every few minutes.
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        using HttpClient attacker = server.CreateClient("127.0.0.2");
+        await FailAsync(server, "alice", 10, attacker);
+        using (HttpResponseMessage locked = await server.PostTokenAsync("alice", Password, client: attacker))
+            await HttpAssert.OAuthErrorAsync(locked, HttpStatusCode.TooManyRequests, "slow_down");
+
+        using HttpResponseMessage owner = await server.PostTokenAsync("alice", Password);
+
+        Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
+    }
+
+    [Fact]
+    public async Task Username_GuessesSpreadOverManyAddresses_LockItEverywhereButWhereItsOwnerLoggedIn()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.LoginThrottle.UsernameFailureThreshold = 6);
+        await server.AddUserAsync("alice", Password);
+        await server.GetAccessTokenAsync("alice", Password); // from 127.0.0.1: an address alice logs in from
+        for (int i = 0; i < 6; i++)
+        {
+            using HttpClient guesser = server.CreateClient($"127.0.1.{i + 1}");
+            await FailAsync(server, "alice", 1, guesser); // one guess per address: never a pair's lock
+        }
+
+        using HttpClient newAddress = server.CreateClient("127.0.2.1");
+        using HttpResponseMessage elsewhere = await server.PostTokenAsync("alice", Password, client: newAddress);
+        await HttpAssert.OAuthErrorAsync(elsewhere, HttpStatusCode.TooManyRequests, "slow_down");
+        Assert.Equal(TimeSpan.FromMinutes(15), elsewhere.Headers.RetryAfter?.Delta);
+
+        using HttpResponseMessage owner = await server.PostTokenAsync("alice", Password);
+        Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
+        // The window slides: once the guesses are older than it, every address may try again.
+        server.Time.Advance(TimeSpan.FromMinutes(15));
+        using HttpResponseMessage later = await server.PostTokenAsync("alice", Password, client: newAddress);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+    }
+
+    [Fact]
+    public async Task Username_KnownAddress_StopsBeingKnownAfterItsLifetime()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.LoginThrottle.UsernameFailureThreshold = 3;
+            o.LoginThrottle.KnownAddressLifetime = TimeSpan.FromDays(1);
+        });
+        await server.AddUserAsync("alice", Password);
+        await server.GetAccessTokenAsync("alice", Password);
+        server.Time.Advance(TimeSpan.FromDays(1));
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpClient guesser = server.CreateClient($"127.0.1.{i + 1}");
+            await FailAsync(server, "alice", 1, guesser);
+        }
+
+        using HttpResponseMessage owner = await server.PostTokenAsync("alice", Password);
+
+        await HttpAssert.OAuthErrorAsync(owner, HttpStatusCode.TooManyRequests, "slow_down");
+    }
+
+    [Fact]
+    public async Task Locked_RefusedAttempts_CostNoAuditEventOrLogLineEach()
+    {
+        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await FailAsync(server, "alice", 10);
+        int auditEvents = (await server.Services.GetRequiredService<Latchkey.Storage.IAuditLog>().ReadAsync(DateTimeOffset.MinValue, CancellationToken.None)).Count;
+        int logged = server.Logs.Count;
+
+        for (int i = 0; i < 20; i++)
+        {
+            using HttpResponseMessage refused = await server.PostTokenAsync("alice", Password);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+
+        Assert.Equal(auditEvents, (await server.Services.GetRequiredService<Latchkey.Storage.IAuditLog>().ReadAsync(DateTimeOffset.MinValue, CancellationToken.None)).Count);
+        // Each refusal writes the OAuth error's line (1001, as every refused token request does); Latchkey writes nothing else above Debug.
+        string[] latchkeyLines = server.Logs.Skip(logged)
+            .Where(l => !l.StartsWith("Debug", StringComparison.Ordinal) && l.Split(' ')[1].StartsWith("Latchkey", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(20, latchkeyLines.Length);
+        Assert.All(latchkeyLines, l => Assert.Contains("[1001] Token request refused: slow_down", l));
     }
 
     [Fact]
@@ -170,11 +257,11 @@ public sealed class LoginThrottleTests
         await server.GetAccessTokenAsync("alice", Password);
     }
 
-    private static async Task FailAsync(LatchkeyTestServer server, string username, int times)
+    private static async Task FailAsync(LatchkeyTestServer server, string username, int times, HttpClient? client = null)
     {
         for (int i = 0; i < times; i++)
         {
-            using HttpResponseMessage response = await server.PostTokenAsync(username, "wrong password " + i);
+            using HttpResponseMessage response = await server.PostTokenAsync(username, "wrong password " + i, client: client);
             await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
         }
     }

@@ -23,7 +23,7 @@ public sealed class MetricsTests
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
         {
-            o.LoginThrottle.UserFailureThreshold = 2;
+            o.LoginThrottle.FailureThreshold = 2;
             o.RefreshTokens.ReuseWindow = TimeSpan.Zero;
         });
         await server.AddUserAsync("alice", Password);

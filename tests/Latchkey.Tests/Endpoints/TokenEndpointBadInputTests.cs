@@ -205,10 +205,12 @@ public sealed class TokenEndpointBadInputTests : IAsyncLifetime
 
         IReadOnlyList<UserRecord> after = await _server.Services.GetRequiredService<IUserStore>().ListAsync(CancellationToken.None);
         Assert.Equal(before, after, (x, y) => x.Id == y.Id && x.PasswordHash == y.PasswordHash && x.Disabled == y.Disabled && x.Roles.SequenceEqual(y.Roles));
-        LoginFailureCounts counts = await _server.Services.GetRequiredService<ILoginFailureStore>()
-            .GetAsync(Latchkey.Accounts.LoginThrottle.UserKey("alice"), "127.0.0.1", DateTimeOffset.MinValue, CancellationToken.None);
-        Assert.Equal(0, counts.UserFailures);
-        Assert.Equal(0, counts.AddressFailuresInWindow);
+        LoginThrottleCounts counts = await _server.Services.GetRequiredService<ILoginThrottleStore>().ReadAsync(
+            _server.Services.GetRequiredService<Latchkey.Accounts.LoginThrottle>().UserKey("alice"), "127.0.0.1",
+            DateTimeOffset.MinValue, DateTimeOffset.MinValue, DateTimeOffset.MinValue, CancellationToken.None);
+        Assert.Equal(0, counts.StreakFailures);
+        Assert.Equal(0, counts.UsernameFailures);
+        Assert.Equal(0, counts.AddressFailures);
         await _server.GetAccessTokenAsync("alice", "correct horse battery");
     }
 

@@ -79,11 +79,27 @@ public sealed class RefreshTokenGrantTests : IAsyncLifetime
     public async Task Refresh_CarriesTheUsersCurrentRoles()
     {
         (_, string refresh) = await _server.LoginAsync("alice", Password);
-        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("alice", ["admin"], ["staff"], "test", CancellationToken.None);
+        // Roles as stored now, changed without ending the login (an admin's change would end it: see the next test).
+        await _server.Services.GetRequiredService<Latchkey.Storage.IUserStore>().UpdateAsync("alice", u => u with { Roles = ["admin"] }, null, CancellationToken.None);
 
         (string access, _) = await OAuthRequests.PairAsync(await _server.RefreshAsync(refresh));
 
         Assert.Equal(["admin"], HttpAssert.Part(access, 1).GetProperty("role").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task Refresh_AfterAnAdminChangedTheRoles_TheLoginHasEndedAndANewOneCarriesThem()
+    {
+        (string oldAccess, string refresh) = await _server.LoginAsync("alice", Password);
+        _server.Time.Advance(TimeSpan.FromMilliseconds(1));
+        await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("alice", ["admin"], ["staff"], "test", CancellationToken.None);
+
+        await HttpAssert.OAuthErrorAsync(await _server.RefreshAsync(refresh), HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _server.GetWithBearerAsync("/me", oldAccess)).StatusCode);
+        _server.Time.Advance(TimeSpan.FromMilliseconds(1));
+        (string access, _) = await _server.LoginAsync("alice", Password);
+        Assert.Equal(["admin"], HttpAssert.Part(access, 1).GetProperty("role").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal(HttpStatusCode.OK, (await _server.GetWithBearerAsync("/me", access)).StatusCode);
     }
 
     [Fact]

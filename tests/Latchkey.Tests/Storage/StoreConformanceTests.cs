@@ -28,9 +28,9 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     private IUserStore Users => Services.GetRequiredService<IUserStore>();
     private IClientStore Clients => Services.GetRequiredService<IClientStore>();
     private ISigningKeyStore Keys => Services.GetRequiredService<ISigningKeyStore>();
-    private ILoginFailureStore LoginFailures => Services.GetRequiredService<ILoginFailureStore>();
+    private ILoginThrottleStore Throttle => Services.GetRequiredService<ILoginThrottleStore>();
     private IRefreshTokenStore RefreshTokens => Services.GetRequiredService<IRefreshTokenStore>();
-    private IAccessTokenDenyList DenyList => Services.GetRequiredService<IAccessTokenDenyList>();
+    private IRevocationStore Revocations => Services.GetRequiredService<IRevocationStore>();
     private IAuditLog Audit => Services.GetRequiredService<IAuditLog>();
 
     /// <summary>Makes a fresh, empty database and returns the options that point Latchkey at it. May be called more than once.</summary>
@@ -137,17 +137,33 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Users_SetPasswordHash_ReplacesTheHashAndTheChangedTime()
+    public async Task Users_UpdatePassword_ReplacesTheHashAndTheChangedTime()
     {
         await Users.TryAddAsync(User("alice"), Ct);
 
-        Assert.True(await Users.SetPasswordHashAsync("alice", "$argon2id$new", T0.AddDays(3), Ct));
+        UserUpdate? update = await Users.UpdateAsync("alice", u => u with { PasswordHash = "$argon2id$new", PasswordChangedAt = T0.AddDays(3) }, null, Ct);
 
         UserRecord stored = (await Users.FindByUsernameAsync("alice", Ct))!;
         Assert.Equal("$argon2id$new", stored.PasswordHash);
         Assert.Equal(T0.AddDays(3), stored.PasswordChangedAt);
         Assert.Equal(T0, stored.CreatedAt);
-        Assert.False(await Users.SetPasswordHashAsync("bob", "$argon2id$new", T0, Ct));
+        Assert.Null(stored.TokensValidAfter);
+        Assert.Equal(stored, update!.After with { Roles = stored.Roles });
+        Assert.Equal("$argon2id$v=19$m=19456,t=2,p=1$alice", update.Before.PasswordHash);
+        Assert.Null(await Users.UpdateAsync("bob", u => u with { PasswordHash = "$argon2id$new" }, null, Ct));
+    }
+
+    [Fact]
+    public async Task Users_Update_NeverChangesIdNameOrCreation()
+    {
+        UserRecord alice = User("alice");
+        await Users.TryAddAsync(alice, Ct);
+
+        await Users.UpdateAsync("alice", u => u with { Id = "other", Username = "mallory", CreatedAt = T0.AddDays(1), Disabled = true }, null, Ct);
+
+        UserRecord stored = (await Users.FindByUsernameAsync("alice", Ct))!;
+        Assert.Equal((alice.Id, "alice", T0, true), (stored.Id, stored.Username, stored.CreatedAt, stored.Disabled));
+        Assert.Null(await Users.FindByUsernameAsync("mallory", Ct));
     }
 
     [Fact]
@@ -169,7 +185,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     {
         UserRecord alice = User("alice");
         await Users.TryAddAsync(alice, Ct);
-        await Users.SetPasswordHashAsync("alice", "$argon2id$set-by-admin", T0.AddHours(1), Ct);
+        await Users.UpdateAsync("alice", u => u with { PasswordHash = "$argon2id$set-by-admin", PasswordChangedAt = T0.AddHours(1) }, null, Ct);
 
         bool upgraded = await Users.TryUpgradePasswordHashAsync("alice", alice.PasswordHash, "$argon2id$stale-upgrade", Ct);
 
@@ -179,27 +195,53 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Users_SetDisabled_TurnsOffAndOnAgain()
+    public async Task Users_UpdateDisabled_TurnsOffAndOnAgain()
     {
         await Users.TryAddAsync(User("alice"), Ct);
 
-        Assert.True(await Users.SetDisabledAsync("alice", true, Ct));
+        Assert.True((await Users.UpdateAsync("alice", u => u with { Disabled = true }, null, Ct))!.After.Disabled);
         Assert.True((await Users.FindByUsernameAsync("alice", Ct))!.Disabled);
-        Assert.True(await Users.SetDisabledAsync("alice", false, Ct));
+        await Users.UpdateAsync("alice", u => u with { Disabled = false }, null, Ct);
         Assert.False((await Users.FindByUsernameAsync("alice", Ct))!.Disabled);
-        Assert.False(await Users.SetDisabledAsync("bob", true, Ct));
     }
 
     [Fact]
-    public async Task Users_SetRoles_ReplacesAllRoles()
+    public async Task Users_UpdateRoles_ReplacesAllRoles()
     {
         await Users.TryAddAsync(User("alice", "staff"), Ct);
 
-        Assert.True(await Users.SetRolesAsync("alice", ["admin", "auditor"], Ct));
+        await Users.UpdateAsync("alice", u => u with { Roles = ["admin", "auditor"] }, null, Ct);
         Assert.Equal(["admin", "auditor"], (await Users.FindByUsernameAsync("alice", Ct))!.Roles);
-        Assert.True(await Users.SetRolesAsync("alice", [], Ct));
+        await Users.UpdateAsync("alice", u => u with { Roles = [] }, null, Ct);
         Assert.Empty((await Users.FindByUsernameAsync("alice", Ct))!.Roles);
-        Assert.False(await Users.SetRolesAsync("bob", ["admin"], Ct));
+    }
+
+    [Fact]
+    public async Task Users_20ConcurrentRoleChanges_NoneIsLost()
+    {
+        UserRecord alice = User("alice", "keep");
+        await Users.TryAddAsync(alice, Ct);
+        string[] added = Enumerable.Range(0, 20).Select(i => "role" + i).ToArray();
+
+        // Each adds its own role and removes "keep" (which nobody adds back): a read-modify-write race would lose roles.
+        await Task.WhenAll(added.Select(role => Task.Run(() =>
+            Users.UpdateAsync("alice", u => u with { Roles = u.Roles.Where(r => r != "keep").Append(role).ToArray() }, null, Ct))));
+
+        Assert.Equal(added.Order(), (await Users.FindByUsernameAsync("alice", Ct))!.Roles.Order());
+    }
+
+    [Fact]
+    public async Task Users_UpdateWithACutOff_SetsTokensValidAfterAndRecordsItForEveryNode()
+    {
+        UserRecord alice = User("alice");
+        await Users.TryAddAsync(alice, Ct);
+        Revocation cutOff = Revocation.Of(RevocationKinds.User, alice.Id, T0.AddMinutes(5));
+
+        UserUpdate update = (await Users.UpdateAsync("alice", u => u with { Disabled = true }, cutOff, Ct))!;
+
+        Assert.Equal(T0.AddMinutes(5), update.After.TokensValidAfter);
+        Assert.Equal(T0.AddMinutes(5), (await Users.FindByIdAsync(alice.Id, Ct))!.TokensValidAfter);
+        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0.AddMinutes(5), Ct));
     }
 
     // ---- Clients -----------------------------------------------------------------------------------------------------------
@@ -210,7 +252,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     [Fact]
     public async Task Clients_Added_AreFoundWithEveryField()
     {
-        var reports = new ClientRecord("reports", "hash", ["client_credentials", "refresh_token"], ["api"], "billing-api", Disabled: true, T0);
+        var reports = new ClientRecord("reports", "hash", ["client_credentials", "refresh_token"], ["api"], "billing-api", Disabled: true, T0, "audience");
 
         Assert.True(await Clients.TryAddAsync(reports, Ct));
         Assert.True(await Clients.TryAddAsync(Client("no-audience"), Ct));
@@ -222,8 +264,22 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal("billing-api", found.Audience);
         Assert.True(found.Disabled);
         Assert.Equal(T0, found.CreatedAt);
-        Assert.Null((await Clients.FindAsync("no-audience", Ct))!.Audience);
+        Assert.Equal("audience", found.Introspection);
+        Assert.False(found.IsPublic);
+        ClientRecord plain = (await Clients.FindAsync("no-audience", Ct))!;
+        Assert.Null(plain.Audience);
+        Assert.Null(plain.Introspection);
         Assert.Null(await Clients.FindAsync("unknown", Ct));
+    }
+
+    [Fact]
+    public async Task Clients_FirstParty_IsARowOfItsOwnAfterMigrationPublicAndEnabled()
+    {
+        ClientRecord firstParty = (await Clients.FindAsync("default", Ct))!;
+
+        Assert.True(firstParty.IsPublic);
+        Assert.False(firstParty.Disabled);
+        Assert.Equal("", firstParty.SecretHash);
     }
 
     [Fact]
@@ -242,41 +298,66 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         foreach (string id in new[] { "web", "reports_v2", "Reports", "reports-v1", "billing" })
             await Clients.TryAddAsync(Client(id), Ct);
 
-        // By bytes, whatever the database's locale: upper case before lower case, '-' before '_'.
-        Assert.Equal(["Reports", "billing", "reports-v1", "reports_v2", "web"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
+        // By bytes, whatever the database's locale: upper case before lower case, '-' before '_'. "default" is the first-party client's row.
+        Assert.Equal(["Reports", "billing", "default", "reports-v1", "reports_v2", "web"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
     }
 
     [Fact]
-    public async Task Clients_SetSecretHashAndDisabled_ChangeOnlyThatClient()
+    public async Task Clients_Update_ChangesOnlyThatClient()
     {
         await Clients.TryAddAsync(Client("reports"), Ct);
         await Clients.TryAddAsync(Client("web"), Ct);
 
-        Assert.True(await Clients.SetSecretHashAsync("reports", "rotated", Ct));
-        Assert.True(await Clients.SetDisabledAsync("reports", true, Ct));
+        ClientUpdate update = (await Clients.UpdateAsync("reports", c => c with { SecretHash = "rotated", Disabled = true, Scopes = ["read"], Introspection = "any" },
+            null, Ct))!;
 
         ClientRecord reports = (await Clients.FindAsync("reports", Ct))!;
-        Assert.Equal("rotated", reports.SecretHash);
-        Assert.True(reports.Disabled);
+        Assert.Equal(reports, update.After with { GrantTypes = reports.GrantTypes, Scopes = reports.Scopes });
+        Assert.Equal(("rotated", true, "any"), (reports.SecretHash, reports.Disabled, reports.Introspection));
+        Assert.Equal(["read"], reports.Scopes);
+        Assert.Equal("secret-hash-reports", update.Before.SecretHash);
         ClientRecord web = (await Clients.FindAsync("web", Ct))!;
         Assert.Equal("secret-hash-web", web.SecretHash);
         Assert.False(web.Disabled);
-        Assert.True(await Clients.SetDisabledAsync("reports", false, Ct));
-        Assert.False((await Clients.FindAsync("reports", Ct))!.Disabled);
-        Assert.False(await Clients.SetSecretHashAsync("unknown", "x", Ct));
-        Assert.False(await Clients.SetDisabledAsync("unknown", true, Ct));
+        Assert.Null(await Clients.UpdateAsync("unknown", c => c with { Disabled = true }, null, Ct));
     }
 
     [Fact]
-    public async Task Clients_Removed_AreGoneAndASecondRemoveIsFalse()
+    public async Task Clients_20ConcurrentScopeChanges_NoneIsLost()
     {
         await Clients.TryAddAsync(Client("reports"), Ct);
+        string[] added = Enumerable.Range(0, 20).Select(i => "scope" + i).ToArray();
 
-        Assert.True(await Clients.RemoveAsync("reports", Ct));
+        await Task.WhenAll(added.Select(scope => Task.Run(() =>
+            Clients.UpdateAsync("reports", c => c with { Scopes = c.Scopes.Where(s => s != "read").Append(scope).ToArray() }, null, Ct))));
+
+        Assert.Equal(added.Append("api").Order(), (await Clients.FindAsync("reports", Ct))!.Scopes.Order());
+    }
+
+    [Fact]
+    public async Task Clients_DisabledWithACutOff_RecordsTheRevocationInTheSameChange()
+    {
+        await Clients.TryAddAsync(Client("reports"), Ct);
+        Revocation cutOff = Revocation.Of(RevocationKinds.Client, "reports", T0);
+
+        await Clients.UpdateAsync("reports", c => c with { Disabled = true }, cutOff, Ct);
+
+        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0, Ct));
+    }
+
+    [Fact]
+    public async Task Clients_Removed_AreGoneTheirCutOffRecordedAndASecondRemoveIsFalse()
+    {
+        await Clients.TryAddAsync(Client("reports"), Ct);
+        Revocation cutOff = Revocation.Of(RevocationKinds.Client, "reports", T0);
+
+        Assert.True(await Clients.RemoveAsync("reports", cutOff, Ct));
 
         Assert.Null(await Clients.FindAsync("reports", Ct));
-        Assert.Empty(await Clients.ListAsync(Ct));
-        Assert.False(await Clients.RemoveAsync("reports", Ct));
+        Assert.Equal(["default"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
+        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.False(await Clients.RemoveAsync("reports", cutOff with { At = T0.AddMinutes(1) }, Ct));
+        Assert.Equal(T0, Assert.Single(await Revocations.ListSinceAsync(T0, Ct)).At);
         // The id is free again.
         Assert.True(await Clients.TryAddAsync(Client("reports"), Ct));
     }
@@ -350,60 +431,160 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Null((await Keys.ListAsync(T0, Ct)).Single().RetiredAt);
     }
 
-    // ---- Login failures ----------------------------------------------------------------------------------------------------
-
     [Fact]
-    public async Task LoginFailures_None_AreZeroWithNoTimes()
+    public async Task Keys_RevokeTheSigningKeyWithAPendingOne_BringsThePendingKeyForwardAndRecordsTheRevocation()
     {
-        LoginFailureCounts counts = await LoginFailures.GetAsync("user-hash", "10.0.0.1", T0, Ct);
+        await Keys.AddAsync(Key("k1", T0), Ct);
+        await Keys.TryRotateAsync(Key("k2", T0.AddMinutes(10), T0.AddMinutes(1)), null, Ct); // k1 stops at T0+10 min, k2 starts then
 
-        Assert.Equal(new LoginFailureCounts(0, null, 0, null), counts);
+        KeyRevocationResult result = await Keys.RevokeAsync("k1", T0.AddMinutes(2), Key("spare", T0.AddMinutes(2)), Ct);
+
+        Assert.Equal(new KeyRevocationResult(KeyRevocationStatus.RevokedPendingKeySignsNow, "k2"), result);
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(DateTimeOffset.MinValue, Ct);
+        Assert.Equal(["k1", "k2"], keys.Select(k => k.KeyId).Order());
+        SigningKeyRecord k1 = keys.Single(k => k.KeyId == "k1");
+        Assert.Equal((T0.AddMinutes(2), T0.AddMinutes(2)), (k1.RevokedAt, k1.RetiredAt));
+        Assert.Equal(T0.AddMinutes(2), keys.Single(k => k.KeyId == "k2").ActivatesAt);
+        Assert.Equal([Revocation.Of(RevocationKinds.Key, "k1", T0.AddMinutes(2))], await Revocations.ListSinceAsync(T0, Ct));
     }
 
     [Fact]
-    public async Task LoginFailures_Recorded_AreCountedPerUserAndPerAddress()
+    public async Task Keys_RevokeTheOnlySigningKey_AddsTheReplacementSigningAtOnce()
     {
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), T0, Ct);
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.2", T0.AddSeconds(2), T0, Ct);
-        await LoginFailures.RecordFailureAsync("bob-hash", "10.0.0.1", T0.AddSeconds(3), T0, Ct);
+        await Keys.AddAsync(Key("k1", T0), Ct);
 
-        Assert.Equal(new LoginFailureCounts(2, T0.AddSeconds(2), 2, T0.AddSeconds(1)), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0, Ct));
-        Assert.Equal(new LoginFailureCounts(1, T0.AddSeconds(3), 1, T0.AddSeconds(2)), await LoginFailures.GetAsync("bob-hash", "10.0.0.2", T0, Ct));
+        KeyRevocationResult result = await Keys.RevokeAsync("k1", T0.AddMinutes(2), Key("spare", T0.AddHours(5), T0.AddMinutes(2)), Ct);
+
+        Assert.Equal(new KeyRevocationResult(KeyRevocationStatus.RevokedReplacementAdded, "spare"), result);
+        SigningKeyRecord spare = (await Keys.ListAsync(DateTimeOffset.MinValue, Ct)).Single(k => k.KeyId == "spare");
+        Assert.Equal((T0.AddMinutes(2), (DateTimeOffset?)null, (DateTimeOffset?)null), (spare.ActivatesAt, spare.RetiredAt, spare.RevokedAt));
     }
 
     [Fact]
-    public async Task LoginFailures_AddressFailuresAtOrBeforeTheWindowStart_AreNotCounted()
+    public async Task Keys_RevokeARetiredKeyOrAPendingOne_LeavesTheSigningKeySigning()
     {
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0, T0.AddMinutes(-15), Ct);
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddMinutes(1), T0.AddMinutes(-14), Ct);
+        await Keys.AddAsync(Key("old", T0), Ct);
+        await Keys.TryRotateAsync(Key("current", T0.AddMinutes(1)), null, Ct);
+        await Keys.TryRotateAsync(Key("pending", T0.AddMinutes(30), T0.AddMinutes(20)), null, Ct);
 
-        // Window starting exactly at the first failure: only the second counts. The user's count has no window.
-        Assert.Equal(new LoginFailureCounts(2, T0.AddMinutes(1), 1, T0.AddMinutes(1)), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0, Ct));
-        Assert.Equal(2, (await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMilliseconds(-1), Ct)).AddressFailuresInWindow);
+        Assert.Equal(KeyRevocationStatus.Revoked, (await Keys.RevokeAsync("old", T0.AddMinutes(21), Key("spare", T0), Ct)).Status);
+        Assert.Equal(KeyRevocationStatus.Revoked, (await Keys.RevokeAsync("pending", T0.AddMinutes(22), Key("spare", T0), Ct)).Status);
+
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(DateTimeOffset.MinValue, Ct);
+        Assert.DoesNotContain(keys, k => k.KeyId == "spare");
+        // "current" was to stop when "pending" began; with "pending" revoked it signs on.
+        Assert.Null(keys.Single(k => k.KeyId == "current").RetiredAt);
+        Assert.Equal(KeyRevocationStatus.AlreadyRevoked, (await Keys.RevokeAsync("old", T0.AddMinutes(23), Key("spare", T0), Ct)).Status);
+        Assert.Equal(KeyRevocationStatus.NotFound, (await Keys.RevokeAsync("none", T0.AddMinutes(23), Key("spare", T0), Ct)).Status);
+    }
+
+    // ---- Login throttling --------------------------------------------------------------------------------------------------
+
+    private static readonly DateTimeOffset Window15 = T0.AddMinutes(-15);
+
+    private Task<LoginThrottleCounts> ReadThrottleAsync(string user, string address, DateTimeOffset? knownSince = null) =>
+        Throttle.ReadAsync(user, address, Window15, Window15, knownSince ?? T0.AddDays(-30), Ct);
+
+    [Fact]
+    public async Task Throttle_Nothing_IsZeroWithNoTimes()
+    {
+        Assert.Equal(new LoginThrottleCounts(0, null, 0, null, 0, null, false), await ReadThrottleAsync("user-hash", "10.0.0.1"));
     }
 
     [Fact]
-    public async Task LoginFailures_RecordedConcurrently_AreAllCounted()
+    public async Task Throttle_Attempts_AreCountedPerPairPerUsernameAndPerAddress()
     {
-        await ConcurrentlyAsync(Concurrency, i =>
-            LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddMilliseconds(i), T0.AddMinutes(-15), Ct));
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), Window15, Window15, Ct);
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.2", T0.AddSeconds(2), Window15, Window15, Ct);
+        LoginAttempt third = await Throttle.StartAttemptAsync("bob-hash", "10.0.0.1", T0.AddSeconds(3), Window15, Window15, Ct);
 
-        LoginFailureCounts counts = await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMinutes(-15), Ct);
-        Assert.Equal(Concurrency, counts.UserFailures);
-        Assert.Equal(Concurrency, counts.AddressFailuresInWindow);
-        Assert.Equal(T0, counts.OldestAddressFailureInWindow);
+        Assert.Equal((1, 1, 2), (third.StreakFailures, third.UsernameFailures, third.AddressFailures));
+        Assert.Equal(new LoginThrottleCounts(1, T0.AddSeconds(1), 2, T0.AddSeconds(1), 2, T0.AddSeconds(1), false), await ReadThrottleAsync("alice-hash", "10.0.0.1"));
+        Assert.Equal(new LoginThrottleCounts(0, null, 1, T0.AddSeconds(3), 1, T0.AddSeconds(2), false), await ReadThrottleAsync("bob-hash", "10.0.0.2"));
     }
 
     [Fact]
-    public async Task LoginFailures_ResetUser_ClearsTheUserButNotTheAddress()
+    public async Task Throttle_FailuresAtOrBeforeTheWindowStart_AreNotCounted()
     {
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0, T0.AddMinutes(-15), Ct);
-        await LoginFailures.RecordFailureAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), T0.AddMinutes(-15), Ct);
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", Window15, Window15, Window15, Ct);
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", T0.AddMinutes(-14), Window15, Window15, Ct);
 
-        await LoginFailures.ResetUserAsync("alice-hash", Ct);
+        LoginThrottleCounts counts = await ReadThrottleAsync("alice-hash", "10.0.0.1");
+        Assert.Equal((2, 1, 1), (counts.StreakFailures, counts.UsernameFailures, counts.AddressFailures));
+    }
 
-        Assert.Equal(new LoginFailureCounts(0, null, 2, T0), await LoginFailures.GetAsync("alice-hash", "10.0.0.1", T0.AddMinutes(-15), Ct));
-        await LoginFailures.ResetUserAsync("nobody-hash", Ct); // nothing to reset: no error
+    [Fact]
+    public async Task Throttle_AttemptsStartedConcurrently_EachGetsItsOwnNumber()
+    {
+        LoginAttempt[] attempts = await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(i => Task.Run(() =>
+            Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", T0.AddMilliseconds(i), Window15, Window15, Ct))));
+
+        Assert.Equal(Enumerable.Range(1, Concurrency), attempts.Select(a => a.StreakFailures).Order());
+        Assert.Equal(Concurrency, (await ReadThrottleAsync("alice-hash", "10.0.0.1")).AddressFailures);
+    }
+
+    [Fact]
+    public async Task Throttle_Success_EndsThatPairsStreakUncountsTheAttemptAndMakesTheAddressKnown()
+    {
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", T0, Window15, Window15, Ct);
+        await Throttle.StartAttemptAsync("alice-hash", "10.0.0.2", T0, Window15, Window15, Ct);
+        LoginAttempt right = await Throttle.StartAttemptAsync("alice-hash", "10.0.0.1", T0.AddSeconds(1), Window15, Window15, Ct);
+
+        await Throttle.AttemptSucceededAsync(right.Id, "alice-hash", "10.0.0.1", T0.AddSeconds(1), Ct);
+
+        LoginThrottleCounts here = await ReadThrottleAsync("alice-hash", "10.0.0.1");
+        Assert.Equal((0, 2, 1, true), (here.StreakFailures, here.UsernameFailures, here.AddressFailures, here.KnownAddress));
+        Assert.Equal(1, (await ReadThrottleAsync("alice-hash", "10.0.0.2")).StreakFailures);
+        Assert.False((await ReadThrottleAsync("alice-hash", "10.0.0.2")).KnownAddress);
+        Assert.False((await ReadThrottleAsync("alice-hash", "10.0.0.1", knownSince: T0.AddSeconds(1))).KnownAddress);
+    }
+
+    [Fact]
+    public async Task Throttle_Lock_StartsOnceExtendsThenEndsAndIsTakenOnceWithItsRefusedCount()
+    {
+        var hold = new LoginLock("pair", "alice|10.0.0.1", "alice", "10.0.0.1", T0, T0.AddSeconds(30));
+
+        Assert.Equal((true, (LoginLock?)null), await Throttle.HoldLockAsync(hold, T0, Ct));
+        Assert.Equal((false, (LoginLock?)null), await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddSeconds(5), Until = T0.AddMinutes(1) }, T0.AddSeconds(5), Ct));
+        await Throttle.CountRefusedAsync("pair", "alice|10.0.0.1", Ct);
+        await Throttle.CountRefusedAsync("pair", "alice|10.0.0.1", Ct);
+        Assert.Empty(await Throttle.TakeEndedLocksAsync(T0.AddSeconds(59), 10, Ct));
+
+        LoginLock[] ended = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Throttle.TakeEndedLocksAsync(T0.AddMinutes(1), 10, Ct))))
+            .ContinueWith(t => t.Result.SelectMany(l => l).ToArray(), Ct);
+
+        Assert.Equal(hold with { Until = T0.AddMinutes(1), Refused = 2 }, Assert.Single(ended));
+    }
+
+    [Fact]
+    public async Task Throttle_LockHeldAgainAfterItEnded_StartsAnewAndReturnsTheEndedOne()
+    {
+        var hold = new LoginLock("username", "alice", "alice", null, T0, T0.AddSeconds(30));
+        await Throttle.HoldLockAsync(hold, T0, Ct);
+        await Throttle.CountRefusedAsync("username", "alice", Ct);
+
+        (bool started, LoginLock? ended) = await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddMinutes(5), Until = T0.AddMinutes(6) }, T0.AddMinutes(5), Ct);
+
+        Assert.True(started);
+        Assert.Equal(hold with { Refused = 1 }, ended);
+        Assert.Equal(T0.AddMinutes(5), Assert.Single(await Throttle.TakeEndedLocksAsync(T0.AddMinutes(7), 10, Ct)).StartedAt);
+    }
+
+    [Fact]
+    public async Task Throttle_Purge_DropsOnlyWhatIsPastItsTime()
+    {
+        await Throttle.StartAttemptAsync("old", "10.0.0.1", T0, Window15, Window15, Ct);
+        await Throttle.StartAttemptAsync("new", "10.0.0.1", T0.AddHours(1), Window15, Window15, Ct);
+        LoginAttempt known = await Throttle.StartAttemptAsync("known", "10.0.0.2", T0, Window15, Window15, Ct);
+        await Throttle.AttemptSucceededAsync(known.Id, "known", "10.0.0.2", T0, Ct);
+
+        int deleted = await Throttle.PurgeAsync(T0.AddMinutes(30), T0.AddMinutes(30), T0.AddMinutes(30), Ct);
+
+        Assert.Equal(3, deleted); // the old failure, the old streak, the old known address
+        Assert.Equal(new LoginThrottleCounts(0, null, 0, null, 1, T0.AddHours(1), false),
+            await Throttle.ReadAsync("old", "10.0.0.1", T0, T0, T0.AddDays(-30), Ct));
+        Assert.Equal(1, (await ReadThrottleAsync("new", "10.0.0.1")).StreakFailures);
+        Assert.False((await ReadThrottleAsync("known", "10.0.0.2")).KnownAddress);
     }
 
     // ---- Refresh tokens ----------------------------------------------------------------------------------------------------
@@ -459,8 +640,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var alice = new UserRecord("id-alice", "alice", "$argon2id$hash", ["staff"], Disabled: false, T0, T0.AddMinutes(1));
         Assert.True(await Users.TryAddAsync(alice, Ct));
         (_, RefreshTokenRecord token) = await StartFamilyAsync(userId: "id-alice");
-        await Users.SetRolesAsync("alice", ["admin", "staff"], Ct);
-        await Users.SetDisabledAsync("alice", true, Ct);
+        await Users.UpdateAsync("alice", u => u with { Roles = ["admin", "staff"], Disabled = true }, null, Ct);
 
         UserRecord user = (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.User!;
 
@@ -529,6 +709,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, null, family.FamilyId), reuse);
         Assert.Equal(T0 + Window, (await RefreshTokens.FindAsync(successor.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0 + Window)], await Revocations.ListSinceAsync(T0, Ct));
         Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(successor, family, T0 + Window, Window)).Status);
         Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(token, family, T0 + Window, Window)).Status);
     }
@@ -837,9 +1018,29 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.False(await RefreshTokens.RevokeFamilyAsync(family.FamilyId, T0.AddMinutes(2), Ct));
         Assert.False(await RefreshTokens.RevokeFamilyAsync("family-unknown", T0, Ct));
 
-        // The first revocation's time stays; other families are untouched.
+        // The first revocation's time stays; other families are untouched; every node learns of it (its access tokens' sid).
         Assert.Equal(T0.AddMinutes(1), (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Family.RevokedAt);
         Assert.Null((await RefreshTokens.FindAsync(other.TokenHash, Ct))!.Family.RevokedAt);
+        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0.AddMinutes(1))], await Revocations.ListSinceAsync(T0, Ct));
+    }
+
+    [Fact]
+    public async Task Refresh_PurgeExpired_DropsFamiliesPastTheirAbsoluteLifetimeAndExpiredTokensOnly()
+    {
+        (RefreshFamilyRecord shortFamily, RefreshTokenRecord shortToken) = await StartFamilyAsync(absolute: TimeSpan.FromDays(1));
+        (RefreshFamilyRecord family, RefreshTokenRecord spent) = await StartFamilyAsync();
+        RefreshTokenRecord live = Token(family, T0.AddDays(10));
+        await ConsumeAsync(spent, family, T0.AddDays(10), Window, live);
+
+        // At T0 + 15 days: the short family is past its absolute lifetime; the spent token past its sliding expiry (T0 + 14 days).
+        int deleted = await RefreshTokens.PurgeExpiredAsync(T0.AddDays(15), 100, Ct);
+
+        Assert.Equal(2, deleted); // the short family (its token goes with it, uncounted), and the spent token
+        Assert.Null(await RefreshTokens.FindAsync(shortToken.TokenHash, Ct));
+        Assert.Null(await RefreshTokens.FindAsync(spent.TokenHash, Ct));
+        Assert.NotNull(await RefreshTokens.FindAsync(live.TokenHash, Ct));
+        Assert.Equal(0, await RefreshTokens.PurgeExpiredAsync(T0.AddDays(15), 100, Ct));
+        _ = shortFamily;
     }
 
     [Fact]
@@ -886,41 +1087,57 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(token, family, T0.AddSeconds(2), Window)).Status);
     }
 
-    // ---- Access-token deny list --------------------------------------------------------------------------------------------
+    // ---- Revocations --------------------------------------------------------------------------------------------------------
 
     [Fact]
-    public async Task DenyList_Added_IsContainedUntilTheTokenExpires()
+    public async Task Revocations_Added_AreLiveUntilTheyExpire()
     {
-        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0, Ct);
+        var jti = new Revocation(RevocationKinds.AccessToken, "jti-1", T0, T0.AddMinutes(30));
+        await Revocations.AddAsync(jti, Ct);
 
-        Assert.True(await DenyList.ContainsAsync("jti-1", T0, Ct));
-        Assert.True(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(30).AddMilliseconds(-1), Ct));
-        // Once the token has expired it is refused anyway: the entry no longer counts.
-        Assert.False(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(30), Ct));
-        Assert.False(await DenyList.ContainsAsync("jti-unknown", T0, Ct));
+        Assert.Equal([jti], await Revocations.ListLiveAsync(T0, Ct));
+        Assert.Equal([jti], await Revocations.ListLiveAsync(T0.AddMinutes(30).AddMilliseconds(-1), Ct));
+        // Once every token it refuses has expired, the revocation no longer counts.
+        Assert.Empty(await Revocations.ListLiveAsync(T0.AddMinutes(30), Ct));
     }
 
     [Fact]
-    public async Task DenyList_SameJtiTwice_DoesNotThrowAndStaysDenied()
+    public async Task Revocations_ListSince_ReturnsOnlyThoseRecordedAtOrAfterIt()
     {
-        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0, Ct);
+        Revocation early = Revocation.Of(RevocationKinds.Family, "f1", T0);
+        Revocation late = Revocation.Of(RevocationKinds.User, "u1", T0.AddSeconds(10));
+        await Revocations.AddAsync(early, Ct);
+        await Revocations.AddAsync(late, Ct);
 
-        await DenyList.AddAsync("jti-1", T0.AddMinutes(30), T0.AddMinutes(1), Ct);
-
-        Assert.True(await DenyList.ContainsAsync("jti-1", T0.AddMinutes(2), Ct));
+        Assert.Equal([late], await Revocations.ListSinceAsync(T0.AddSeconds(10), Ct));
+        Assert.Equal(2, (await Revocations.ListSinceAsync(T0, Ct)).Count);
+        Assert.Empty(await Revocations.ListSinceAsync(T0.AddSeconds(11), Ct));
     }
 
     [Fact]
-    public async Task DenyList_AddingAfterOthersExpired_KeepsTheLiveOnes()
+    public async Task Revocations_SameKindAndIdAgain_KeepsTheLaterCutOffWhicheverArrivesFirst()
     {
-        await DenyList.AddAsync("short", T0.AddMinutes(1), T0, Ct);
-        await DenyList.AddAsync("long", T0.AddMinutes(60), T0, Ct);
+        await Revocations.AddAsync(Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(5)), Ct);
+        await Revocations.AddAsync(Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(1)), Ct);
+        // The same id under another kind is another revocation.
+        await Revocations.AddAsync(Revocation.Of(RevocationKinds.Client, "u1", T0), Ct);
 
-        await DenyList.AddAsync("new", T0.AddMinutes(90), T0.AddMinutes(5), Ct); // sweeps "short"
+        Assert.Equal([Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(5))],
+            (await Revocations.ListLiveAsync(T0, Ct)).Where(r => r.Kind == RevocationKinds.User));
+        Assert.Equal(2, (await Revocations.ListLiveAsync(T0, Ct)).Count);
+    }
 
-        Assert.False(await DenyList.ContainsAsync("short", T0, Ct));
-        Assert.True(await DenyList.ContainsAsync("long", T0.AddMinutes(5), Ct));
-        Assert.True(await DenyList.ContainsAsync("new", T0.AddMinutes(5), Ct));
+    [Fact]
+    public async Task Revocations_PurgeExpired_DropsOnlyExpiredOnesUpToTheLimit()
+    {
+        for (int i = 0; i < 3; i++)
+            await Revocations.AddAsync(new Revocation(RevocationKinds.AccessToken, "old" + i, T0, T0.AddMinutes(1)), Ct);
+        await Revocations.AddAsync(new Revocation(RevocationKinds.AccessToken, "live", T0, T0.AddMinutes(60)), Ct);
+
+        Assert.Equal(2, await Revocations.PurgeExpiredAsync(T0.AddMinutes(5), 2, Ct));
+        Assert.Equal(1, await Revocations.PurgeExpiredAsync(T0.AddMinutes(5), 2, Ct));
+
+        Assert.Equal(["live"], (await Revocations.ListSinceAsync(T0, Ct)).Select(r => r.Id));
     }
 
     // ---- Audit log ---------------------------------------------------------------------------------------------------------

@@ -172,6 +172,15 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
     }
 
+    /// <summary>Logs in with scope latchkey:admin (a token for Latchkey's admin API) and returns the access token.</summary>
+    public async Task<string> GetAdminTokenAsync(string username, string password)
+    {
+        using HttpResponseMessage response = await PostTokenAsync(username, password, Protocol.Scopes.Admin);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("access_token").GetString()!;
+    }
+
     public Task<HttpResponseMessage> GetWithBearerAsync(string path, string token)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);

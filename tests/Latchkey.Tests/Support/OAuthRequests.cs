@@ -8,10 +8,11 @@ namespace Latchkey.Tests.Support;
 /// <summary>Form posts to /token, /revoke and /introspect, and registering clients, for the refresh/client tests.</summary>
 public static class OAuthRequests
 {
-    public static async Task<string> AddClientAsync(this LatchkeyTestServer server, string clientId, string[] grants, string[]? scopes = null, string? audience = null)
+    public static async Task<string> AddClientAsync(this LatchkeyTestServer server, string clientId, string[] grants, string[]? scopes = null, string? audience = null,
+        string? introspection = null)
     {
         ClientResult result = await server.Services.GetRequiredService<ClientAccounts>()
-            .AddAsync(clientId, grants, scopes ?? [], audience, "test", CancellationToken.None);
+            .AddAsync(clientId, grants, scopes ?? [], audience, "test", CancellationToken.None, introspection);
         Assert.True(result.Succeeded, result.Error);
         SecretsSeen.Record(result.Secret, "a client secret");
         return result.Secret!;

@@ -7,25 +7,33 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
 
-/// <summary>A client as the admin API lists it: never its secret or the secret's hash.</summary>
+/// <summary>
+/// A client as the admin API lists it: never its secret or the secret's hash. <c>introspection</c>: null (may not call
+/// /introspect), <c>any</c> or <c>audience</c> (only tokens for its own audience); <c>public</c>: the built-in first-party client.
+/// </summary>
 internal sealed record ClientSummary(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt, string? Introspection, bool Public)
 {
-    public static ClientSummary From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt);
+    public static ClientSummary From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
 }
 
 /// <summary>A newly registered client with its secret, shown this once.</summary>
-internal sealed record ClientCreated(string ClientId, string ClientSecret, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience);
+internal sealed record ClientCreated(string ClientId, string ClientSecret, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience,
+    string? Introspection);
 
 /// <summary>A client's new secret, shown this once.</summary>
 internal sealed record ClientSecretIssued(string ClientId, string ClientSecret);
 
 /// <summary>The body of <c>POST /admin/clients</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience);
+internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience, string? Introspection);
+
+/// <summary>The body of <c>POST /admin/clients/{clientId}/scopes</c>.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record ChangeScopesRequest(string?[]? Add, string?[]? Remove);
 
 /// <summary>
-/// <c>/admin/clients</c>: client registration, for tokens with role <c>admin</c>. Every change goes through
+/// <c>/admin/clients</c>: client registration, for admin tokens (<see cref="AdminAccessHandler"/>). Every change goes through
 /// <see cref="ClientAccounts"/>, the same code as <c>latchkey clients</c>, and is audited with the admin's name.
 /// </summary>
 internal static class ClientsApi
@@ -37,9 +45,13 @@ internal static class ClientsApi
         admin.MapPost("/", CreateClientAsync).WithName("CreateClient").WithSummary("Register a client: 201 with its secret, shown once.")
             .Produces<ClientCreated>(StatusCodes.Status201Created);
         admin.MapPost("/{clientId}/rotate-secret", RotateSecretAsync).WithName("RotateClientSecret").WithSummary("Replace a client's secret; the old one stops working.");
-        admin.MapPost("/{clientId}/disable", DisableClientAsync).WithName("DisableClient").WithSummary("Disable a client and revoke its refresh tokens.");
+        admin.MapPost("/{clientId}/scopes", ChangeScopesAsync).WithName("ChangeClientScopes")
+            .WithSummary("Add and remove the scopes a client may request; a removed scope is dropped from its logins at their next refresh.");
+        admin.MapPost("/{clientId}/disable", DisableClientAsync).WithName("DisableClient")
+            .WithSummary("Disable a client: its tokens issued until now are refused, its refresh tokens revoked.");
         admin.MapPost("/{clientId}/enable", EnableClientAsync).WithName("EnableClient").WithSummary("Enable a disabled client.");
-        admin.MapDelete("/{clientId}", RemoveClientAsync).WithName("RemoveClient").WithSummary("Remove a client and revoke its refresh tokens.");
+        admin.MapDelete("/{clientId}", RemoveClientAsync).WithName("RemoveClient")
+            .WithSummary("Remove a client: its tokens issued until now are refused, its refresh tokens revoked.");
     }
 
     private static async Task<JsonHttpResult<ClientSummary[]>> ListClientsAsync(ClientAccounts clients, CancellationToken cancellationToken)
@@ -60,13 +72,13 @@ internal static class ClientsApi
             return AdminRequests.BadRequest("grant_types and scopes must be lists of strings.");
 
         ClientResult result = await clients.AddAsync(body.ClientId, body.GrantTypes?.OfType<string>().ToArray() ?? [], body.Scopes?.OfType<string>().ToArray() ?? [],
-            body.Audience, AdminRequests.Actor(http.User), cancellationToken);
+            body.Audience, AdminRequests.Actor(http.User), cancellationToken, body.Introspection);
         if (!result.Succeeded)
             return AdminRequests.Refused(result.Failure, result.Error!);
         ClientRecord c = result.Client!;
         // The secret is in this response only: no cache may keep it.
         http.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience), LatchkeyJsonContext.Default.ClientCreated,
+        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience, c.Introspection), LatchkeyJsonContext.Default.ClientCreated,
             statusCode: StatusCodes.Status201Created);
     }
 
@@ -78,6 +90,18 @@ internal static class ClientsApi
             return AdminRequests.Refused(result.Failure, result.Error!);
         http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Json(new ClientSecretIssued(clientId, result.Secret!), LatchkeyJsonContext.Default.ClientSecretIssued);
+    }
+
+    private static async Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> ChangeScopesAsync(
+        string clientId, HttpRequest request, ClientAccounts clients, CancellationToken cancellationToken)
+    {
+        (ChangeScopesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.ChangeScopesRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        if (AdminRequests.HasNull(body.Add) || AdminRequests.HasNull(body.Remove))
+            return AdminRequests.BadRequest("add and remove must be lists of strings.");
+        return await SummaryOrProblemAsync(clientId, clients.ChangeScopesAsync(clientId, body.Add?.OfType<string>().ToArray() ?? [],
+            body.Remove?.OfType<string>().ToArray() ?? [], AdminRequests.Actor(request.HttpContext.User), cancellationToken));
     }
 
     private static Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> DisableClientAsync(

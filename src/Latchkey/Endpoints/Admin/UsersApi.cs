@@ -7,10 +7,13 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
 
-/// <summary>A user as the admin API shows it: never the password hash.</summary>
-internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt)
+/// <summary>
+/// A user as the admin API shows it: never the password hash. <c>tokens_valid_after</c>: Latchkey refuses their tokens
+/// issued at or before it (the last disable, role or password change, or logout).
+/// </summary>
+internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt, DateTimeOffset? TokensValidAfter)
 {
-    public static UserSummary From(UserRecord u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt);
+    public static UserSummary From(UserRecord u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt, u.TokensValidAfter);
 }
 
 /// <summary>The body of <c>POST /admin/users</c>.</summary>
@@ -26,7 +29,7 @@ internal sealed record ChangeRolesRequest(string?[]? Add, string?[]? Remove);
 internal sealed record SetPasswordRequest(string? Password);
 
 /// <summary>
-/// <c>/admin/users</c>: user administration, for tokens with role <c>admin</c>. Every change goes through
+/// <c>/admin/users</c>: user administration, for admin tokens (<see cref="AdminAccessHandler"/>). Every change goes through
 /// <see cref="UserAccounts"/>, the same code as <c>latchkey users</c>, so the two cannot drift.
 /// </summary>
 internal static class UsersApi
@@ -37,10 +40,15 @@ internal static class UsersApi
         admin.MapGet("/", ListUsersAsync).WithName("ListUsers").WithSummary("Every user, without password hashes.");
         admin.MapPost("/", CreateUserAsync).WithName("CreateUser").WithSummary("Create a user: 201, 400 for invalid input, 409 for a taken name.")
             .Produces<UserSummary>(StatusCodes.Status201Created);
-        admin.MapPost("/{username}/disable", DisableUserAsync).WithName("DisableUser").WithSummary("Disable a user and revoke their refresh tokens.");
+        admin.MapPost("/{username}/disable", DisableUserAsync).WithName("DisableUser")
+            .WithSummary("Disable a user: their tokens issued until now are refused, their refresh tokens revoked.");
         admin.MapPost("/{username}/enable", EnableUserAsync).WithName("EnableUser").WithSummary("Enable a disabled user.");
-        admin.MapPost("/{username}/roles", ChangeRolesAsync).WithName("ChangeUserRoles").WithSummary("Add and remove roles.");
-        admin.MapPost("/{username}/password", SetPasswordAsync).WithName("SetUserPassword").WithSummary("Set a user's password.");
+        admin.MapPost("/{username}/roles", ChangeRolesAsync).WithName("ChangeUserRoles")
+            .WithSummary("Add and remove roles; the user's tokens issued until now are refused, their refresh tokens revoked.");
+        admin.MapPost("/{username}/password", SetPasswordAsync).WithName("SetUserPassword")
+            .WithSummary("Set a user's password; their tokens issued until now are refused, their refresh tokens revoked.");
+        admin.MapPost("/{username}/logout", LogoutUserAsync).WithName("LogoutUser")
+            .WithSummary("Log a user out everywhere: their tokens issued until now are refused, their refresh tokens revoked.");
     }
 
     private static async Task<JsonHttpResult<UserSummary[]>> ListUsersAsync(UserAccounts accounts, CancellationToken cancellationToken)
@@ -73,6 +81,10 @@ internal static class UsersApi
     private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> EnableUserAsync(
         string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
         SummaryOrProblemAsync(accounts.SetDisabledAsync(username, false, AdminRequests.Actor(user), cancellationToken));
+
+    private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> LogoutUserAsync(
+        string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.LogoutAsync(username, AdminRequests.Actor(user), cancellationToken));
 
     private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> ChangeRolesAsync(
         string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)

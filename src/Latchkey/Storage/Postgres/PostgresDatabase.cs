@@ -97,6 +97,69 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
         );
         CREATE INDEX ix_audit_events_at ON audit_events (at);
         """,
+        // 3: containment. Cut-offs of users' tokens; one table of revocations that every node reads by time of change (it
+        // replaces revoked_access_tokens); revoked keys; the introspection permission; the first-party client as a row, so
+        // that it can be disabled like any other; login throttling per (username, address), per username across addresses
+        // (with the addresses a user logged in from) and per address, with a row per lock for the audit log.
+        """
+        ALTER TABLE users ADD COLUMN tokens_valid_after BIGINT;
+        ALTER TABLE clients ADD COLUMN introspection TEXT;
+        ALTER TABLE clients ADD COLUMN is_public BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE signing_keys ADD COLUMN revoked_at BIGINT;
+        CREATE TABLE revocations (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE INDEX ix_revocations_at ON revocations (at);
+        CREATE INDEX ix_revocations_expires ON revocations (expires_at);
+        INSERT INTO revocations (kind, id, at, expires_at) SELECT 'jti', jti, 0, expires_at FROM revoked_access_tokens;
+        DROP TABLE revoked_access_tokens;
+        CREATE INDEX ix_refresh_families_absolute ON refresh_families (absolute_expires_at);
+        CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
+        INSERT INTO clients (client_id, secret_hash, grant_types, scopes, audience, disabled, created_at, introspection, is_public)
+        VALUES ('default', '', '["password","refresh_token"]', '[]', NULL, 0, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT, NULL, 1)
+        ON CONFLICT (client_id) DO NOTHING;
+        DROP TABLE login_failures_by_user;
+        DROP TABLE login_failures_by_address;
+        CREATE TABLE login_attempts (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            user_key TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX ix_login_attempts_user ON login_attempts (user_key, at);
+        CREATE INDEX ix_login_attempts_address ON login_attempts (address, at);
+        CREATE INDEX ix_login_attempts_at ON login_attempts (at);
+        CREATE TABLE login_streaks (
+            user_key TEXT NOT NULL,
+            address TEXT NOT NULL,
+            failures BIGINT NOT NULL,
+            last_failure_at BIGINT NOT NULL,
+            PRIMARY KEY (user_key, address)
+        );
+        CREATE INDEX ix_login_streaks_last ON login_streaks (last_failure_at);
+        CREATE TABLE login_known_addresses (
+            user_key TEXT NOT NULL,
+            address TEXT NOT NULL,
+            last_success_at BIGINT NOT NULL,
+            PRIMARY KEY (user_key, address)
+        );
+        CREATE INDEX ix_login_known_addresses_last ON login_known_addresses (last_success_at);
+        CREATE TABLE login_locks (
+            kind TEXT NOT NULL,
+            lock_key TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            address TEXT,
+            started_at BIGINT NOT NULL,
+            until_at BIGINT NOT NULL,
+            refused BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, lock_key)
+        );
+        CREATE INDEX ix_login_locks_until ON login_locks (until_at);
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

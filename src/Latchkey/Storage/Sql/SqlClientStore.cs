@@ -4,7 +4,7 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
 {
-    private const string Columns = "client_id, secret_hash, grant_types, scopes, audience, disabled, created_at";
+    private const string Columns = "client_id, secret_hash, grant_types, scopes, audience, disabled, created_at, introspection, is_public";
 
     public async Task<ClientRecord?> FindAsync(string clientId, CancellationToken cancellationToken)
     {
@@ -29,34 +29,61 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created)
+            INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created, @introspection, @public)
             ON CONFLICT (client_id) DO NOTHING
             """)
-            .Add("@id", client.ClientId)
-            .Add("@hash", client.SecretHash)
-            .Add("@grants", StoredJson.Write(client.GrantTypes))
-            .Add("@scopes", StoredJson.Write(client.Scopes))
-            .Add("@audience", client.Audience)
-            .Add("@disabled", client.Disabled ? 1L : 0L)
-            .Add("@created", client.CreatedAt);
+            .Add("@created", client.CreatedAt)
+            .Add("@public", client.IsPublic ? 1L : 0L)
+            .AddClient(client);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public Task<bool> SetSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
-        ExecuteAsync("UPDATE clients SET secret_hash = @value WHERE client_id = @id", clientId, c => c.Add("@value", secretHash), cancellationToken);
-
-    public Task<bool> SetDisabledAsync(string clientId, bool disabled, CancellationToken cancellationToken) =>
-        ExecuteAsync("UPDATE clients SET disabled = @value WHERE client_id = @id", clientId, c => c.Add("@value", disabled ? 1L : 0L), cancellationToken);
-
-    public Task<bool> RemoveAsync(string clientId, CancellationToken cancellationToken) =>
-        ExecuteAsync("DELETE FROM clients WHERE client_id = @id", clientId, _ => { }, cancellationToken);
-
-    private async Task<bool> ExecuteAsync(string sql, string clientId, Action<DbCommand> parameters, CancellationToken cancellationToken)
+    public async Task<ClientUpdate?> UpdateAsync(string clientId, Func<ClientRecord, ClientRecord> change, Revocation? cutOff, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand(sql).Add("@id", clientId);
-        parameters(command);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // Read under the row's lock (SQLite: the write transaction holds the database): concurrent scope changes serialize.
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients WHERE client_id = @id{database.ForUpdate}", transaction)
+            .Add("@id", clientId);
+        ClientRecord before;
+        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+                return null;
+            before = Read(reader);
+        }
+
+        ClientRecord after = change(before) with { ClientId = before.ClientId, CreatedAt = before.CreatedAt, IsPublic = before.IsPublic };
+        command.CommandText = """
+            UPDATE clients SET secret_hash = @hash, grant_types = @grants, scopes = @scopes, audience = @audience, disabled = @disabled,
+              introspection = @introspection
+            WHERE client_id = @id
+            """;
+        command.AddClient(after);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (cutOff is not null)
+        {
+            command.CommandText = SqlRevocationStore.UpsertSql;
+            command.AddRevocation(cutOff);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new ClientUpdate(before, after);
+    }
+
+    public async Task<bool> RemoveAsync(string clientId, Revocation cutOff, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await using DbCommand command = connection.CreateCommand("DELETE FROM clients WHERE client_id = @id", transaction).Add("@id", clientId);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+            return false;
+        command.CommandText = SqlRevocationStore.UpsertSql;
+        command.AddRevocation(cutOff);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     private static ClientRecord Read(DbDataReader reader) => new(
@@ -66,5 +93,20 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         Scopes: StoredJson.ReadList(reader.GetString(3)),
         Audience: reader.GetStringOrNull(4),
         Disabled: reader.GetInt64(5) != 0,
-        CreatedAt: reader.GetTime(6));
+        CreatedAt: reader.GetTime(6),
+        Introspection: reader.GetStringOrNull(7),
+        IsPublic: reader.GetInt64(8) != 0);
+}
+
+file static class ClientParameters
+{
+    /// <summary>The parameters every write of a client sets (not its creation time or whether it is public, which never change).</summary>
+    public static DbCommand AddClient(this DbCommand command, ClientRecord client) => command
+        .Add("@id", client.ClientId)
+        .Add("@hash", client.SecretHash)
+        .Add("@grants", StoredJson.Write(client.GrantTypes))
+        .Add("@scopes", StoredJson.Write(client.Scopes))
+        .Add("@audience", client.Audience)
+        .Add("@disabled", client.Disabled ? 1L : 0L)
+        .Add("@introspection", client.Introspection);
 }

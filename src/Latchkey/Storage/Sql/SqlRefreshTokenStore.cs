@@ -154,6 +154,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             {
                 batch.Add(commands.For(RevokeFamilySql).Add("@family", rotation.Successor.FamilyId).Add("@now", rotation.Now));
                 batch.Add(commands.For(_dropSealsOfLockedFamilySql).Add("@family", rotation.Successor.FamilyId));
+                batch.Add(commands.For(SqlRevocationStore.UpsertSql).AddRevocation(FamilyRevocation(rotation.Successor.FamilyId, rotation.Now)));
             }
         }
 
@@ -314,7 +315,33 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         await commands.For(_dropSealsOfLockedFamilySql)
             .Add("@family", familyId)
             .ExecuteNonQueryAsync(cancellationToken);
+        // Every node refuses the login's access tokens (their sid) from its next sync of the revocations.
+        if (revoked)
+        {
+            await commands.For(SqlRevocationStore.UpsertSql)
+                .AddRevocation(FamilyRevocation(familyId, now))
+                .ExecuteNonQueryAsync(cancellationToken);
+        }
+
         return revoked;
+    }
+
+    private static Revocation FamilyRevocation(string familyId, DateTimeOffset now) => Revocation.Of(RevocationKinds.Family, familyId, now);
+
+    public async Task<int> PurgeExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        // Families past their absolute lifetime, with every token they hold (ON DELETE CASCADE); then expired tokens of live
+        // families, which nobody can use any more (a spent one presented again is then unknown rather than reuse: refused
+        // either way). At most limit rows each, so that SQLite's one writer is held briefly.
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            DELETE FROM refresh_families WHERE family_id IN (SELECT family_id FROM refresh_families WHERE absolute_expires_at <= @now LIMIT @limit)
+            """)
+            .Add("@now", now)
+            .Add("@limit", (long)limit);
+        int deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+        command.CommandText = "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at <= @now LIMIT @limit)";
+        return deleted + await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Inserts the token whose parameters <see cref="AddToken"/> sets (<c>@t_…</c>).</summary>

@@ -12,11 +12,17 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
     public async Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("""
-            SELECT kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at
-            FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at
+        await using DbCommand command = connection.CreateCommand($"""
+            SELECT {Columns} FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at
             """)
             .Add("@since", retiredAfter);
+        return await ReadAllAsync(command, cancellationToken);
+    }
+
+    private const string Columns = "kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at, revoked_at";
+
+    private static async Task<List<SigningKeyRecord>> ReadAllAsync(DbCommand command, CancellationToken cancellationToken)
+    {
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new List<SigningKeyRecord>();
         while (await reader.ReadAsync(cancellationToken))
@@ -28,10 +34,68 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
                 ProtectedPrivateKey: (byte[])reader.GetValue(3),
                 CreatedAt: reader.GetTime(4),
                 ActivatesAt: reader.GetTime(5),
-                RetiredAt: reader.GetTimeOrNull(6)));
+                RetiredAt: reader.GetTimeOrNull(6),
+                RevokedAt: reader.GetTimeOrNull(7)));
         }
 
         return keys;
+    }
+
+    public async Task<KeyRevocationResult> RevokeAsync(string keyId, DateTimeOffset at, SigningKeyRecord replacement, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // The same lock as rotations: a rotation and a revocation never decide on the same keys at once.
+        await database.LockAsync(transaction, "signing-keys", cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM signing_keys ORDER BY activates_at, created_at", transaction);
+        List<SigningKeyRecord> keys = await ReadAllAsync(command, cancellationToken);
+        SigningKeyRecord? revoked = keys.Find(k => k.KeyId == keyId);
+        if (revoked is null)
+            return new KeyRevocationResult(KeyRevocationStatus.NotFound);
+        if (revoked.RevokedAt is not null)
+            return new KeyRevocationResult(KeyRevocationStatus.AlreadyRevoked);
+
+        command.CommandText = """
+            UPDATE signing_keys SET revoked_at = @at, retired_at = CASE WHEN retired_at IS NULL OR retired_at > @at THEN @at ELSE retired_at END
+            WHERE kid = @kid
+            """;
+        command.Add("@at", at).Add("@kid", keyId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (revoked.ActivatesAt > at)
+        {
+            // A pending key revoked before it signs: the keys its rotation scheduled to stop at its activation sign on.
+            command.CommandText = "UPDATE signing_keys SET retired_at = NULL WHERE retired_at = @activates AND revoked_at IS NULL";
+            command.Add("@activates", revoked.ActivatesAt);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        List<SigningKeyRecord> others = keys.FindAll(k => k.KeyId != keyId && k.RevokedAt is null);
+        KeyRevocationResult result;
+        if (others.Any(k => k.ActivatesAt <= at && (k.RetiredAt is null || k.RetiredAt > at)))
+        {
+            result = new KeyRevocationResult(KeyRevocationStatus.Revoked);
+        }
+        else if (others.Where(k => k.ActivatesAt > at && (k.RetiredAt is null || k.RetiredAt > k.ActivatesAt)).MinBy(k => k.ActivatesAt) is { } pending)
+        {
+            // Published already, so verifiers may have it; it signs from now, and nothing is scheduled to stop at its old time.
+            command.CommandText = "UPDATE signing_keys SET activates_at = @at WHERE kid = @pending";
+            command.Add("@pending", pending.KeyId);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            result = new KeyRevocationResult(KeyRevocationStatus.RevokedPendingKeySignsNow, pending.KeyId);
+        }
+        else
+        {
+            command.CommandText = InsertSql;
+            KeyParameters(command, replacement with { ActivatesAt = at });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            result = new KeyRevocationResult(KeyRevocationStatus.RevokedReplacementAdded, replacement.KeyId);
+        }
+
+        command.CommandText = SqlRevocationStore.UpsertSql;
+        command.AddRevocation(Revocation.Of(RevocationKinds.Key, keyId, at));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
     }
 
     public async Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken)

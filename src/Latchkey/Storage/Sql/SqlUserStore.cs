@@ -4,7 +4,7 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
 {
-    private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at";
+    private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after";
 
     /// <summary>The columns <see cref="Read"/> reads, each prefixed with <paramref name="alias"/>, for queries that join users.</summary>
     internal static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => alias + "." + c));
@@ -39,8 +39,8 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         // ON CONFLICT DO NOTHING: two concurrent adds of one name cannot both succeed, and neither throws.
         await using DbCommand command = connection.CreateCommand("""
-            INSERT INTO users (id, username, password_hash, roles, disabled, created_at, password_changed_at)
-            VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed)
+            INSERT INTO users (id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after)
+            VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed, @cut)
             ON CONFLICT (username) DO NOTHING
             """)
             .Add("@id", user.Id)
@@ -49,23 +49,55 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
             .Add("@roles", StoredJson.Write(user.Roles))
             .Add("@disabled", user.Disabled ? 1L : 0L)
             .Add("@created", user.CreatedAt)
-            .Add("@changed", user.PasswordChangedAt);
+            .Add("@changed", user.PasswordChangedAt)
+            .Add("@cut", user.TokensValidAfter);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public Task<bool> SetPasswordHashAsync(string username, string passwordHash, DateTimeOffset changedAt, CancellationToken cancellationToken) =>
-        UpdateAsync("password_hash = @value, password_changed_at = @changed WHERE username = @username", username,
-            c => c.Add("@value", passwordHash).Add("@changed", changedAt), cancellationToken);
+    public async Task<UserUpdate?> UpdateAsync(string username, Func<UserRecord, UserRecord> change, Revocation? cutOff, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        // Read under the row's lock (SQLite: the write transaction holds the database), so a concurrent change waits here
+        // and then sees this one: add/remove of roles on one user never lose an update.
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users WHERE username = @username{database.ForUpdate}", transaction)
+            .Add("@username", username);
+        UserRecord before;
+        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+                return null;
+            before = Read(reader);
+        }
+
+        UserRecord after = change(before) with { Id = before.Id, Username = before.Username, CreatedAt = before.CreatedAt };
+        if (cutOff is not null)
+            after = after with { TokensValidAfter = cutOff.At };
+        command.CommandText = """
+            UPDATE users SET password_hash = @hash, roles = @roles, disabled = @disabled, password_changed_at = @changed, tokens_valid_after = @cut
+            WHERE id = @id
+            """;
+        command.Add("@hash", after.PasswordHash)
+            .Add("@roles", StoredJson.Write(after.Roles))
+            .Add("@disabled", after.Disabled ? 1L : 0L)
+            .Add("@changed", after.PasswordChangedAt)
+            .Add("@cut", after.TokensValidAfter)
+            .Add("@id", after.Id);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (cutOff is not null)
+        {
+            command.CommandText = SqlRevocationStore.UpsertSql;
+            command.AddRevocation(cutOff);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new UserUpdate(before, after);
+    }
 
     public Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken) =>
         UpdateAsync("password_hash = @value WHERE username = @username AND password_hash = @expected", username,
             c => c.Add("@value", newHash).Add("@expected", expectedHash), cancellationToken);
-
-    public Task<bool> SetDisabledAsync(string username, bool disabled, CancellationToken cancellationToken) =>
-        UpdateAsync("disabled = @value WHERE username = @username", username, c => c.Add("@value", disabled ? 1L : 0L), cancellationToken);
-
-    public Task<bool> SetRolesAsync(string username, IReadOnlyList<string> roles, CancellationToken cancellationToken) =>
-        UpdateAsync("roles = @value WHERE username = @username", username, c => c.Add("@value", StoredJson.Write(roles)), cancellationToken);
 
     private async Task<bool> UpdateAsync(string setAndWhere, string username, Action<DbCommand> parameters, CancellationToken cancellationToken)
     {
@@ -83,5 +115,6 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         Roles: StoredJson.ReadList(reader.GetString(first + 3)),
         Disabled: reader.GetInt64(first + 4) != 0,
         CreatedAt: reader.GetTime(first + 5),
-        PasswordChangedAt: reader.GetTime(first + 6));
+        PasswordChangedAt: reader.GetTime(first + 6),
+        TokensValidAfter: reader.GetTimeOrNull(first + 7));
 }

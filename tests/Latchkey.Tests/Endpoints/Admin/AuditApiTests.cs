@@ -23,10 +23,10 @@ public sealed class AuditApiTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _server = await LatchkeyTestServer.StartAsync(o => o.LoginThrottle.UserFailureThreshold = 2);
+        _server = await LatchkeyTestServer.StartAsync(o => o.LoginThrottle.FailureThreshold = 2);
         await _server.AddUserAsync("root", Password, "admin");
         await _server.AddUserAsync("alice", Password);
-        _adminToken = await _server.GetAccessTokenAsync("root", Password);
+        _adminToken = await _server.GetAdminTokenAsync("root", Password);
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
@@ -72,15 +72,23 @@ public sealed class AuditApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Login_Throttled_Recorded()
+    public async Task Login_Throttled_RecordedOncePerLockNotPerRefusedAttempt()
     {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 5; i++)
             using (await _server.PostTokenAsync("alice", "wrong password!")) { }
 
         JsonElement[] events = await AuditAsync("?user=alice");
         Assert.Equal(2, events.Count(e => Field(e, "type") == AuditEvents.LoginFailed));
-        JsonElement throttled = Single(events, AuditEvents.LoginThrottled);
-        Assert.Equal(("alice", "127.0.0.1", "refused"), (Field(throttled, "subject"), Field(throttled, "address"), Field(throttled, "outcome")));
+        JsonElement locked = Single(events, AuditEvents.LoginLocked);
+        Assert.Equal(("alice", "127.0.0.1", "locked"), (Field(locked, "subject"), Field(locked, "address"), Field(locked, "outcome")));
+        Assert.DoesNotContain(events, e => Field(e, "type") == AuditEvents.LoginLockEnded);
+
+        // Once the lock has ended, the next sweep reports it with the attempts it refused (three).
+        _server.Time.Advance(TimeSpan.FromSeconds(31));
+        await _server.Services.GetRequiredService<Housekeeping>().RunOnceAsync(Ct);
+        JsonElement ended = Single(await AuditAsync("?user=alice"), AuditEvents.LoginLockEnded);
+        Assert.Equal(("alice", "127.0.0.1", "unlocked"), (Field(ended, "subject"), Field(ended, "address"), Field(ended, "outcome")));
+        Assert.EndsWith("; 3 attempts refused", Field(ended, "detail"));
     }
 
     [Fact]
@@ -123,11 +131,12 @@ public sealed class AuditApiTests : IAsyncLifetime
 
         JsonElement[] events = (await AuditAsync()).Where(e => Field(e, "actor") == "root").ToArray();
         Assert.Equal(
-            [(AuditEvents.UserAdded, "bob"), (AuditEvents.UserPasswordSet, "bob"), (AuditEvents.UserRolesChanged, "bob"),
-             (AuditEvents.UserDisabled, "alice"), (AuditEvents.FamilyRevoked, "alice"), (AuditEvents.UserEnabled, "alice")],
+            [(AuditEvents.UserAdded, "bob"), (AuditEvents.UserPasswordSet, "bob"), (AuditEvents.TokensCutOff, "bob"), (AuditEvents.UserRolesChanged, "bob"),
+             (AuditEvents.TokensCutOff, "bob"), (AuditEvents.UserDisabled, "alice"), (AuditEvents.TokensCutOff, "alice"), (AuditEvents.UserEnabled, "alice")],
             events.Select(e => (Field(e, "type"), Field(e, "subject"))));
         Assert.All(events, e => Assert.Equal(("root", "success"), (Field(e, "actor"), Field(e, "outcome"))));
-        Assert.Equal("roles: ops,billing", Field(events[2], "detail"));
+        Assert.Equal("roles: ops,billing", Field(events[3], "detail"));
+        Assert.EndsWith("; 1 refresh token families revoked: user disabled", Field(events[6], "detail"));
         Assert.DoesNotContain(_server.Logs, l => l.Contains("another long one", StringComparison.Ordinal));
     }
 

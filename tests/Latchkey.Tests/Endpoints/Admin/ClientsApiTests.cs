@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Latchkey.Audit;
 using Latchkey.Clients;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
@@ -19,7 +20,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
         _server = await LatchkeyTestServer.StartAsync();
         await _server.AddUserAsync("root", Password, "admin");
         await _server.AddUserAsync("alice", Password, "billing");
-        _adminToken = await _server.GetAccessTokenAsync("root", Password);
+        _adminToken = await _server.GetAdminTokenAsync("root", Password);
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
@@ -47,10 +48,11 @@ public sealed class ClientsApiTests : IAsyncLifetime
         Assert.Equal("Basic", response.Headers.WwwAuthenticate.Single().Scheme);
     }
 
+    /// <summary>The registered clients (not the built-in first-party one, which is always listed too).</summary>
     private async Task<JsonElement[]> ListAsync()
     {
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Get, "/admin/clients");
-        return (await AdminHttp.JsonAsync(response, HttpStatusCode.OK)).EnumerateArray().ToArray();
+        return (await AdminHttp.JsonAsync(response, HttpStatusCode.OK)).EnumerateArray().Where(c => !c.GetProperty("public").GetBoolean()).ToArray();
     }
 
     [Fact]
@@ -59,13 +61,147 @@ public sealed class ClientsApiTests : IAsyncLifetime
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", ServiceJson);
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
-        Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience"], body.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience", "introspection"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", body.GetProperty("client_id").GetString());
         Assert.StartsWith(ClientSecrets.Prefix, body.GetProperty("client_secret").GetString());
         Assert.Equal(["client_credentials"], body.GetProperty("grant_types").EnumerateArray().Select(g => g.GetString()));
         Assert.Equal(["invoices:read"], body.GetProperty("scopes").EnumerateArray().Select(g => g.GetString()));
         Assert.Equal("api://billing", body.GetProperty("audience").GetString());
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("introspection").ValueKind);
         Assert.True(response.Headers.CacheControl?.NoStore, "Cache-Control: no-store missing on a response carrying a secret");
+    }
+
+    [Theory]
+    [InlineData("0190f3c4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")]
+    [InlineData("0190F3C45F6E7A8B9C0D1E2F3A4B5C6D")]
+    public async Task CreateClient_IdShapedLikeAUserId_400AndNothingAdded(string clientId)
+    {
+        // A client_credentials token's sub is the client id: a client named like a user's id would get tokens naming that user.
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients",
+            $$"""{"client_id": "{{clientId}}", "grant_types": ["client_credentials"]}""");
+
+        Assert.Contains("form of a user id", await AdminHttp.ProblemAsync(response, HttpStatusCode.BadRequest));
+        Assert.Empty(await ListAsync());
+    }
+
+    [Fact]
+    public async Task CreateClient_ExistingUsersIdAsClientId_IsRefused()
+    {
+        string aliceId = (await _server.Services.GetRequiredService<IUserStore>().FindByUsernameAsync("alice", TestContext.Current.CancellationToken))!.Id;
+
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients",
+            $$"""{"client_id": "{{aliceId}}", "grant_types": ["client_credentials"]}""");
+
+        await AdminHttp.ProblemAsync(response, HttpStatusCode.BadRequest);
+        using HttpResponseMessage token = await AdminHttp.ClientCredentialsAsync(_server.Client, aliceId, "lk_cs_anything");
+        await HttpAssert.OAuthErrorAsync(token, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+
+    [Theory]
+    [InlineData("any")]
+    [InlineData("audience")]
+    public async Task CreateClient_WithIntrospection_IsListedWithIt(string permission)
+    {
+        using (HttpResponseMessage created = await AdminAsync(HttpMethod.Post, "/admin/clients",
+                   $$"""{"client_id": "gateway", "grant_types": ["client_credentials"], "introspection": "{{permission}}"}"""))
+            Assert.Equal(permission, (await AdminHttp.JsonAsync(created, HttpStatusCode.Created)).GetProperty("introspection").GetString());
+
+        Assert.Equal(permission, Assert.Single(await ListAsync()).GetProperty("introspection").GetString());
+    }
+
+    [Fact]
+    public async Task CreateClient_UnknownIntrospectionPermission_400()
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients",
+            """{"client_id": "gateway", "grant_types": ["client_credentials"], "introspection": "everything"}""");
+
+        Assert.Contains("not an introspection permission", await AdminHttp.ProblemAsync(response, HttpStatusCode.BadRequest));
+        Assert.Empty(await ListAsync());
+    }
+
+    [Fact]
+    public async Task ChangeScopes_AddAndRemove_AppliesToTheNextTokenAtOnce()
+    {
+        string secret = await CreateServiceAsync();
+
+        using (HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients/billing-svc/scopes", """{"add": ["invoices:write"], "remove": ["invoices:read"]}"""))
+            Assert.Equal(["invoices:write"], (await AdminHttp.JsonAsync(response, HttpStatusCode.OK)).GetProperty("scopes").EnumerateArray().Select(x => x.GetString()));
+
+        using HttpResponseMessage removed = await AdminHttp.ClientCredentialsAsync(_server.Client, "billing-svc", secret, "invoices:read");
+        await HttpAssert.OAuthErrorAsync(removed, HttpStatusCode.BadRequest, "invalid_scope");
+        using HttpResponseMessage added = await AdminHttp.ClientCredentialsAsync(_server.Client, "billing-svc", secret, "invoices:write");
+        await HttpAssert.OkJsonAsync(added);
+    }
+
+    [Theory]
+    [InlineData("/admin/clients/ghost/scopes", """{"add": ["a"]}""", HttpStatusCode.NotFound)]
+    [InlineData("/admin/clients/billing-svc/scopes", """{"add": ["a b"]}""", HttpStatusCode.BadRequest)]
+    [InlineData("/admin/clients/billing-svc/scopes", """{"add": "a"}""", HttpStatusCode.BadRequest)]
+    [InlineData("/admin/clients/default/scopes", """{"add": ["a"]}""", HttpStatusCode.BadRequest)]
+    public async Task ChangeScopes_UnknownClientOrBadScope_ProblemAndNothingChanged(string path, string json, HttpStatusCode status)
+    {
+        await CreateServiceAsync();
+
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, path, json);
+
+        await AdminHttp.ProblemAsync(response, status);
+        Assert.Equal(["invoices:read"], Assert.Single(await ListAsync()).GetProperty("scopes").EnumerateArray().Select(x => x.GetString()));
+    }
+
+    [Fact]
+    public async Task FirstPartyClient_Listed_WithItsConfiguredGrantsAndScopes()
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Get, "/admin/clients");
+
+        JsonElement firstParty = Assert.Single((await AdminHttp.JsonAsync(response, HttpStatusCode.OK)).EnumerateArray(), c => c.GetProperty("public").GetBoolean());
+        Assert.Equal("default", firstParty.GetProperty("client_id").GetString());
+        Assert.Equal(["password", "refresh_token"], firstParty.GetProperty("grant_types").EnumerateArray().Select(x => x.GetString()));
+        Assert.Equal(["api", "latchkey:admin"], firstParty.GetProperty("scopes").EnumerateArray().Select(x => x.GetString()));
+    }
+
+    [Fact]
+    public async Task FirstPartyClient_Disabled_RefusesLoginsAndRefreshesUntilEnabled()
+    {
+        (_, string refresh) = await _server.LoginAsync("alice", Password);
+        // Disabling the first-party client cuts off its tokens, the admin's own included: this admin signs in through another client.
+        string console = await _server.AddClientAsync("console", ["password"], ["latchkey:admin"]);
+        using (HttpResponseMessage login = await _server.PostFormAsync("/token",
+                   new Dictionary<string, string> { ["grant_type"] = "password", ["username"] = "root", ["password"] = Password, ["scope"] = "latchkey:admin" },
+                   basic: ("console", console)))
+            _adminToken = (await HttpAssert.OkJsonAsync(login)).GetProperty("access_token").GetString()!;
+
+        using (HttpResponseMessage disable = await AdminAsync(HttpMethod.Post, "/admin/clients/default/disable"))
+            Assert.True((await AdminHttp.JsonAsync(disable, HttpStatusCode.OK)).GetProperty("disabled").GetBoolean());
+
+        await HttpAssert.OAuthErrorAsync(await _server.PostTokenAsync("alice", Password), HttpStatusCode.Unauthorized, "invalid_client");
+        await HttpAssert.OAuthErrorAsync(await _server.RefreshAsync(refresh), HttpStatusCode.Unauthorized, "invalid_client");
+        using (HttpResponseMessage seed = await _server.Client.SendAsync(SeedRequest()))
+            await HttpAssert.OAuthErrorAsync(seed, HttpStatusCode.Unauthorized, "invalid_client");
+
+        using (HttpResponseMessage enable = await AdminAsync(HttpMethod.Post, "/admin/clients/default/enable"))
+            Assert.False((await AdminHttp.JsonAsync(enable, HttpStatusCode.OK)).GetProperty("disabled").GetBoolean());
+        await HttpAssert.OkJsonAsync(await _server.PostTokenAsync("alice", Password));
+        // Disabling ended its logins: the refresh token from before stays revoked.
+        await HttpAssert.OAuthErrorAsync(await _server.RefreshAsync(refresh), HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    private static HttpRequestMessage SeedRequest()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/token");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("alice:" + Password)));
+        return request;
+    }
+
+    [Theory]
+    [InlineData("POST", "/admin/clients/default/rotate-secret", "public client")]
+    [InlineData("DELETE", "/admin/clients/default", "disable it instead")]
+    public async Task FirstPartyClient_RotateOrRemove_400SayingWhy(string method, string path, string detail)
+    {
+        using HttpResponseMessage response = await AdminAsync(new HttpMethod(method), path);
+
+        Assert.Contains(detail, await AdminHttp.ProblemAsync(response, HttpStatusCode.BadRequest));
+        await HttpAssert.OkJsonAsync(await _server.PostTokenAsync("alice", Password));
     }
 
     [Fact]
@@ -139,8 +275,8 @@ public sealed class ClientsApiTests : IAsyncLifetime
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Get, "/admin/clients");
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.OK);
-        JsonElement client = Assert.Single(body.EnumerateArray());
-        Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at"], client.EnumerateObject().Select(p => p.Name));
+        JsonElement client = Assert.Single(body.EnumerateArray(), c => !c.GetProperty("public").GetBoolean());
+        Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at", "introspection", "public"], client.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", client.GetProperty("client_id").GetString());
         Assert.False(client.GetProperty("disabled").GetBoolean());
         string raw = body.GetRawText();
@@ -197,7 +333,6 @@ public sealed class ClientsApiTests : IAsyncLifetime
     [InlineData("POST", "/admin/clients/ghost/disable")]
     [InlineData("POST", "/admin/clients/ghost/enable")]
     [InlineData("DELETE", "/admin/clients/ghost")]
-    [InlineData("POST", "/admin/clients/default/rotate-secret")]
     public async Task ClientRoute_UnknownClient_404ProblemNamingIt(string method, string path)
     {
         await CreateServiceAsync();
@@ -240,6 +375,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
         { "POST", "/admin/clients/billing-svc/disable", null },
         { "POST", "/admin/clients/billing-svc/enable", null },
         { "DELETE", "/admin/clients/billing-svc", null },
+        { "POST", "/admin/clients/billing-svc/scopes", """{"add": ["x"]}""" },
     };
 
     [Fact]
@@ -253,12 +389,16 @@ public sealed class ClientsApiTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
+        using (HttpResponseMessage scopes = await AdminAsync(HttpMethod.Post, "/admin/clients/billing-svc/scopes", """{"add": ["x"]}"""))
+            Assert.Equal(HttpStatusCode.OK, scopes.StatusCode);
+
         using (HttpResponseMessage remove = await AdminAsync(HttpMethod.Delete, "/admin/clients/billing-svc"))
             Assert.Equal(HttpStatusCode.NoContent, remove.StatusCode);
 
         IReadOnlyList<AuditEvent> events = await _server.Services.GetRequiredService<IAuditLog>().ReadAsync(since, TestContext.Current.CancellationToken);
-        var changes = events.Where(e => e.Type.StartsWith("client_", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(["client_added", "client_secret_rotated", "client_disabled", "client_enabled", "client_removed"], changes.Select(e => e.Type));
+        var changes = events.Where(e => e.Type.StartsWith("client_", StringComparison.Ordinal) || e.Type == AuditEvents.TokensCutOff).ToArray();
+        Assert.Equal(["client_added", "client_secret_rotated", "client_disabled", "tokens_cut_off", "client_enabled", "client_scopes_changed", "client_removed", "tokens_cut_off"],
+            changes.Select(e => e.Type));
         Assert.All(changes, e =>
         {
             Assert.Equal("root", e.Actor);

@@ -20,7 +20,7 @@ public sealed class UsersApiTests : IAsyncLifetime
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 
     private async Task<HttpResponseMessage> AdminAsync(HttpMethod method, string path, string? json = null) =>
-        await AdminHttp.SendAsync(_server.Client, method, path, await _server.GetAccessTokenAsync("root", Password), json);
+        await AdminHttp.SendAsync(_server.Client, method, path, await _server.GetAdminTokenAsync("root", Password), json);
 
     private async Task<HttpStatusCode> LoginStatusAsync(string username, string password)
     {
@@ -44,13 +44,13 @@ public sealed class UsersApiTests : IAsyncLifetime
     [Fact]
     public async Task ListUsers_AdminToken_ListsEveryUserWithoutPasswordHashes()
     {
-        string token = await _server.GetAccessTokenAsync("root", Password);
+        string token = await _server.GetAdminTokenAsync("root", Password);
 
         using HttpResponseMessage response = await _server.GetWithBearerAsync("/admin/users", token);
 
         JsonElement body = await HttpAssert.OkJsonAsync(response);
         Assert.Equal(["alice", "root"], body.EnumerateArray().Select(u => u.GetProperty("username").GetString()));
-        Assert.Equal(["id", "username", "roles", "disabled", "created_at"], body[0].EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after"], body[0].EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain("argon2", body.GetRawText());
     }
 
@@ -75,18 +75,16 @@ public sealed class UsersApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ListUsers_RoleRemovedAfterLogin_StillAdminUntilTheTokenExpires()
+    public async Task ListUsers_RoleRemovedAfterLogin_OldTokenRefusedAtOnceAndNoNewAdminToken()
     {
-        // Access tokens are self-contained: this documents the trade-off of a 30-minute lifetime.
-        string token = await _server.GetAccessTokenAsync("root", Password);
+        string token = await _server.GetAdminTokenAsync("root", Password);
         await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().ChangeRolesAsync("root", [], ["admin"], "test", CancellationToken.None);
 
         using HttpResponseMessage old = await _server.GetWithBearerAsync("/admin/users", token);
-        Assert.Equal(HttpStatusCode.OK, old.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, old.StatusCode);
 
-        string fresh = await _server.GetAccessTokenAsync("root", Password);
-        using HttpResponseMessage response = await _server.GetWithBearerAsync("/admin/users", fresh);
-        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        using HttpResponseMessage fresh = await _server.PostTokenAsync("root", Password, Latchkey.Protocol.Scopes.Admin);
+        await HttpAssert.OAuthErrorAsync(fresh, HttpStatusCode.BadRequest, "invalid_scope");
     }
 
     [Fact]
@@ -96,7 +94,7 @@ public sealed class UsersApiTests : IAsyncLifetime
             """{"username": "Carol", "password": "carols password", "roles": ["ops", "billing"]}""");
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
-        Assert.Equal(["id", "username", "roles", "disabled", "created_at"], body.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("carol", body.GetProperty("username").GetString());
         Assert.Equal(["ops", "billing"], body.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         Assert.False(body.GetProperty("disabled").GetBoolean());

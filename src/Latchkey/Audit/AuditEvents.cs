@@ -1,0 +1,40 @@
+namespace Latchkey.Audit;
+
+/// <summary>The names of audit event types, as stored and as <c>latchkey audit</c> and <c>GET /admin/audit</c> show them.</summary>
+public static class AuditEvents
+{
+    public const string LoginSucceeded = "login_succeeded";
+    public const string LoginFailed = "login_failed";
+
+    /// <summary>A lock on logins began (a username from one address, a username from unknown addresses, or an address).</summary>
+    public const string LoginLocked = "login_locked";
+
+    /// <summary>A lock on logins ended, with the number of attempts it refused.</summary>
+    public const string LoginLockEnded = "login_lock_ended";
+
+    public const string RefreshReuseDetected = "refresh_reuse_detected";
+    public const string FamilyRevoked = "family_revoked";
+    public const string TokenRevoked = "token_revoked";
+
+    /// <summary>A user's or a client's tokens issued until now are refused from now on.</summary>
+    public const string TokensCutOff = "tokens_cut_off";
+
+    public const string ClientAdded = "client_added";
+    public const string ClientSecretRotated = "client_secret_rotated";
+    public const string ClientScopesChanged = "client_scopes_changed";
+    public const string ClientDisabled = "client_disabled";
+    public const string ClientEnabled = "client_enabled";
+    public const string ClientRemoved = "client_removed";
+    public const string KeyRotated = "key_rotated";
+    public const string KeyRetired = "key_retired";
+
+    /// <summary>A signing key was revoked (leaked): it no longer signs or verifies, anywhere.</summary>
+    public const string KeyRevoked = "key_revoked";
+
+    public const string UserAdded = "user_added";
+    public const string UserPasswordSet = "user_password_set";
+    public const string UserDisabled = "user_disabled";
+    public const string UserEnabled = "user_enabled";
+    public const string UserRolesChanged = "user_roles_changed";
+    public const string UserLoggedOut = "user_logged_out";
+}
