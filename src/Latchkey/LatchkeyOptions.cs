@@ -43,7 +43,8 @@ public sealed class LatchkeyOptions
     /// Where the state lives. Empty (the default): SQLite, <c>latchkey.db</c> in <see cref="DataDirectory"/>, for one node.
     /// A PostgreSQL connection string (<c>Host=db;Database=latchkey;Username=latchkey;Password=…</c>) or URL
     /// (<c>postgres://latchkey:…@db:5432/latchkey</c>): for several nodes sharing one database. With PostgreSQL every
-    /// node must be given the same <see cref="MasterKey"/>.
+    /// node must be given the same <see cref="MasterKey"/>. A host not on this machine is reached over TLS with its
+    /// certificate and name checked (<c>SSL Mode=VerifyFull</c>) unless the connection string names another mode.
     /// </summary>
     public string? Database { get; set; }
 

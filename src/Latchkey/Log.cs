@@ -109,6 +109,14 @@ internal static partial class Log
     [LoggerMessage(4003, LogLevel.Warning, "The issuer {Issuer} is plain HTTP on a non-loopback host; serve Latchkey behind TLS in production")]
     private static partial void PlainHttpIssuerCore(ILogger logger, string issuer);
 
+    // Latchkey's own text, from the operator's connection string (mode and host, never the password): escaped, but too
+    // long for the cap meant for request values.
+    public static void WeakDatabaseTls(ILogger logger, string warning) =>
+        WeakDatabaseTlsCore(logger, LogText.Escape(warning, maxLength: 2000));
+
+    [LoggerMessage(4008, LogLevel.Warning, "{Warning}")]
+    private static partial void WeakDatabaseTlsCore(ILogger logger, string warning);
+
     // 5xxx: audit
     public static void AuditEvent(ILogger logger, string auditType, string outcome, string actor, string subject, string clientId, string address, string detail) =>
         AuditEventCore(logger, LogText.Escape(auditType), LogText.Escape(outcome), LogText.Escape(actor), LogText.Escape(subject), LogText.Escape(clientId), LogText.Escape(address), LogText.Escape(detail));
