@@ -99,6 +99,23 @@ public sealed class LatchkeyOptions
 
     /// <summary>The audit log of security events.</summary>
     public AuditOptions Audit { get; set; } = new();
+
+    /// <summary>Where <c>/metrics</c> answers.</summary>
+    public MetricsOptions Metrics { get; set; } = new();
+}
+
+/// <summary>The Prometheus scrape endpoint, <c>/metrics</c>.</summary>
+public sealed class MetricsOptions
+{
+    /// <summary>
+    /// Listen addresses for <c>/metrics</c> alone, ';'-separated like <c>--urls</c>, each with its port, e.g.
+    /// <c>http://127.0.0.1:9464</c>. When set, <c>/metrics</c> answers only on connections to these (told apart by the local
+    /// port and, when the URL names one, the local address; never by the Host header) and 404 elsewhere, and every other
+    /// endpoint answers 404 on them: the counts stay off the public listener, where anyone could read them.
+    /// <c>latchkey serve</c> listens on them too; an app that embeds Latchkey must listen on them itself. Empty (the
+    /// default): <c>/metrics</c> answers on every listener.
+    /// </summary>
+    public string? Urls { get; set; }
 }
 
 /// <summary>The audit log: logins, throttling, revocations, key and account changes.</summary>

@@ -74,6 +74,9 @@ public static class LatchkeyServiceCollectionExtensions
             .AddPolicy(LatchkeyPolicies.Bearer, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser())
             .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireRole(Roles.Admin));
 
+        // Keeps /metrics and the other endpoints apart when Latchkey:Metrics:Urls gives /metrics a listener of its own.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Routing.MatcherPolicy, MetricsListenerPolicy>());
+
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
             .AddCheck<SigningKeysHealthCheck>("signing_keys", tags: [HealthEndpoints.ReadyTag]);
