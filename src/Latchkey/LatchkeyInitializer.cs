@@ -32,6 +32,8 @@ internal sealed class LatchkeyInitializer(
 
     private async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        if (Storage.Postgres.PostgresConnectionString.WeakTlsWarning(options.Value.Database) is { } weakTls)
+            Log.WeakDatabaseTls(logger, weakTls);
         await database.MigrateAsync(cancellationToken);
         await keys.LoadAsync(rotation, cancellationToken);
         await revocations.LoadAsync(cancellationToken);

@@ -43,7 +43,8 @@ public sealed class LatchkeyOptions
     /// Where the state lives. Empty (the default): SQLite, <c>latchkey.db</c> in <see cref="DataDirectory"/>, for one node.
     /// A PostgreSQL connection string (<c>Host=db;Database=latchkey;Username=latchkey;Password=…</c>) or URL
     /// (<c>postgres://latchkey:…@db:5432/latchkey</c>): for several nodes sharing one database. With PostgreSQL every
-    /// node must be given the same <see cref="MasterKey"/>.
+    /// node must be given the same <see cref="MasterKey"/>. A host not on this machine is reached over TLS with its
+    /// certificate and name checked (<c>SSL Mode=VerifyFull</c>) unless the connection string names another mode.
     /// </summary>
     public string? Database { get; set; }
 
@@ -101,6 +102,9 @@ public sealed class LatchkeyOptions
 
     /// <summary>The resource owner password credentials grant (<c>POST /token</c> with a password, and <c>GET /token</c>).</summary>
     public PasswordGrantOptions PasswordGrant { get; set; } = new();
+
+    /// <summary>Where <c>/metrics</c> answers.</summary>
+    public MetricsOptions Metrics { get; set; } = new();
 }
 
 /// <summary>The password grant (RFC 6749 §4.3), which RFC 9700 §2.4 says must not be used, kept for first-party clients and the seed tutorial.</summary>
@@ -111,6 +115,20 @@ public sealed class PasswordGrantOptions
     /// credentials. False: both refuse (<c>unsupported_grant_type</c>), for deployments where users sign in elsewhere.
     /// </summary>
     public bool Enabled { get; set; } = true;
+}
+
+/// <summary>The Prometheus scrape endpoint, <c>/metrics</c>.</summary>
+public sealed class MetricsOptions
+{
+    /// <summary>
+    /// Listen addresses for <c>/metrics</c> alone, ';'-separated like <c>--urls</c>, each with its port, e.g.
+    /// <c>http://127.0.0.1:9464</c>. When set, <c>/metrics</c> answers only on connections to these (told apart by the local
+    /// port and, when the URL names one, the local address; never by the Host header) and 404 elsewhere, and every other
+    /// endpoint answers 404 on them: the counts stay off the public listener, where anyone could read them.
+    /// <c>latchkey serve</c> listens on them too; an app that embeds Latchkey must listen on them itself. Empty (the
+    /// default): <c>/metrics</c> answers on every listener.
+    /// </summary>
+    public string? Urls { get; set; }
 }
 
 /// <summary>The audit log: logins, throttling, revocations, key and account changes.</summary>

@@ -15,7 +15,9 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 
-    public static List<string> Problems(LatchkeyOptions o)
+    /// <param name="o">The options.</param>
+    /// <param name="listenUrls">The host's public listen URLs (<c>--urls</c>), when known, to check that /metrics has a port of its own.</param>
+    public static List<string> Problems(LatchkeyOptions o, string? listenUrls = null)
     {
         var problems = new List<string>();
 
@@ -94,6 +96,7 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
             problems.Add("Latchkey:PasswordHashing: MaxConcurrency must be 0 (one per core) or more, MaxQueue -1 (4 per slot) or more, MaxWait between 00:00:00 and 00:00:30.");
         if (o.Audit.Retention < TimeSpan.FromHours(1))
             problems.Add($"Latchkey:Audit:Retention {o.Audit.Retention} must be at least 01:00:00 (default 90.00:00:00).");
+        problems.AddRange(Endpoints.MetricsListener.Problems(o.Metrics.Urls, listenUrls));
 
         return problems;
     }

@@ -70,6 +70,9 @@ public static class LatchkeyServiceCollectionExtensions
                 .AddRequirements(new Latchkey.Endpoints.Admin.AdminAccessRequirement()));
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, Latchkey.Endpoints.Admin.AdminAccessHandler>();
 
+        // Keeps /metrics and the other endpoints apart when Latchkey:Metrics:Urls gives /metrics a listener of its own.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Routing.MatcherPolicy, MetricsListenerPolicy>());
+
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [HealthEndpoints.ReadyTag])
             .AddCheck<SigningKeysHealthCheck>("signing_keys", tags: [HealthEndpoints.ReadyTag]);

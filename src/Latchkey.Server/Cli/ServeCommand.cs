@@ -40,7 +40,6 @@ internal static class ServeCommand
             builder.Configuration.AddConfiguration(CommonOptions.Configuration(parse).Build());
 
             urls = parse.GetValue(Urls) ?? builder.Configuration["urls"] ?? builder.Configuration["ASPNETCORE_URLS"] ?? DefaultUrls;
-            builder.WebHost.UseUrls(urls);
             if (parse.GetValue(Algorithm) is { } algorithm)
                 builder.Configuration["Latchkey:SigningAlgorithm"] = algorithm;
             if (parse.GetValue(LogFormat) is { } format)
@@ -51,6 +50,8 @@ internal static class ServeCommand
                 builder.Configuration["Latchkey:Issuer"] = derived;
 
             options = builder.Configuration.GetSection(LatchkeyOptions.SectionName).Get<LatchkeyOptions>() ?? new LatchkeyOptions();
+            // After the public URLs, so that the first address Kestrel reports (and the banner's curl line) is a public one.
+            builder.WebHost.UseUrls(string.IsNullOrWhiteSpace(options.Metrics.Urls) ? urls : urls + ";" + options.Metrics.Urls);
         }
         catch (Exception e) when (CommonOptions.UnreadableConfiguration(e) is { } unreadable)
         {
@@ -59,7 +60,7 @@ internal static class ServeCommand
 
         // Check everything before starting, and say every problem at once.
         string logFormat = builder.Configuration[LogFormatKey] is { Length: > 0 } configured ? configured : "text";
-        List<string> problems = [.. CheckUrls(urls), .. CheckLogFormat(logFormat), .. LatchkeyOptionsValidator.Problems(options)];
+        List<string> problems = [.. CheckUrls(urls), .. CheckLogFormat(logFormat), .. LatchkeyOptionsValidator.Problems(options, urls)];
         if (problems.Count > 0)
             return CommonOptions.Fail("cannot start:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
 

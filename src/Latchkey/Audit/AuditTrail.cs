@@ -19,6 +19,13 @@ public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options,
 
     public async Task WriteAsync(AuditEvent e, CancellationToken cancellationToken)
     {
+        // Fields can hold what a request sent (a client id, a name, a detail quoting them): escaped and capped once, here,
+        // so the log line and the stored row (shown by `latchkey audit` and GET /admin/audit) hold no line break or ESC.
+        e = e with
+        {
+            Type = LogText.Escape(e.Type), Outcome = LogText.Escape(e.Outcome), Actor = LogText.Escape(e.Actor), Subject = LogText.Escape(e.Subject),
+            ClientId = LogText.Escape(e.ClientId), Address = LogText.Escape(e.Address), Detail = LogText.Escape(e.Detail),
+        };
         Log.AuditEvent(logger, e.Type, e.Outcome, e.Actor ?? "-", e.Subject ?? "-", e.ClientId ?? "-", e.Address ?? "-", e.Detail ?? "-");
         await log.WriteAsync(e, cancellationToken);
         await SweepIfDueAsync(cancellationToken);

@@ -238,6 +238,54 @@ public sealed class ServeCommandTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", server.Process.Output);
     }
 
+    [Fact]
+    public async Task Serve_MetricsUrlsFromEnvironment_ServesMetricsOnThatPortOnly()
+    {
+        int publicPort = FreePort(), metricsPort = FreePort();
+        while (metricsPort == publicPort)
+            metricsPort = FreePort();
+        var environment = new Dictionary<string, string?> { ["LATCHKEY__METRICS__URLS"] = $"http://127.0.0.1:{metricsPort}" };
+        await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder, environment, urls: $"http://127.0.0.1:{publicPort}");
+        // Both listeners are bound once the banner is out (bounded wait).
+        using (var started = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (!server.Process.Output.Contains("Stop with Ctrl+C.", StringComparison.Ordinal))
+                await Task.Delay(50, started.Token);
+        }
+
+        using var metrics = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
+        using HttpResponseMessage scrape = await metrics.GetAsync("metrics", Ct);
+        using HttpResponseMessage publicScrape = await server.Http.GetAsync("metrics", Ct);
+        using HttpResponseMessage jwksOnMetrics = await metrics.GetAsync(".well-known/jwks.json", Ct);
+        using HttpResponseMessage jwks = await server.Http.GetAsync(".well-known/jwks.json", Ct);
+
+        Assert.Equal(publicPort, server.Process.BaseAddress.Port);
+        Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
+        Assert.Contains("latchkey_signing_key_age_seconds", await scrape.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(HttpStatusCode.NotFound, publicScrape.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, jwksOnMetrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
+    }
+
+    [Fact]
+    public async Task Serve_MetricsUrlOnThePublicPort_RefusesToStartSayingToGiveItAPortOfItsOwn()
+    {
+        CliResult result = await LatchkeyCli.RunAsync(
+            ["serve", "--urls", "http://0.0.0.0:5999", "--issuer", LatchkeyServer.Issuer, "--data-dir", _folder.Data],
+            environment: new Dictionary<string, string?> { ["LATCHKEY__METRICS__URLS"] = "http://127.0.0.1:5999" }, workingDirectory: _folder.Root);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Latchkey:Metrics:Urls 'http://127.0.0.1:5999' is also a public listen address (http://0.0.0.0:5999)", result.Stderr);
+        Assert.DoesNotContain("Now listening", result.Stdout);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static async Task<CliResult> RunToolAsync(string fileName, params string[] arguments)
     {
         var startInfo = new System.Diagnostics.ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true };

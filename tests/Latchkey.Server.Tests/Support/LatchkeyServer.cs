@@ -22,11 +22,13 @@ internal sealed class LatchkeyServer : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <param name="arguments">More arguments for <c>latchkey serve</c>, e.g. <c>--log-format json</c>.</param>
-    public static async Task<LatchkeyServer> StartAsync(TempFolder folder, IReadOnlyDictionary<string, string?>? environment = null, string[]? arguments = null)
+    /// <param name="urls">The <c>--urls</c>; the first is <see cref="Http"/>'s address.</param>
+    public static async Task<LatchkeyServer> StartAsync(TempFolder folder, IReadOnlyDictionary<string, string?>? environment = null, string[]? arguments = null,
+        string urls = "http://127.0.0.1:0")
     {
         ListeningProcess process = await ListeningProcess.StartDotnetAsync(
             LatchkeyCli.DllPath,
-            ["serve", "--urls", "http://127.0.0.1:0", "--issuer", Issuer, "--data-dir", folder.Data, .. arguments ?? []],
+            ["serve", "--urls", urls, "--issuer", Issuer, "--data-dir", folder.Data, .. arguments ?? []],
             new ListeningProcessOptions { WorkingDirectory = folder.Root, Environment = LatchkeyCli.CleanEnvironment(environment) },
             TestContext.Current.CancellationToken);
         return new LatchkeyServer(process);

@@ -6,7 +6,7 @@ using Npgsql;
 
 namespace Latchkey.Tests.Storage;
 
-/// <summary>The Npgsql settings Latchkey chooses when the connection string leaves them out, and only then.</summary>
+/// <summary>The Npgsql settings Latchkey chooses when the connection string leaves them out, and only then; TLS to remote hosts.</summary>
 public sealed class PostgresConnectionTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -33,6 +33,107 @@ public sealed class PostgresConnectionTests
 
         Assert.Equal(maxAutoPrepare, builder.MaxAutoPrepare);
         Assert.False(builder.NoResetOnClose);
+    }
+
+    private static NpgsqlConnectionStringBuilder WithDefaults(string connection) =>
+        PostgresConnectionString.WithLatchkeyDefaults(PostgresConnectionString.Normalize(connection));
+
+    [Theory]
+    [InlineData("Host=db.internal;Database=latchkey;Username=latchkey")]
+    [InlineData("Host=10.0.0.5;Port=5432")]
+    [InlineData("Server=db.internal")]
+    [InlineData("postgres://latchkey:pw@db.internal:5433/latchkey")]
+    [InlineData("postgresql://latchkey@[2001:db8::5]:5432/latchkey")]
+    public void Tls_RemoteHostWithoutAMode_IsVerifyFullWithoutAWarning(string connection)
+    {
+        Assert.Equal(SslMode.VerifyFull, WithDefaults(connection).SslMode);
+        Assert.Null(PostgresConnectionString.WeakTlsWarning(connection));
+    }
+
+    [Theory]
+    [InlineData("Host=localhost;Database=latchkey")]
+    [InlineData("Host=LOCALHOST:5433")]
+    [InlineData("Host=127.0.0.1")]
+    [InlineData("Host=127.8.9.10:5433")]
+    [InlineData("Host=::1")]
+    [InlineData("Host=[::1]:5433")]
+    [InlineData("Host=::ffff:127.0.0.1")]
+    [InlineData("Host=/var/run/postgresql")]
+    [InlineData("postgres://latchkey:pw@localhost/latchkey")]
+    [InlineData("postgres://latchkey:pw@127.0.0.1:5433/latchkey")]
+    [InlineData("postgres://latchkey:pw@[::1]:5433/latchkey")]
+    public void Tls_LoopbackHostOrUnixSocket_KeepsNpgsqlsDefault(string connection)
+    {
+        Assert.Equal(new NpgsqlConnectionStringBuilder().SslMode, WithDefaults(connection).SslMode);
+        Assert.Null(PostgresConnectionString.WeakTlsWarning(connection));
+    }
+
+    [Theory]
+    [InlineData("Host=localhost,127.0.0.2:5433,[::1]:5434,/tmp", false)]
+    [InlineData("Host=localhost,db-replica.internal", true)]
+    [InlineData("Host=db-primary.internal:5432,127.0.0.1:5433", true)]
+    [InlineData("Host=/var/run/postgresql,10.0.0.7", true)]
+    public void Tls_SeveralHosts_VerifyFullUnlessEveryOneIsLoopback(string connection, bool verifyFull) =>
+        Assert.Equal(verifyFull ? SslMode.VerifyFull : new NpgsqlConnectionStringBuilder().SslMode, WithDefaults(connection).SslMode);
+
+    [Theory]
+    [InlineData("Host=db.internal;Username=latchkey;Password=hunter2-Pa55;SSL Mode=Require", "Require")]
+    [InlineData("Host=db.internal;Password=hunter2-Pa55;SslMode=Disable", "Disable")]
+    [InlineData("Host=db.internal;Password=hunter2-Pa55;sslmode=prefer", "Prefer")]
+    [InlineData("Host=db.internal;Password=hunter2-Pa55;SSL Mode=VerifyCA", "VerifyCA")]
+    [InlineData("postgres://latchkey:hunter2-Pa55@db.internal:5432/latchkey?sslmode=require", "Require")]
+    [InlineData("postgres://latchkey:hunter2-Pa55@db.internal/latchkey?sslmode=verify-ca", "VerifyCA")]
+    public void Tls_WeakerExplicitModeToARemoteHost_IsKeptWithAWarningNamingModeHostAndFix(string connection, string mode)
+    {
+        Assert.Equal(Enum.Parse<SslMode>(mode), WithDefaults(connection).SslMode);
+
+        string? warning = PostgresConnectionString.WeakTlsWarning(connection);
+
+        Assert.NotNull(warning);
+        Assert.Contains($"SSL Mode={mode}", warning);
+        Assert.Contains("db.internal", warning);
+        Assert.Contains("SSL Mode=VerifyFull", warning);
+        Assert.Contains("sslmode=verify-full", warning);
+        Assert.Contains("Root Certificate=", warning);
+        Assert.DoesNotContain("hunter2-Pa55", warning);
+    }
+
+    [Theory]
+    [InlineData("Host=db-a.internal,localhost;SSL Mode=Require")]
+    [InlineData("Host=localhost,db-b.internal;SSL Mode=Require")]
+    public void Tls_WeakerModeToSeveralHostsOneRemote_WarnsNamingTheHosts(string connection)
+    {
+        string? warning = PostgresConnectionString.WeakTlsWarning(connection);
+
+        Assert.NotNull(warning);
+        Assert.Contains(new NpgsqlConnectionStringBuilder(connection).Host!, warning);
+    }
+
+    [Theory]
+    [InlineData("Host=localhost;SSL Mode=Disable")]
+    [InlineData("Host=127.0.0.1,/tmp;SSL Mode=Require")]
+    [InlineData("Host=db.internal;SSL Mode=VerifyFull")]
+    [InlineData("")]
+    [InlineData("Host=db.internal;Nonsense Keyword=1")]
+    public void Tls_LoopbackOrVerifyFullOrNotPostgres_NoWarning(string connection) =>
+        Assert.Null(PostgresConnectionString.WeakTlsWarning(connection));
+
+    [Fact]
+    public void Tls_UrlWithLibpqNames_GivesNpgsqlTheModeAndTheCa()
+    {
+        NpgsqlConnectionStringBuilder builder = WithDefaults("postgres://latchkey:pw@db.internal/latchkey?sslmode=verify-full&sslrootcert=%2Fetc%2Flatchkey%2Fdb-ca.pem");
+
+        Assert.Equal(SslMode.VerifyFull, builder.SslMode);
+        Assert.Equal("/etc/latchkey/db-ca.pem", builder.RootCertificate);
+    }
+
+    [Fact]
+    public void Tls_ConnectionStringWithRootCertificate_KeepsItAndVerifiesFully()
+    {
+        NpgsqlConnectionStringBuilder builder = WithDefaults("Host=db.internal;Database=latchkey;Root Certificate=/etc/latchkey/db-ca.pem");
+
+        Assert.Equal(SslMode.VerifyFull, builder.SslMode);
+        Assert.Equal("/etc/latchkey/db-ca.pem", builder.RootCertificate);
     }
 
     [Fact]

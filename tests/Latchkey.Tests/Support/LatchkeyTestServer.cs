@@ -54,11 +54,12 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
     /// production, where verifiers that know only the authority (ASP.NET Core's JwtBearer) fetch
     /// <c>{issuer}/.well-known/openid-configuration</c> and compare <c>iss</c> with it.
     /// </param>
+    /// <param name="alsoListenOn">More listen URLs after the first (which stays <see cref="BaseAddress"/>), e.g. a metrics port.</param>
     public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null,
-        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false)
+        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false, string[]? alsoListenOn = null)
     {
         if (!issuerIsBaseAddress)
-            return await StartOnAsync("http://127.0.0.1:0", Issuer, configure, dataDirectory, time);
+            return await StartOnAsync(string.Join(";", ["http://127.0.0.1:0", .. alsoListenOn ?? []]), Issuer, configure, dataDirectory, time);
 
         // The port is free when picked but could be taken before Kestrel binds it: try again with another.
         for (int attempt = 1; ; attempt++)
@@ -66,7 +67,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
             string address = $"http://127.0.0.1:{FreePort()}";
             try
             {
-                return await StartOnAsync(address, address, configure, dataDirectory, time);
+                return await StartOnAsync(string.Join(";", [address, .. alsoListenOn ?? []]), address, configure, dataDirectory, time);
             }
             catch (IOException) when (attempt < 3)
             {
@@ -74,14 +75,15 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port free on 127.0.0.1 right now (another process could take it before it is bound).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task<LatchkeyTestServer> StartOnAsync(string url, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time)
+    private static async Task<LatchkeyTestServer> StartOnAsync(string urls, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time)
     {
 #if LATCHKEY_POSTGRES
         PostgresCluster.SkipUnlessAvailable();
@@ -93,7 +95,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         var logs = new ConcurrentQueue<string>();
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(url);
+        builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders().AddProvider(new QueueLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton<TimeProvider>(time);
 #if LATCHKEY_POSTGRES
