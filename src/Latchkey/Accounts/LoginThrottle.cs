@@ -83,20 +83,6 @@ public sealed class LoginThrottle(ILoginFailureStore store, LoginThrottleOptions
     internal static string UserKey(string username) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes("latchkey-login:" + username)));
 
-    /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address.</summary>
-    internal static string AddressKey(IPAddress? address)
-    {
-        if (address is null)
-            return "unknown";
-        if (address.IsIPv4MappedToIPv6)
-            address = address.MapToIPv4();
-        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-        {
-            byte[] bytes = address.GetAddressBytes();
-            Array.Clear(bytes, 8, 8);
-            return new IPAddress(bytes) + "/64";
-        }
-
-        return address.ToString();
-    }
+    /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address (<see cref="ClientNetwork"/>).</summary>
+    internal static string AddressKey(IPAddress? address) => ClientNetwork.Key(address);
 }
