@@ -81,6 +81,26 @@ public sealed class LatchkeyOptions
     /// <summary>Requests to <c>POST /token</c> larger than this get 413. Token requests are a few hundred bytes.</summary>
     public int MaxTokenRequestBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The reverse proxies in front of Latchkey whose <see cref="ForwardedHeader"/> is believed: addresses and CIDR networks,
+    /// IPv4 or IPv6 (<c>10.0.0.5</c>, <c>10.0.0.0/8</c>, <c>2001:db8::/32</c>). Empty (the default): the client address is the
+    /// TCP peer and forwarded headers are never read. Behind a proxy, list it, or every client shares the proxy's address in
+    /// the login throttle, the rate limit and the audit log. List only machines you run: a listed one can claim any address.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// How many forwarded entries, from the right, are read (1 to 20). 1 (the default): one proxy, whose entry is the client.
+    /// With a chain of proxies, their number: each entry is taken only while the one before it is itself a trusted proxy.
+    /// </summary>
+    public int ForwardLimit { get; set; } = 1;
+
+    /// <summary>
+    /// The header the proxies write: <c>X-Forwarded-For</c> (the default) or <c>Forwarded</c> (RFC 7239). Only this one is
+    /// read: a proxy that appends to one passes the other through from the client unchanged.
+    /// </summary>
+    public string ForwardedHeader { get; set; } = "X-Forwarded-For";
+
     /// <summary>Signing-key rotation and publication.</summary>
     public KeyOptions Keys { get; set; } = new();
 

@@ -72,4 +72,8 @@ internal static partial class Log
 
     [LoggerMessage(5002, LogLevel.Information, "Deleted {Count} audit events older than the retention of {Retention}")]
     public static partial void AuditEventsExpired(ILogger logger, int count, TimeSpan retention);
+
+    // 7xxx: the HTTP edge (client addresses)
+    [LoggerMessage(7001, LogLevel.Information, "Client addresses: believing {Header} from {Proxies}, at most {Limit} entries from the right")]
+    public static partial void TrustingForwardedHeader(ILogger logger, string header, string proxies, int limit);
 }
