@@ -110,6 +110,9 @@ public sealed class LatchkeyOptions
     /// <summary>Brute-force protection of password logins (RFC 6749 §4.3.2).</summary>
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
 
+    /// <summary>A ceiling on requests per client address to <c>/token</c>, <c>/revoke</c> and <c>/introspect</c>.</summary>
+    public RateLimitOptions RateLimit { get; set; } = new();
+
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
 
@@ -205,6 +208,17 @@ public sealed class LoginThrottleOptions
 
     /// <summary>The sliding window for <see cref="AddressFailureThreshold"/>.</summary>
     public TimeSpan AddressWindow { get; set; } = TimeSpan.FromMinutes(15);
+}
+
+/// <summary>The request rate limit per client address (IPv6: its /64), answered with 429 <c>slow_down</c> and <c>Retry-After</c>.</summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>
+    /// Requests one address may send to <c>/token</c>, <c>/revoke</c> and <c>/introspect</c> in a minute (a fixed window).
+    /// Counted per node. The default, 6000 (100 a second), is far above any real client; lower it to slow down a client that
+    /// guesses client secrets or probes tokens, but remember that an office or a NAT gateway is one address. 0 turns it off.
+    /// </summary>
+    public int PermitsPerMinute { get; set; } = 6000;
 }
 
 /// <summary>Argon2id parameters for new hashes. Existing hashes keep theirs and are upgraded at the next login.</summary>

@@ -129,7 +129,7 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
                          "Generate one with `openssl rand -base64 32` and give it to every node as LATCHKEY__MASTERKEY.";
     }
 
-    /// <summary>Trusted proxies, how far to walk their header, and which header.</summary>
+    /// <summary>Trusted proxies, how far to walk their header, which header, and the rate limit that counts the addresses found.</summary>
     private static IEnumerable<string> CheckClientAddresses(LatchkeyOptions o)
     {
         for (int i = 0; i < o.TrustedProxies.Count; i++)
@@ -143,6 +143,8 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (!o.ForwardedHeader.Equals(Endpoints.ForwardedFor.XForwardedForHeader, StringComparison.OrdinalIgnoreCase) &&
             !o.ForwardedHeader.Equals(Endpoints.ForwardedFor.ForwardedHeader, StringComparison.OrdinalIgnoreCase))
             yield return $"Latchkey:ForwardedHeader '{o.ForwardedHeader}' is neither X-Forwarded-For (the default) nor Forwarded (RFC 7239): use the one your proxy writes.";
+        if (o.RateLimit.PermitsPerMinute < 0)
+            yield return $"Latchkey:RateLimit:PermitsPerMinute {o.RateLimit.PermitsPerMinute} is negative. Use 0 to turn the limit off (default 6000).";
     }
 
     private static bool IsBase64Key(string text)

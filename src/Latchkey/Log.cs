@@ -73,7 +73,10 @@ internal static partial class Log
     [LoggerMessage(5002, LogLevel.Information, "Deleted {Count} audit events older than the retention of {Retention}")]
     public static partial void AuditEventsExpired(ILogger logger, int count, TimeSpan retention);
 
-    // 7xxx: the HTTP edge (client addresses)
+    // 7xxx: the HTTP edge (client addresses, rate limit)
     [LoggerMessage(7001, LogLevel.Information, "Client addresses: believing {Header} from {Proxies}, at most {Limit} entries from the right")]
     public static partial void TrustingForwardedHeader(ILogger logger, string header, string proxies, int limit);
+
+    [LoggerMessage(7002, LogLevel.Debug, "Request rate limit: refused {Path} from {Address}; retry after {RetryAfter}")]
+    public static partial void RequestRateLimited(ILogger logger, string path, string address, TimeSpan retryAfter);
 }

@@ -12,6 +12,7 @@ namespace Latchkey.Endpoints;
 /// <list type="number">
 /// <item><see cref="SecurityHeaders"/> on every response, the refusals below included;</item>
 /// <item><see cref="ClientAddressMiddleware"/>: the client's address behind <see cref="LatchkeyOptions.TrustedProxies"/> (only when some are listed);</item>
+/// <item><see cref="RequestRateLimit"/> per client address on /token, /revoke and /introspect (unless turned off).</item>
 /// </list>
 /// </summary>
 internal sealed class HttpEdge(IOptions<LatchkeyOptions> options, IConfiguration configuration, ILogger<HttpEdge> logger) : IStartupFilter
@@ -40,6 +41,11 @@ internal sealed class HttpEdge(IOptions<LatchkeyOptions> options, IConfiguration
             // Not installed at all without proxies: the busiest endpoint does not pay for a header it must ignore.
             if (proxies is not null)
                 app.Use(rest => new ClientAddressMiddleware(rest, proxies, o).InvokeAsync);
+            if (o.RateLimit.PermitsPerMinute > 0)
+            {
+                RequestRateLimit limit = app.ApplicationServices.GetRequiredService<RequestRateLimit>();
+                app.Use(rest => context => limit.InvokeAsync(context, rest));
+            }
 
             next(app);
         };

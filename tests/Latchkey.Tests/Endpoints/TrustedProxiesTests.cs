@@ -57,7 +57,7 @@ public sealed class TrustedProxiesTests
     public void From_NoEntries_IsNull() => Assert.Null(TrustedProxies.From([]));
 
     [Fact]
-    public void Validator_BadProxyLimitAndHeader_ListsEachWithItsFix()
+    public void Validator_BadProxyLimitHeaderAndRate_ListsEachWithItsFix()
     {
         var options = new LatchkeyOptions
         {
@@ -66,17 +66,19 @@ public sealed class TrustedProxiesTests
             TrustedProxies = ["10.0.0.5", "proxy.internal"],
             ForwardLimit = 0,
             ForwardedHeader = "X-Real-IP",
+            RateLimit = { PermitsPerMinute = -1 },
         };
 
         try
         {
             List<string> problems = LatchkeyOptionsValidator.Problems(options);
 
-            Assert.Equal(3, problems.Count);
+            Assert.Equal(4, problems.Count);
             Assert.Contains("Latchkey:TrustedProxies:1 'proxy.internal' is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8, 2001:db8::/32). " +
                             "List each proxy's address or network, e.g. LATCHKEY__TRUSTEDPROXIES__0=10.0.0.5.", problems);
             Assert.Contains(problems, p => p.StartsWith("Latchkey:ForwardLimit 0 is outside 1 to 20", StringComparison.Ordinal));
             Assert.Contains(problems, p => p.StartsWith("Latchkey:ForwardedHeader 'X-Real-IP' is neither X-Forwarded-For", StringComparison.Ordinal));
+            Assert.Contains(problems, p => p.StartsWith("Latchkey:RateLimit:PermitsPerMinute -1 is negative", StringComparison.Ordinal));
         }
         finally
         {
@@ -85,12 +87,13 @@ public sealed class TrustedProxiesTests
     }
 
     [Fact]
-    public void Options_Defaults_TrustNoProxy()
+    public void Options_Defaults_TrustNoProxyAndLimitSixThousandAMinute()
     {
         var options = new LatchkeyOptions();
 
         Assert.Empty(options.TrustedProxies);
         Assert.Equal(1, options.ForwardLimit);
         Assert.Equal("X-Forwarded-For", options.ForwardedHeader);
+        Assert.Equal(6000, options.RateLimit.PermitsPerMinute);
     }
 }
