@@ -16,6 +16,9 @@ namespace Latchkey.Tests.Endpoints;
 public sealed class ClientAddressTests
 {
     private const string Password = "correct horse battery";
+
+    /// <summary>A wrong password that no log line can contain by chance (unlike "wrong password", a login failure's reason).</summary>
+    private const string Guess = "a mistyped guess";
     private const string Proxy = "127.0.0.2";
 
     [Fact]
@@ -119,7 +122,7 @@ public sealed class ClientAddressTests
         using HttpClient guesser = server.CreateClient("127.0.0.1");
         for (int i = 1; i <= 3; i++)
         {
-            using HttpResponseMessage failed = await SendLoginAsync(guesser, $"guess{i}", "wrong password", ("X-Forwarded-For", $"203.0.113.{i}"));
+            using HttpResponseMessage failed = await SendLoginAsync(guesser, $"guess{i}", Guess, ("X-Forwarded-For", $"203.0.113.{i}"));
             await HttpAssert.OAuthErrorAsync(failed, HttpStatusCode.BadRequest, "invalid_grant");
         }
 
@@ -144,7 +147,7 @@ public sealed class ClientAddressTests
         using HttpClient proxy = server.CreateClient(Proxy);
         for (int i = 1; i <= 3; i++)
         {
-            using HttpResponseMessage failed = await SendLoginAsync(proxy, $"guess{i}", "wrong password", ("X-Forwarded-For", "203.0.113.9"));
+            using HttpResponseMessage failed = await SendLoginAsync(proxy, $"guess{i}", Guess, ("X-Forwarded-For", "203.0.113.9"));
             await HttpAssert.OAuthErrorAsync(failed, HttpStatusCode.BadRequest, "invalid_grant");
         }
 
@@ -199,7 +202,7 @@ public sealed class ClientAddressTests
     private static async Task<string?> FailedLoginAddressAsync(LatchkeyTestServer server, HttpClient client, params (string Name, string Value)[] headers)
     {
         string username = "nobody" + Guid.NewGuid().ToString("N")[..8];
-        using HttpResponseMessage response = await SendLoginAsync(client, username, "wrong password", headers);
+        using HttpResponseMessage response = await SendLoginAsync(client, username, Guess, headers);
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
         IReadOnlyList<AuditEvent> events = await server.Services.GetRequiredService<IAuditLog>().ReadAsync(DateTimeOffset.MinValue, CancellationToken.None);
         return events.Last(e => e.Type == "login_failed").Address;

@@ -28,7 +28,7 @@ public sealed class SecurityHeadersTests
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
 
-        using HttpResponseMessage response = await server.PostTokenAsync("nobody", "wrong password");
+        using HttpResponseMessage response = await server.PostTokenAsync("nobody", "a mistyped guess");
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
         AssertApiHeaders(response);
