@@ -82,6 +82,26 @@ public sealed class LatchkeyOptions
     /// <summary>Requests to <c>POST /token</c> larger than this get 413. Token requests are a few hundred bytes.</summary>
     public int MaxTokenRequestBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The reverse proxies in front of Latchkey whose <see cref="ForwardedHeader"/> is believed: addresses and CIDR networks,
+    /// IPv4 or IPv6 (<c>10.0.0.5</c>, <c>10.0.0.0/8</c>, <c>2001:db8::/32</c>). Empty (the default): the client address is the
+    /// TCP peer and forwarded headers are never read. Behind a proxy, list it, or every client shares the proxy's address in
+    /// the login throttle, the rate limit and the audit log. List only machines you run: a listed one can claim any address.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
+    /// <summary>
+    /// How many forwarded entries, from the right, are read (1 to 20). 1 (the default): one proxy, whose entry is the client.
+    /// With a chain of proxies, their number: each entry is taken only while the one before it is itself a trusted proxy.
+    /// </summary>
+    public int ForwardLimit { get; set; } = 1;
+
+    /// <summary>
+    /// The header the proxies write: <c>X-Forwarded-For</c> (the default) or <c>Forwarded</c> (RFC 7239). Only this one is
+    /// read: a proxy that appends to one passes the other through from the client unchanged.
+    /// </summary>
+    public string ForwardedHeader { get; set; } = "X-Forwarded-For";
+
     /// <summary>Signing-key rotation and publication.</summary>
     public KeyOptions Keys { get; set; } = new();
 
@@ -90,6 +110,9 @@ public sealed class LatchkeyOptions
 
     /// <summary>Brute-force protection of password logins (RFC 6749 §4.3.2).</summary>
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
+
+    /// <summary>A ceiling on requests per client address to <c>/token</c>, <c>/revoke</c> and <c>/introspect</c>.</summary>
+    public RateLimitOptions RateLimit { get; set; } = new();
 
     /// <summary>Argon2id cost of new password hashes.</summary>
     public PasswordHashingOptions PasswordHashing { get; set; } = new();
@@ -233,6 +256,17 @@ public sealed class LoginThrottleOptions
 
     /// <summary>The sliding window for <see cref="AddressFailureThreshold"/>.</summary>
     public TimeSpan AddressWindow { get; set; } = TimeSpan.FromMinutes(15);
+}
+
+/// <summary>The request rate limit per client address (IPv6: its /64), answered with 429 <c>slow_down</c> and <c>Retry-After</c>.</summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>
+    /// Requests one address may send to <c>/token</c>, <c>/revoke</c> and <c>/introspect</c> in a minute (a fixed window).
+    /// Counted per node. The default, 6000 (100 a second), is far above any real client; lower it to slow down a client that
+    /// guesses client secrets or probes tokens, but remember that an office or a NAT gateway is one address. 0 turns it off.
+    /// </summary>
+    public int PermitsPerMinute { get; set; } = 6000;
 }
 
 /// <summary>Argon2id parameters for new hashes. Existing hashes keep theirs and are upgraded at the next login.</summary>

@@ -90,6 +90,8 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
             t.KnownAddressLifetime < TimeSpan.Zero)
             problems.Add("Latchkey:LoginThrottle durations must be positive (KnownAddressLifetime may be 0), and MaxLockout at least Lockout.");
 
+        problems.AddRange(CheckClientAddresses(o));
+
         if (o.PasswordHashing.MemoryKiB < 19 * 1024 || o.PasswordHashing.Iterations < 2)
             problems.Add($"Latchkey:PasswordHashing is below OWASP's Argon2id minimum (MemoryKiB 19456, Iterations 2): got {o.PasswordHashing.MemoryKiB} KiB, {o.PasswordHashing.Iterations}.");
         if (o.PasswordHashing.MaxConcurrency < 0 || o.PasswordHashing.MaxQueue < -1 || o.PasswordHashing.MaxWait < TimeSpan.Zero || o.PasswordHashing.MaxWait > TimeSpan.FromSeconds(30))
@@ -129,6 +131,24 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (string.IsNullOrWhiteSpace(o.MasterKey))
             yield return "Latchkey:MasterKey is required with PostgreSQL: every node needs the same one (it encrypts the signing keys and keys the hash of attempted usernames), and it never goes into the database. " +
                          "Generate one with `openssl rand -base64 32` and give it to every node as LATCHKEY__MASTERKEY.";
+    }
+
+    /// <summary>Trusted proxies, how far to walk their header, which header, and the rate limit that counts the addresses found.</summary>
+    private static IEnumerable<string> CheckClientAddresses(LatchkeyOptions o)
+    {
+        for (int i = 0; i < o.TrustedProxies.Count; i++)
+        {
+            if (Endpoints.TrustedProxies.Parse(o.TrustedProxies[i]).Problem is { } problem)
+                yield return $"Latchkey:TrustedProxies:{i} '{o.TrustedProxies[i]}' {problem}. List each proxy's address or network, e.g. LATCHKEY__TRUSTEDPROXIES__0=10.0.0.5.";
+        }
+
+        if (o.ForwardLimit is < 1 or > 20)
+            yield return $"Latchkey:ForwardLimit {o.ForwardLimit} is outside 1 to 20: the number of proxies in the chain in front of Latchkey (default 1).";
+        if (!o.ForwardedHeader.Equals(Endpoints.ForwardedFor.XForwardedForHeader, StringComparison.OrdinalIgnoreCase) &&
+            !o.ForwardedHeader.Equals(Endpoints.ForwardedFor.ForwardedHeader, StringComparison.OrdinalIgnoreCase))
+            yield return $"Latchkey:ForwardedHeader '{o.ForwardedHeader}' is neither X-Forwarded-For (the default) nor Forwarded (RFC 7239): use the one your proxy writes.";
+        if (o.RateLimit.PermitsPerMinute < 0)
+            yield return $"Latchkey:RateLimit:PermitsPerMinute {o.RateLimit.PermitsPerMinute} is negative. Use 0 to turn the limit off (default 6000).";
     }
 
     private static bool IsBase64Key(string text)

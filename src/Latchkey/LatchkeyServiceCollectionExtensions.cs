@@ -59,6 +59,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Latchkey.LatchkeyInitializer>());
         services.AddHostedService<SigningKeyMaintenance>();
         services.AddHostedService<Latchkey.Storage.Sqlite.SqliteCheckpoints>();
+        // Security headers, client addresses behind trusted proxies and the rate limit: middleware, so a startup filter.
+        services.TryAddEnumerable(ServiceDescriptor.Transient<Microsoft.AspNetCore.Hosting.IStartupFilter, HttpEdge>());
+        services.TryAddSingleton<RequestRateLimit>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
         services.AddLatchkeyOpenApi();
 

@@ -118,8 +118,7 @@ internal static partial class Log
     [LoggerMessage(4008, LogLevel.Warning, "{Warning}")]
     private static partial void WeakDatabaseTlsCore(ILogger logger, string warning);
 
-    // 7xxx: upkeep
-    [LoggerMessage(7001, LogLevel.Warning, "Housekeeping (purging expired rows, reporting ended login locks) failed; trying again at the next interval")]
+    [LoggerMessage(4009, LogLevel.Warning, "Housekeeping (purging expired rows, reporting ended login locks) failed; trying again at the next interval")]
     public static partial void HousekeepingFailed(ILogger logger, Exception exception);
 
     // 5xxx: audit
@@ -131,4 +130,17 @@ internal static partial class Log
 
     [LoggerMessage(5002, LogLevel.Information, "Deleted {Count} audit events older than the retention of {Retention}")]
     public static partial void AuditEventsExpired(ILogger logger, int count, TimeSpan retention);
+
+    // 7xxx: the HTTP edge (client addresses, rate limit)
+    public static void TrustingForwardedHeader(ILogger logger, string header, string proxies, int limit) =>
+        TrustingForwardedHeaderCore(logger, LogText.Escape(header), LogText.Escape(proxies, maxLength: 2000), limit);
+
+    [LoggerMessage(7001, LogLevel.Information, "Client addresses: believing {Header} from {Proxies}, at most {Limit} entries from the right")]
+    private static partial void TrustingForwardedHeaderCore(ILogger logger, string header, string proxies, int limit);
+
+    public static void RequestRateLimited(ILogger logger, string path, string address, TimeSpan retryAfter) =>
+        RequestRateLimitedCore(logger, LogText.Escape(path), LogText.Escape(address), retryAfter);
+
+    [LoggerMessage(7002, LogLevel.Debug, "Request rate limit: refused {Path} from {Address}; retry after {RetryAfter}")]
+    private static partial void RequestRateLimitedCore(ILogger logger, string path, string address, TimeSpan retryAfter);
 }

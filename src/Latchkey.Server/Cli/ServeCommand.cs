@@ -61,6 +61,8 @@ internal static class ServeCommand
         // Check everything before starting, and say every problem at once.
         string logFormat = builder.Configuration[LogFormatKey] is { Length: > 0 } configured ? configured : "text";
         List<string> problems = [.. CheckUrls(urls), .. CheckLogFormat(logFormat), .. LatchkeyOptionsValidator.Problems(options, urls)];
+        if (Endpoints.HttpEdge.FrameworkForwardedHeadersProblem(builder.Configuration) is { } forwardedHeaders)
+            problems.Add(forwardedHeaders);
         if (problems.Count > 0)
             return CommonOptions.Fail("cannot start:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
 

@@ -179,20 +179,6 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
     internal string UserKey(string normalizedUsername) =>
         Convert.ToHexString(HMACSHA256.HashData(masterKeys.LoginNameKey, Encoding.UTF8.GetBytes(normalizedUsername)));
 
-    /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address.</summary>
-    internal static string AddressKey(IPAddress? address)
-    {
-        if (address is null)
-            return "unknown";
-        if (address.IsIPv4MappedToIPv6)
-            address = address.MapToIPv4();
-        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-        {
-            byte[] bytes = address.GetAddressBytes();
-            Array.Clear(bytes, 8, 8);
-            return new IPAddress(bytes) + "/64";
-        }
-
-        return address.ToString();
-    }
+    /// <summary>An IPv6 client controls a whole /64, so failures are counted per /64, not per address (<see cref="ClientNetwork"/>).</summary>
+    internal static string AddressKey(IPAddress? address) => ClientNetwork.Key(address);
 }

@@ -1,7 +1,10 @@
 // Usage: node docs.mjs <baseUrl> <username> <password> <screenshotPath>
 // Opens Latchkey's /docs (Swagger UI) in Debian's chromium, logs in with the UI's "Authorize" (the OAuth2 password
 // grant against /token), runs "Try it out" on GET /me, checks that the response shows the username, and saves a
-// screenshot. Exits 0 on success; otherwise prints what went wrong on stderr and exits 1.
+// screenshot. The page must work under the Content-Security-Policy that Latchkey sends with it: any CSP violation,
+// uncaught page error or console error fails the run, so a policy that blocks part of the UI (a style sheet, an icon)
+// is caught even when the login itself still works. Prints the policy it ran under. Exits 0 on success; otherwise
+// prints what went wrong on stderr and exits 1.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -29,9 +32,18 @@ let clip;
 const page = context.pages()[0] ?? await context.newPage();
 page.setDefaultTimeout(20000);
 const browserErrors = [];
-page.on('pageerror', e => browserErrors.push(String(e)));
+page.on('pageerror', e => browserErrors.push(`page error: ${e}`));
+page.on('console', m => { if (m.type() === 'error') browserErrors.push(`console error: ${m.text()}`); });
+// Recorded in the page itself, before any of its scripts run: each violation of the CSP, blocked or report-only.
+await context.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', e =>
+    console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`));
+});
 try {
-  await page.goto(new URL('/docs', baseUrl).href);
+  const docs = await page.goto(new URL('/docs', baseUrl).href);
+  const policy = (await docs.allHeaders())['content-security-policy'];
+  if (!policy)
+    throw new Error('/docs has no Content-Security-Policy header');
   await page.locator('.opblock-summary-path[data-path="/me"]').waitFor();
 
   // Authorize: the password flow of the document's oauth2 scheme.
@@ -65,7 +77,10 @@ try {
   // The page from the top down to the end of GET /me: the Authorize button (locked) and the /me response.
   const box = await me.boundingBox();
   clip = { x: 0, y: 0, width: page.viewportSize().width, height: Math.ceil(box.y + box.height + 16) };
-  console.log(JSON.stringify({ status, sub: claims.sub, preferred_username: claims.preferred_username }));
+  // Every request is done and the page has settled: any violation or error by now has been recorded.
+  if (browserErrors.length > 0)
+    throw new Error(`the page reported ${browserErrors.length} error(s) under the policy ${policy}`);
+  console.log(JSON.stringify({ status, sub: claims.sub, preferred_username: claims.preferred_username, csp: policy }));
 } catch (e) {
   failed = true;
   console.error(`docs.mjs: ${e.message}`);

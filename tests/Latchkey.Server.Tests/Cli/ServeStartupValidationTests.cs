@@ -145,4 +145,39 @@ public sealed class ServeStartupValidationTests : IDisposable
         Assert.DoesNotContain("   at ", result.AllOutput);
         AssertNothingCreatedInDataFolder();
     }
+
+    [Fact]
+    public async Task Serve_AspNetCoreForwardedHeadersEnabled_RefusedSayingHowToListProxies()
+    {
+        // ASP.NET Core would then believe X-Forwarded-For from any peer (it clears its known proxies): any client could
+        // choose the address that the login throttle and the audit log see.
+        var environment = new Dictionary<string, string?> { ["ASPNETCORE_FORWARDEDHEADERS_ENABLED"] = "true" };
+
+        CliResult result = await ServeAsync(["--urls", "http://127.0.0.1:0", "--issuer", "http://127.0.0.1", "--data-dir", _folder.Data], environment);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        string problem = Assert.Single(ProblemLines(result));
+        Assert.Contains("ASPNETCORE_FORWARDEDHEADERS_ENABLED=true makes ASP.NET Core believe X-Forwarded-For from any client", problem);
+        Assert.Contains("unset ASPNETCORE_FORWARDEDHEADERS_ENABLED and list your proxies in Latchkey:TrustedProxies (LATCHKEY__TRUSTEDPROXIES__0=10.0.0.5)", problem);
+        Assert.DoesNotContain("Now listening", result.Stdout);
+        AssertNothingCreatedInDataFolder();
+    }
+
+    [Fact]
+    public async Task Serve_TrustedProxyThatIsAHostName_ReportedWithItsFix()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["LATCHKEY__TRUSTEDPROXIES__0"] = "10.0.0.5",
+            ["LATCHKEY__TRUSTEDPROXIES__1"] = "proxy.internal",
+        };
+
+        CliResult result = await ServeAsync(["--urls", "http://127.0.0.1:0", "--issuer", "http://127.0.0.1", "--data-dir", _folder.Data], environment);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        string problem = Assert.Single(ProblemLines(result));
+        Assert.Equal("  - Latchkey:TrustedProxies:1 'proxy.internal' is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8, 2001:db8::/32). " +
+                     "List each proxy's address or network, e.g. LATCHKEY__TRUSTEDPROXIES__0=10.0.0.5.", problem);
+        AssertNothingCreatedInDataFolder();
+    }
 }

@@ -6,7 +6,8 @@ namespace Latchkey.Tests.Endpoints;
 /// <summary>
 /// <c>/docs</c> in a real headless browser: Debian's chromium, driven by tests/Interop/browser/docs.mjs
 /// (npm <c>playwright-core</c>, pinned in its package-lock.json). The script authorizes with the UI's password flow,
-/// calls <c>/me</c> from the UI and saves a screenshot. A missing chromium, node or node_modules fails, never skips.
+/// calls <c>/me</c> from the UI and saves a screenshot, all under the Content-Security-Policy the server sends with
+/// /docs: any CSP violation, page error or console error fails it. A missing chromium, node or node_modules fails, never skips.
 /// </summary>
 public sealed class DocsBrowserTests
 {
@@ -33,6 +34,8 @@ public sealed class DocsBrowserTests
 
         Assert.True(exitCode == 0, $"node docs.mjs exited with {exitCode}.\nstdout: {stdout}\nstderr: {stderr}\nscreenshot: {screenshot}");
         Assert.Contains("\"preferred_username\":\"alice\"", stdout);
+        // The page ran under the docs policy (docs.mjs prints it), which still forbids framing.
+        Assert.Contains("frame-ancestors 'none'", stdout);
         var png = new FileInfo(screenshot);
         Assert.True(png.Exists, $"no screenshot at {screenshot}");
         // A blank 1280-pixel-wide page compresses to a few KB; the docs with a response body are far larger.
