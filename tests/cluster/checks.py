@@ -55,7 +55,7 @@ def seconds(timespan):
 KEY_REFRESH = seconds(ENV["LATCHKEY__KEYS__REFRESHINTERVAL"])
 JWKS_CACHE = seconds(ENV["LATCHKEY__KEYS__JWKSCACHELIFETIME"])
 REVOCATION_REFRESH = seconds(ENV["LATCHKEY__REVOCATIONREFRESHINTERVAL"])
-USER_FAILURE_THRESHOLD = int(ENV.get("LATCHKEY__LOGINTHROTTLE__USERFAILURETHRESHOLD", "10"))
+USER_FAILURE_THRESHOLD = int(ENV.get("LATCHKEY__LOGINTHROTTLE__FAILURETHRESHOLD", "10"))
 
 
 # ---------------------------------------------------------------------------------------------------- processes
@@ -371,6 +371,33 @@ def run_checks():
         return passed, (f"/me on B before: {before}; /revoke on A: {revoked.status}; /me on A right after: {on_a}; "
                         f"B refused it after {delay:.2f} s ({polls} polls; bound {REVOCATION_REFRESH:g} s + {SLACK:g} s)"
                         if delay is not None else f"B still accepted it {bound + 10:.0f} s after (/me before {before}, revoke {revoked.status}, A {on_a})") + \
+            f"; /introspect on B: active={active}"
+
+    # ------------------------------------------------------------------ k. a user disabled through one node
+    @check("k. user disabled through A's admin API: A refuses their token at once, B within RevocationRefreshInterval")
+    def _():
+        access = ok(login(A, "frank"), "password grant on A")["access_token"]
+        before = me(B, access).status
+        admin = ok(call(A, "POST", "/token", {"grant_type": "password", "username": "root", "password": PASSWORD, "scope": "latchkey:admin"}),
+                   "admin token on A")["access_token"]
+        disabled = call(A, "POST", "/admin/users/frank/disable", headers={"Authorization": "Bearer " + admin})
+        t_disabled = time.time()
+        on_a = me(A, access).status
+        bound = REVOCATION_REFRESH + SLACK
+        delay = None
+        polls = 0
+        while time.time() - t_disabled < bound + 10:
+            polls += 1
+            if me(B, access).status == 401:
+                delay = time.time() - t_disabled
+                break
+            time.sleep(0.05)
+        introspected = call(B, "POST", "/introspect", {"token": access}, SERVICE)
+        active = introspected.json().get("active") if introspected.status == 200 else None
+        passed = before == 200 and disabled.status == 200 and on_a == 401 and within(bound, delay) and active is False
+        return passed, (f"/me on B before: {before}; disable on A: {disabled.status}; /me on A right after: {on_a}; "
+                        f"B refused it after {delay:.2f} s ({polls} polls; bound {REVOCATION_REFRESH:g} s + {SLACK:g} s)"
+                        if delay is not None else f"B still accepted it {bound + 10:.0f} s after (/me before {before}, disable {disabled.status}, A {on_a})") + \
             f"; /introspect on B: active={active}"
 
     # ------------------------------------------------------------------ f. throttling across nodes

@@ -124,11 +124,13 @@ export LATCHKEY_CLUSTER_PASSWORD="cluster-$(secret)"
 cli() { "$latchkey" "$@" 2>&1; }
 echo "== cluster: latchkey db migrate, users add, clients add"
 cli db migrate | sed 's/^/   /' || fail_setup "latchkey db migrate failed"
-# alice: logins and refreshes; bob, carol, dave, erin: throttling (across nodes / on one node); hector: the SIGKILL load.
-for user in alice bob carol dave erin hector; do
+# alice: logins and refreshes; bob, carol, dave, erin: throttling (across nodes / on one node); hector: the SIGKILL load;
+# frank: disabled through one node; root: the admin who disables him.
+for user in alice bob carol dave erin frank hector; do
   printf '%s' "$LATCHKEY_CLUSTER_PASSWORD" | cli users add "$user" --password-stdin >/dev/null || fail_setup "users add $user failed"
 done
-client_json=$(cli clients add service --grant client_credentials --json) || fail_setup "clients add failed: $client_json"
+printf '%s' "$LATCHKEY_CLUSTER_PASSWORD" | cli users add root --role admin --password-stdin >/dev/null || fail_setup "users add root failed"
+client_json=$(cli clients add service --grant client_credentials --introspect --json) || fail_setup "clients add failed: $client_json"
 export LATCHKEY_CLUSTER_CLIENT_JSON=$client_json
 
 # 4. Two nodes, one issuer.

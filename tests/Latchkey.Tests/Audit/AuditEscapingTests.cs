@@ -19,7 +19,7 @@ public sealed class AuditEscapingTests
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync();
         await server.AddUserAsync("root", "audit-escaping-Pa55word", "admin");
-        string token = await server.GetAccessTokenAsync("root", "audit-escaping-Pa55word");
+        string token = await server.GetAdminTokenAsync("root", "audit-escaping-Pa55word");
         AuditTrail trail = server.Services.GetRequiredService<AuditTrail>();
         string overlong = new('d', 5000);
 

@@ -57,7 +57,8 @@ public sealed class TokenEndpointTests : IAsyncLifetime
         Assert.Equal(["admin", "billing"], claims.GetProperty("role").EnumerateArray().Select(r => r.GetString()));
         Assert.Equal("default", claims.GetProperty("client_id").GetString());
         Assert.True(Guid.TryParse(claims.GetProperty("sub").GetString(), out _), "sub is the user's immutable id");
-        Assert.True(claims.GetProperty("jti").GetString()!.Length >= 22, "jti carries at least 128 random bits");
+        Assert.True(Guid.TryParseExact(claims.GetProperty("jti").GetString(), "D", out Guid jti) && jti.Version == 7,
+            "jti is a UUIDv7: its issue time to the millisecond, and 74 random bits");
     }
 
     [Fact]

@@ -241,6 +241,24 @@ public sealed class RefreshTokenGrantTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_NoScopeParameter_DropsAScopeRemovedFromTheClientSinceTheLogin()
+    {
+        string secret = await _server.AddClientAsync("web", ["password", "refresh_token"], ["read", "write"]);
+        var form = new Dictionary<string, string> { ["grant_type"] = "password", ["username"] = "alice", ["password"] = Password, ["scope"] = "read write" };
+        (_, string refresh) = await OAuthRequests.PairAsync(await _server.PostFormAsync("/token", form, basic: ("web", secret)));
+
+        await _server.Services.GetRequiredService<Latchkey.Clients.ClientAccounts>().ChangeScopesAsync("web", [], ["write"], "test", CancellationToken.None);
+        using HttpResponseMessage refreshed = await _server.RefreshAsync(refresh, basic: ("web", secret));
+
+        JsonElement body = await HttpAssert.OkJsonAsync(refreshed);
+        Assert.Equal("read", body.GetProperty("scope").GetString());
+        Assert.Equal("read", HttpAssert.Part(body.GetProperty("access_token").GetString()!, 1).GetProperty("scope").GetString());
+        // Asked for by name, the removed scope is refused outright.
+        (string _, string next) = (body.GetProperty("access_token").GetString()!, body.GetProperty("refresh_token").GetString()!);
+        await HttpAssert.OAuthErrorAsync(await _server.RefreshAsync(next, basic: ("web", secret), scope: "write"), HttpStatusCode.BadRequest, "invalid_scope");
+    }
+
+    [Fact]
     public async Task Password_ClientWithoutRefreshGrant_GetsNoRefreshToken()
     {
         string secret = await _server.AddClientAsync("legacy", ["password"]);
