@@ -287,6 +287,29 @@ def check(name):
     return run
 
 
+def refused_on_a_then_b(access, before, change, status):
+    """Right after `change` on A (answered `status`): A refuses `access` at once, B within RevocationRefreshInterval, and
+    B's introspection calls it inactive. Returns the check's (passed, figures)."""
+    t_changed = time.time()
+    on_a = me(A, access).status
+    bound = REVOCATION_REFRESH + SLACK
+    delay = None
+    polls = 0
+    while time.time() - t_changed < bound + 10:
+        polls += 1
+        if me(B, access).status == 401:
+            delay = time.time() - t_changed
+            break
+        time.sleep(0.05)
+    introspected = call(B, "POST", "/introspect", {"token": access}, SERVICE)
+    active = introspected.json().get("active") if introspected.status == 200 else None
+    passed = before == 200 and status == 200 and on_a == 401 and within(bound, delay) and active is False
+    return passed, (f"/me on B before: {before}; {change}: {status}; /me on A right after: {on_a}; "
+                    f"B refused it after {delay:.2f} s ({polls} polls; bound {REVOCATION_REFRESH:g} s + {SLACK:g} s)"
+                    if delay is not None else f"B still accepted it {bound + 10:.0f} s after (/me before {before}, {change} {status}, A {on_a})") + \
+        f"; /introspect on B: active={active}"
+
+
 def concurrent_refreshes(token, count=50):
     """`count` refreshes of one token at once, alternating A and B, released together by a barrier."""
     barrier = threading.Barrier(count)
@@ -354,24 +377,7 @@ def run_checks():
         access = ok(service_token(A), "client_credentials on A")["access_token"]
         before = me(B, access).status
         revoked = call(A, "POST", "/revoke", {"token": access, "token_type_hint": "access_token"}, SERVICE)
-        t_revoked = time.time()
-        on_a = me(A, access).status
-        bound = REVOCATION_REFRESH + SLACK
-        delay = None
-        polls = 0
-        while time.time() - t_revoked < bound + 10:
-            polls += 1
-            if me(B, access).status == 401:
-                delay = time.time() - t_revoked
-                break
-            time.sleep(0.05)
-        introspected = call(B, "POST", "/introspect", {"token": access}, SERVICE)
-        active = introspected.json().get("active") if introspected.status == 200 else None
-        passed = before == 200 and revoked.status == 200 and on_a == 401 and within(bound, delay) and active is False
-        return passed, (f"/me on B before: {before}; /revoke on A: {revoked.status}; /me on A right after: {on_a}; "
-                        f"B refused it after {delay:.2f} s ({polls} polls; bound {REVOCATION_REFRESH:g} s + {SLACK:g} s)"
-                        if delay is not None else f"B still accepted it {bound + 10:.0f} s after (/me before {before}, revoke {revoked.status}, A {on_a})") + \
-            f"; /introspect on B: active={active}"
+        return refused_on_a_then_b(access, before, "/revoke on A", revoked.status)
 
     # ------------------------------------------------------------------ k. a user disabled through one node
     @check("k. user disabled through A's admin API: A refuses their token at once, B within RevocationRefreshInterval")
@@ -381,24 +387,7 @@ def run_checks():
         admin = ok(call(A, "POST", "/token", {"grant_type": "password", "username": "root", "password": PASSWORD, "scope": "latchkey:admin"}),
                    "admin token on A")["access_token"]
         disabled = call(A, "POST", "/admin/users/frank/disable", headers={"Authorization": "Bearer " + admin})
-        t_disabled = time.time()
-        on_a = me(A, access).status
-        bound = REVOCATION_REFRESH + SLACK
-        delay = None
-        polls = 0
-        while time.time() - t_disabled < bound + 10:
-            polls += 1
-            if me(B, access).status == 401:
-                delay = time.time() - t_disabled
-                break
-            time.sleep(0.05)
-        introspected = call(B, "POST", "/introspect", {"token": access}, SERVICE)
-        active = introspected.json().get("active") if introspected.status == 200 else None
-        passed = before == 200 and disabled.status == 200 and on_a == 401 and within(bound, delay) and active is False
-        return passed, (f"/me on B before: {before}; disable on A: {disabled.status}; /me on A right after: {on_a}; "
-                        f"B refused it after {delay:.2f} s ({polls} polls; bound {REVOCATION_REFRESH:g} s + {SLACK:g} s)"
-                        if delay is not None else f"B still accepted it {bound + 10:.0f} s after (/me before {before}, disable {disabled.status}, A {on_a})") + \
-            f"; /introspect on B: active={active}"
+        return refused_on_a_then_b(access, before, "disable on A", disabled.status)
 
     # ------------------------------------------------------------------ f. throttling across nodes
     @check("f. login throttling counts failures across nodes")

@@ -40,36 +40,18 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
 
     public async Task<ClientUpdate?> UpdateAsync(string clientId, Func<ClientRecord, ClientRecord> change, Revocation? cutOff, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        // Read under the row's lock (SQLite: the write transaction holds the database): concurrent scope changes serialize.
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM clients WHERE client_id = @id{database.ForUpdate}", transaction)
-            .Add("@id", clientId);
-        ClientRecord before;
-        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-                return null;
-            before = Read(reader);
-        }
-
-        ClientRecord after = change(before) with { ClientId = before.ClientId, CreatedAt = before.CreatedAt, IsPublic = before.IsPublic };
-        command.CommandText = """
+        // Under the row's lock: concurrent scope changes serialize.
+        (ClientRecord Before, ClientRecord After)? update = await LockedUpdate.RunAsync(database, $"SELECT {Columns} FROM clients WHERE client_id = @id", clientId,
+            Read,
+            before => change(before) with { ClientId = before.ClientId, CreatedAt = before.CreatedAt, IsPublic = before.IsPublic },
+            """
             UPDATE clients SET secret_hash = @hash, grant_types = @grants, scopes = @scopes, audience = @audience, disabled = @disabled,
               introspection = @introspection
             WHERE client_id = @id
-            """;
-        command.AddClient(after);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        if (cutOff is not null)
-        {
-            command.CommandText = SqlRevocationStore.UpsertSql;
-            command.AddRevocation(cutOff);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return new ClientUpdate(before, after);
+            """,
+            (command, after) => command.AddClient(after),
+            cutOff, cancellationToken);
+        return update is { } u ? new ClientUpdate(u.Before, u.After) : null;
     }
 
     public async Task<bool> RemoveAsync(string clientId, Revocation cutOff, CancellationToken cancellationToken)

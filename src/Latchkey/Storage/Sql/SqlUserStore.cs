@@ -56,43 +56,26 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
 
     public async Task<UserUpdate?> UpdateAsync(string username, Func<UserRecord, UserRecord> change, Revocation? cutOff, CancellationToken cancellationToken)
     {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        // Read under the row's lock (SQLite: the write transaction holds the database), so a concurrent change waits here
-        // and then sees this one: add/remove of roles on one user never lose an update.
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM users WHERE username = @username{database.ForUpdate}", transaction)
-            .Add("@username", username);
-        UserRecord before;
-        await using (DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-                return null;
-            before = Read(reader);
-        }
-
-        UserRecord after = change(before) with { Id = before.Id, Username = before.Username, CreatedAt = before.CreatedAt };
-        if (cutOff is not null)
-            after = after with { TokensValidAfter = cutOff.At };
-        command.CommandText = """
+        // Under the row's lock: add/remove of roles on one user never lose an update.
+        (UserRecord Before, UserRecord After)? update = await LockedUpdate.RunAsync(database, $"SELECT {Columns} FROM users WHERE username = @id", username,
+            reader => Read(reader),
+            before => change(before) with
+            {
+                Id = before.Id, Username = before.Username, CreatedAt = before.CreatedAt,
+                TokensValidAfter = cutOff?.At ?? before.TokensValidAfter,
+            },
+            """
             UPDATE users SET password_hash = @hash, roles = @roles, disabled = @disabled, password_changed_at = @changed, tokens_valid_after = @cut
-            WHERE id = @id
-            """;
-        command.Add("@hash", after.PasswordHash)
-            .Add("@roles", StoredJson.Write(after.Roles))
-            .Add("@disabled", after.Disabled ? 1L : 0L)
-            .Add("@changed", after.PasswordChangedAt)
-            .Add("@cut", after.TokensValidAfter)
-            .Add("@id", after.Id);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        if (cutOff is not null)
-        {
-            command.CommandText = SqlRevocationStore.UpsertSql;
-            command.AddRevocation(cutOff);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return new UserUpdate(before, after);
+            WHERE id = @user_id
+            """,
+            (command, after) => command.Add("@hash", after.PasswordHash)
+                .Add("@roles", StoredJson.Write(after.Roles))
+                .Add("@disabled", after.Disabled ? 1L : 0L)
+                .Add("@changed", after.PasswordChangedAt)
+                .Add("@cut", after.TokensValidAfter)
+                .Add("@user_id", after.Id),
+            cutOff, cancellationToken);
+        return update is { } u ? new UserUpdate(u.Before, u.After) : null;
     }
 
     public Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken) =>
