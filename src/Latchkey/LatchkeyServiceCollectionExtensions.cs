@@ -36,8 +36,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         // The server caches client records briefly (CachingClientStore); the CLI's AddLatchkeyStorage() does not.
         services.TryAddSingleton<SqlClientStore>();
-        services.TryAddSingleton<IClientStore>(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
-            sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
+            sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Revocations>()));
+        services.TryAddSingleton<IClientStore>(sp => sp.GetRequiredService<CachingClientStore>());
         services.AddSingleton(sp => new PasswordHashingGate(Options(sp).PasswordHashing));
         services.AddLatchkeyAccounts();
         services.AddSingleton<LoginThrottle>();
@@ -98,6 +99,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<IRefreshTokenStore, SqlRefreshTokenStore>();
         services.TryAddSingleton<IRevocationStore, SqlRevocationStore>();
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
+        services.TryAddSingleton<ISettingsStore, SqlSettingsStore>();
         return services;
     }
 

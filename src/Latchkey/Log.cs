@@ -118,6 +118,9 @@ internal static partial class Log
     [LoggerMessage(4008, LogLevel.Warning, "{Warning}")]
     private static partial void WeakDatabaseTlsCore(ILogger logger, string warning);
 
+    [LoggerMessage(4010, LogLevel.Warning, "This node's clock is {Difference} off the database's; cut-offs of tokens compare this node's time with other nodes': keep every clock synchronized (NTP)")]
+    public static partial void ClockDiffersFromDatabase(ILogger logger, TimeSpan difference);
+
     [LoggerMessage(4009, LogLevel.Warning, "Housekeeping (purging expired rows, reporting ended login locks) failed; trying again at the next interval")]
     public static partial void HousekeepingFailed(ILogger logger, Exception exception);
 

@@ -50,24 +50,27 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
         LoginThrottleCounts counts = await store.ReadAsync(who.UserKey, who.Address, now - Options.UsernameWindow, now - Options.AddressWindow,
             now - Options.KnownAddressLifetime, cancellationToken);
 
-        (string Kind, string Key, DateTimeOffset Until)? binding = null;
-        void Consider(string kind, string key, DateTimeOffset until)
+        LoginLock? binding = null;
+        void Consider(string kind, string key, string? address, DateTimeOffset until)
         {
-            if (until > now && (binding is null || until > binding.Value.Until))
-                binding = (kind, key, until);
+            if (until > now && (binding is null || until > binding.Until))
+                binding = new LoginLock(kind, key, kind == AddressLock ? who.Address : who.Subject, address, now, until);
         }
 
         if (counts.StreakFailures >= Options.FailureThreshold && counts.StreakLastFailureAt is { } last)
-            Consider(PairLock, PairKey(who), last + Lockout(counts.StreakFailures));
+            Consider(PairLock, PairKey(who), who.Address, last + Lockout(counts.StreakFailures));
         if (!counts.KnownAddress && counts.UsernameFailures >= Options.UsernameFailureThreshold && counts.UsernameOldestFailure is { } userOldest)
-            Consider(UsernameLock, who.UserKey, userOldest + Options.UsernameWindow);
+            Consider(UsernameLock, who.UserKey, null, userOldest + Options.UsernameWindow);
         if (counts.AddressFailures >= Options.AddressFailureThreshold && counts.AddressOldestFailure is { } addressOldest)
-            Consider(AddressLock, who.Address, addressOldest + Options.AddressWindow);
+            Consider(AddressLock, who.Address, who.Address, addressOldest + Options.AddressWindow);
 
-        if (binding is not { } refusedBy)
+        if (binding is null)
             return (null, counts);
-        await RefusedAsync(who, refusedBy.Kind, refusedBy.Key, refusedBy.Until - now, cancellationToken);
-        return (refusedBy.Until - now, counts);
+        // The counts decide; the lock's row follows them (extended, or started again if it was reported ended while the
+        // counts still lock), and counts the refusal: one write, and an audit event only when a lock starts.
+        await HoldAsync(who, binding, refused: true, now, cancellationToken);
+        Refused(who, binding.Until - now);
+        return (binding.Until - now, counts);
     }
 
     /// <summary>
@@ -87,7 +90,7 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
             return (attempt, null);
 
         TimeSpan wait = await HoldLocksAsync(who, attempt, whenChecked.KnownAddress, cancellationToken) ?? Options.Lockout;
-        await RefusedAsync(who, null, null, wait, cancellationToken);
+        Refused(who, wait);
         return (attempt, wait);
     }
 
@@ -126,15 +129,7 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
         TimeSpan? longest = null;
         foreach (LoginLock hold in holds)
         {
-            (bool started, LoginLock? ended) = await store.HoldLockAsync(hold, now, cancellationToken);
-            if (ended is not null)
-                await AuditEndedAsync(ended, cancellationToken);
-            if (started)
-            {
-                await audit.WriteAsync(new AuditEvent(now, AuditEvents.LoginLocked, "locked", Subject: hold.Subject, ClientId: who.ClientId,
-                    Address: hold.Address, Detail: $"{Describe(hold.Kind)} locked until {hold.Until.UtcDateTime:O}"), cancellationToken);
-            }
-
+            await HoldAsync(who, hold, refused: false, now, cancellationToken);
             if (hold.Until - now is var wait && wait > (longest ?? TimeSpan.Zero))
                 longest = wait;
         }
@@ -142,10 +137,21 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
         return longest;
     }
 
-    private async Task RefusedAsync(LoginSubject who, string? kind, string? key, TimeSpan wait, CancellationToken cancellationToken)
+    /// <summary>Holds one lock, auditing the one it replaces if that had ended, and its start if it starts.</summary>
+    private async Task HoldAsync(LoginSubject who, LoginLock hold, bool refused, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (kind is not null && key is not null)
-            await store.CountRefusedAsync(kind, key, cancellationToken);
+        (bool started, LoginLock? ended) = await store.HoldLockAsync(hold, now, refused, cancellationToken);
+        if (ended is not null)
+            await AuditEndedAsync(ended, cancellationToken);
+        if (started)
+        {
+            await audit.WriteAsync(new AuditEvent(now, AuditEvents.LoginLocked, "locked", Subject: hold.Subject, ClientId: who.ClientId,
+                Address: hold.Address, Detail: $"{Describe(hold.Kind)} locked until {hold.Until.UtcDateTime:O}"), cancellationToken);
+        }
+    }
+
+    private void Refused(LoginSubject who, TimeSpan wait)
+    {
         metrics.LoginThrottled();
         Log.LoginThrottled(logger, who.Subject, who.Address, wait);
     }

@@ -12,7 +12,13 @@ public sealed record LoginResult
     public TimeSpan? RetryAfter { get; private init; }
     public string? FailureReason { get; private init; }
 
-    public static LoginResult Success(UserRecord user) => new() { User = user };
+    /// <summary>
+    /// For a success: when the login began, before the account was read. What the login's tokens are as good as: a cut-off
+    /// of the user's tokens after this moment refuses them, however long the password check took.
+    /// </summary>
+    public DateTimeOffset AuthenticatedAt { get; private init; }
+
+    public static LoginResult Success(UserRecord user, DateTimeOffset authenticatedAt) => new() { User = user, AuthenticatedAt = authenticatedAt };
     public static LoginResult Throttled(TimeSpan retryAfter) => new() { RetryAfter = retryAfter, FailureReason = "throttled" };
     public static LoginResult Failed(string reason) => new() { FailureReason = reason };
 
@@ -31,6 +37,9 @@ internal sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Pas
 {
     public async Task<LoginResult> LoginAsync(string username, string password, IPAddress? address, string? clientId, CancellationToken cancellationToken)
     {
+        // Before the account is read: a change to it (password, disable, logout) that commits after this moment refuses this
+        // login's tokens, even if the read below saw the account as it was before the change.
+        DateTimeOffset startedAt = time.GetUtcNow();
         string normalized = Usernames.Normalize(username);
         UserRecord? user = await users.FindByUsernameAsync(normalized, cancellationToken);
         LoginSubject who = throttle.Subject(normalized, address, user?.Username, clientId);
@@ -84,11 +93,24 @@ internal sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Pas
             return LoginResult.Failed(failure);
         }
 
+        // 5. The account again, as it is now: a password change, a disable or a cut-off committed while the hash ran wins over
+        // the row read before it (the login's tokens would be refused by Latchkey anyway; refused here, none is issued at all).
+        UserRecord? current = await users.FindByIdAsync(user!.Id, cancellationToken);
+        if (current is null || current.Disabled || current.PasswordChangedAt != user.PasswordChangedAt || current.TokensValidAfter >= startedAt)
+        {
+            const string changed = "account changed while the password was checked";
+            await throttle.FailedAsync(who, attempt, counts, cancellationToken);
+            Log.LoginFailed(logger, who.Subject, who.Address, changed);
+            metrics.LoginFailed();
+            await AuditAsync(AuditEvents.LoginFailed, "failure", who, changed, cancellationToken);
+            return LoginResult.Failed(changed);
+        }
+
         await throttle.SucceededAsync(who, attempt, cancellationToken);
         await AuditAsync(AuditEvents.LoginSucceeded, "success", who, null, cancellationToken);
-        if (needsRehash && await users.TryUpgradePasswordHashAsync(user!.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
+        if (needsRehash && await users.TryUpgradePasswordHashAsync(user.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
             Log.PasswordHashUpgraded(logger, user.Username);
-        return LoginResult.Success(user!);
+        return LoginResult.Success(current, startedAt);
     }
 
     // The subject is the account's name, or the hash prefix of an unknown name: never the text typed as a name.

@@ -133,16 +133,30 @@ internal sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshT
         UserUpdate? update = await users.UpdateAsync(name, change, cutOff, cancellationToken);
         if (update is null)
             return NotFound(username);
-        await AuditAsync(auditType, actor, name, describe(update.After), cancellationToken);
+        UserRecord after = update.After;
         if (cutOff is not null)
         {
+            // A login that read the account before the change committed began before this moment: move the cut-off here, so
+            // that its tokens are refused too (the first cut-off, in the change's own transaction, holds if this step fails).
+            Revocation settled = Revocation.Of(RevocationKinds.User, after.Id, time.GetUtcNow());
+            if (settled.At > cutOff.At)
+            {
+                await users.ExtendCutOffAsync(settled, cancellationToken);
+                (cutOff, after) = (settled, after with { TokensValidAfter = settled.At });
+            }
+
             revocations.Apply(cutOff);
-            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(update.After.Id, now, cancellationToken);
-            await AuditAsync(AuditEvents.TokensCutOff, actor, name, $"tokens issued until {now.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}",
+        }
+
+        await AuditAsync(auditType, actor, name, describe(after), cancellationToken);
+        if (cutOff is not null)
+        {
+            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(after.Id, cutOff.At, cancellationToken);
+            await AuditAsync(AuditEvents.TokensCutOff, actor, name, $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}",
                 cancellationToken);
         }
 
-        return AccountResult.Ok(update.After);
+        return AccountResult.Ok(after);
     }
 
     private static string? CheckRoles(IEnumerable<string> roles) =>

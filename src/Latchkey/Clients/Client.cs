@@ -11,6 +11,12 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
     string? Introspection = null)
 {
     /// <summary>
+    /// When this client's record was read from the database (from the cache, the time it was read into it): tokens minted
+    /// for it carry no more authority than the record had then, so a cut-off of the client after it refuses them.
+    /// </summary>
+    public DateTimeOffset ReadAt { get; init; } = DateTimeOffset.MaxValue;
+
+    /// <summary>
     /// The built-in first-party client, public (no secret), used when a request names no client: the
     /// <c>curl</c> user, the seed tutorial's reader, a first-party front end. It may use the password grant (unless
     /// <see cref="PasswordGrantOptions.Enabled"/> is off) and refresh its tokens, with the configured scopes and the admin
@@ -31,8 +37,8 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
             options.PasswordGrant.Enabled ? [GrantTypes.Password, GrantTypes.RefreshToken] : [GrantTypes.RefreshToken],
             [.. options.Scopes.Where(s => s != Scopes.Admin), Scopes.Admin], Audience: null);
 
-    public static Client From(ClientRecord record) =>
-        new(record.ClientId, IsPublic: false, record.GrantTypes, record.Scopes, record.Audience, record.Introspection);
+    public static Client From(ClientRecord record, DateTimeOffset readAt) =>
+        new(record.ClientId, IsPublic: false, record.GrantTypes, record.Scopes, record.Audience, record.Introspection) { ReadAt = readAt };
 }
 
 /// <summary>The values of a client's introspection permission, as stored and as <c>--introspect</c> takes them.</summary>

@@ -22,8 +22,8 @@ public sealed record ClientResult(ClientRecord? Client, string? Secret, string? 
 /// tokens are revoked. The built-in first-party client can be disabled and enabled; its grants and scopes come from the
 /// configuration.
 /// </summary>
-internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, Revocations revocations, AuditTrail audit,
-    IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, IRevocationStore revocationStore, Revocations revocations,
+    AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>Every client; the first-party one with the grants and scopes it has in this configuration.</summary>
     public async Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken) =>
@@ -144,6 +144,15 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
 
     private async Task EndSessionsAsync(Revocation cutOff, string actor, string why, CancellationToken cancellationToken)
     {
+        // A node that read the client's record before the change committed read it before this moment: move the cut-off
+        // here, so that tokens minted from that read are refused too.
+        Revocation settled = Revocation.Of(RevocationKinds.Client, cutOff.Id, time.GetUtcNow());
+        if (settled.At > cutOff.At)
+        {
+            await revocationStore.AddAsync(settled, cancellationToken);
+            cutOff = settled;
+        }
+
         revocations.Apply(cutOff);
         int revoked = await refreshTokens.RevokeFamiliesOfClientAsync(cutOff.Id, cutOff.At, cancellationToken);
         await AuditAsync(AuditEvents.TokensCutOff, actor, cutOff.Id, cancellationToken,

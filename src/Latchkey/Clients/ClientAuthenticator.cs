@@ -10,7 +10,7 @@ namespace Latchkey.Clients;
 /// <c>client_secret_basic</c> or <c>client_secret_post</c>, never both. A request that names no client is the
 /// built-in public first-party client.
 /// </summary>
-internal sealed class ClientAuthenticator(IClientStore clients, IOptions<LatchkeyOptions> options)
+internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<LatchkeyOptions> options)
 {
     // Compared against when the client does not exist, so unknown and known clients take the same time.
     private static readonly string DummyHash = ClientSecrets.Hash(ClientSecrets.Generate());
@@ -41,12 +41,13 @@ internal sealed class ClientAuthenticator(IClientStore clients, IOptions<Latchke
             if (!string.IsNullOrEmpty(secret))
                 return (null, InvalidClient("a secret was sent for the public first-party client", viaHeader));
             // Its row says only whether an admin disabled it (read through the client cache, like any client's).
-            if (await clients.FindAsync(Client.FirstPartyClientId, cancellationToken) is { Disabled: true })
+            (ClientRecord? row, DateTimeOffset rowReadAt) = await clients.FindWithReadTimeAsync(Client.FirstPartyClientId, cancellationToken);
+            if (row is { Disabled: true })
                 return (null, InvalidClient("the first-party client is disabled", viaHeader));
-            return (_firstParty, null);
+            return (_firstParty with { ReadAt = rowReadAt }, null);
         }
 
-        ClientRecord? record = await clients.FindAsync(clientId, cancellationToken);
+        (ClientRecord? record, DateTimeOffset readAt) = await clients.FindWithReadTimeAsync(clientId, cancellationToken);
         if (record is { IsPublic: true })
             record = null; // a public client is only ever reached by its own name, above
         bool secretMatches = ClientSecrets.Verify(secret ?? "", record?.SecretHash ?? DummyHash);
@@ -58,7 +59,23 @@ internal sealed class ClientAuthenticator(IClientStore clients, IOptions<Latchke
             return (null, InvalidClient($"wrong secret for client '{clientId}'", viaHeader));
         if (record.Disabled)
             return (null, InvalidClient($"client '{clientId}' is disabled", viaHeader));
-        return (Client.From(record), null);
+        return (Client.From(record, readAt), null);
+    }
+
+    /// <summary>
+    /// The client again, from a record read after <paramref name="readAfter"/>, or null when it is gone or disabled. A token
+    /// is as good as the older of its login and its client's record: after a user's cut-off, their new login must not
+    /// rest on a client record cached before it, or the token would look as old as the cut-off.
+    /// </summary>
+    public async Task<Client?> ConfirmAsync(Client client, DateTimeOffset readAfter, CancellationToken cancellationToken)
+    {
+        // In whole milliseconds, as cut-offs and the times in tokens are kept.
+        if (client.ReadAt.ToUnixTimeMilliseconds() > readAfter.ToUnixTimeMilliseconds())
+            return client;
+        (ClientRecord? record, DateTimeOffset readAt) = await clients.FindWithReadTimeAsync(client.ClientId, cancellationToken, readAfter);
+        if (record is null || record.Disabled)
+            return null;
+        return client.IsPublic ? client with { ReadAt = readAt } : Client.From(record, readAt);
     }
 
     public static OAuthError InvalidClient(string detail, bool challenge) =>

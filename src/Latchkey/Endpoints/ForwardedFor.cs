@@ -39,11 +39,12 @@ internal static class ForwardedFor
             if (rfc7239)
             {
                 // A quoted string cannot span lines, so each line's elements are found on their own: a client's line with
-                // a stray quote cannot swallow the proxy's own line after it.
-                List<Range> elements = ForwardedElements(text);
-                for (int e = elements.Count - 1; e >= 0; e--)
+                // a stray quote cannot swallow the proxy's own line after it. Within a line, elements are split from the
+                // right, the end our proxies write: a stray quote in what the client wrote on the left cannot swallow the
+                // element a proxy appended after it on the same line.
+                foreach (Range element in ForwardedElementsFromTheRight(text))
                 {
-                    if (WalkEnds(text.AsSpan()[elements[e]]))
+                    if (WalkEnds(text.AsSpan()[element]))
                         return current;
                 }
             }
@@ -152,36 +153,31 @@ internal static class ForwardedFor
          int.TryParse(text[1..], NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535);
 
     /// <summary>
-    /// The elements of one <c>Forwarded</c> line (RFC 7239 §4): split at commas outside quoted strings. An unterminated
-    /// quote makes the last element run to the end of the line, where it fails to parse.
+    /// The elements of one <c>Forwarded</c> line (RFC 7239 §4), rightmost first: split at commas outside quoted strings,
+    /// reading from the right. The right end is what trusted proxies wrote, well formed; an unterminated quote can only be
+    /// further left, in what a client wrote, and makes the leftmost element run to the start of the line, where it fails
+    /// to parse and ends the walk after the proxies' own elements.
     /// </summary>
-    private static List<Range> ForwardedElements(string line)
+    private static List<Range> ForwardedElementsFromTheRight(string line)
     {
         var elements = new List<Range>();
-        int start = 0;
+        int end = line.Length;
         bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
+        for (int i = line.Length - 1; i >= 0; i--)
         {
             char c = line[i];
-            if (quoted)
+            if (c == '"' && !(i > 0 && line[i - 1] == '\\'))
             {
-                if (c == '\\')
-                    i++;
-                else if (c == '"')
-                    quoted = false;
+                quoted = !quoted;
             }
-            else if (c == '"')
+            else if (c == ',' && !quoted)
             {
-                quoted = true;
-            }
-            else if (c == ',')
-            {
-                elements.Add(start..i);
-                start = i + 1;
+                elements.Add((i + 1)..end);
+                end = i;
             }
         }
 
-        elements.Add(start..line.Length);
+        elements.Add(0..end);
         return elements;
     }
 

@@ -89,7 +89,7 @@ internal static class IntrospectionEndpoint
         DateTimeOffset now = time.GetUtcNow();
         if (found is null || found.Token.ClientId != request.Client.ClientId || found.Token.SpentAt is not null ||
             found.Family.RevokedAt is not null || found.Token.ExpiresAt <= now || found.Family.AbsoluteExpiresAt <= now ||
-            found.User is not { Disabled: false } user || user.TokensValidAfter > found.Family.CreatedAt || user.PasswordChangedAt > found.Family.CreatedAt)
+            found.User is not { Disabled: false } user || user.TokensValidAfter >= found.Family.CreatedAt || user.PasswordChangedAt > found.Family.CreatedAt)
             return Inactive;
 
         var response = new Dictionary<string, JsonElement>

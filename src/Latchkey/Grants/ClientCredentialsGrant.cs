@@ -14,7 +14,9 @@ internal sealed class ClientCredentialsGrant(AccessTokenIssuer issuer, LatchkeyM
 {
     public GrantResult Handle(Client client, string? scope)
     {
-        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(client.ClientId, Username: null, Roles: [], scope, client.ClientId, client.Audience));
+        // As good as the client's record when it was read: a cut-off of the client after that refuses the token.
+        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(client.ClientId, Username: null, Roles: [], scope, client.ClientId, client.Audience,
+            AuthorizedAt: client.ReadAt));
         Log.TokenIssued(logger, token.JwtId, client.ClientId, GrantTypes.ClientCredentials);
         metrics.TokenIssued(GrantTypes.ClientCredentials, token.Algorithm);
         return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope };

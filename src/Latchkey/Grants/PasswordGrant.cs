@@ -11,7 +11,8 @@ namespace Latchkey.Grants;
 /// clients; Latchkey allows it per client (the built-in first-party client has it) and throttles it, as §4.3.2 requires.
 /// A client that may also use <c>refresh_token</c> gets a refresh token, starting a new family.
 /// </summary>
-internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issuer, RefreshTokens refreshTokens, LatchkeyMetrics metrics, ILogger<PasswordGrant> logger)
+internal sealed class PasswordGrant(PasswordLogin login, ClientAuthenticator clients, AccessTokenIssuer issuer, RefreshTokens refreshTokens, LatchkeyMetrics metrics,
+    ILogger<PasswordGrant> logger)
 {
     public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, string? scope, CancellationToken cancellationToken)
     {
@@ -34,12 +35,22 @@ internal sealed class PasswordGrant(PasswordLogin login, AccessTokenIssuer issue
         if (Scopes.IncludesAdmin(scope) && !user.Roles.Contains(Roles.Admin))
             return new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"{Scopes.Admin} for '{user.Username}', who is not an admin" };
 
+        // The login is as good as the older of what it rests on: the account read when it began, the client's record. A
+        // client record cached before the user's last cut-off would make it look as old as that: read it again then.
+        if (user.TokensValidAfter is { } cutOff)
+        {
+            if (await clients.ConfirmAsync(client, cutOff, cancellationToken) is not { } confirmed)
+                return ClientAuthenticator.InvalidClient($"client '{client.ClientId}' is gone or disabled", challenge: false);
+            client = confirmed;
+        }
+
+        DateTimeOffset authorizedAt = result.AuthenticatedAt < client.ReadAt ? result.AuthenticatedAt : client.ReadAt;
         // A client that may refresh starts a login (a refresh family) whose id its access tokens carry as sid.
         (string Token, string FamilyId)? started = client.MayUse(GrantTypes.RefreshToken)
-            ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, cancellationToken)
+            ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, authorizedAt, cancellationToken)
             : null;
         IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience,
-            started?.FamilyId));
+            started?.FamilyId, authorizedAt));
         string? refreshToken = started?.Token;
         Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
         metrics.TokenIssued(GrantTypes.Password, token.Algorithm);

@@ -18,6 +18,7 @@ internal sealed class RefreshTokenGrant(
     RefreshTokens refreshTokens,
     AccessTokenIssuer issuer,
     Revocations revocations,
+    ClientAuthenticator clients,
     AuditTrail audit,
     IOptions<LatchkeyOptions> options,
     TimeProvider time,
@@ -52,8 +53,10 @@ internal sealed class RefreshTokenGrant(
 
         // 3. The user as they are now: a user removed, disabled, or whose tokens were cut off since this login (a password or
         // role change, a logout) loses the whole family; roles are current.
+        // The client's cut-off counts too (disabled or removed since, then enabled again): this node's copy of the revocations.
         UserRecord? user = found.User;
-        if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt || user.TokensValidAfter > found.Family.CreatedAt)
+        if (user is null || user.Disabled || user.PasswordChangedAt > found.Family.CreatedAt || user.TokensValidAfter >= found.Family.CreatedAt ||
+            revocations.ClientCutOff(client.ClientId) >= found.Family.CreatedAt.ToUnixTimeMilliseconds())
         {
             if (await store.RevokeFamilyAsync(found.Family.FamilyId, time.GetUtcNow(), cancellationToken))
             {
@@ -63,20 +66,33 @@ internal sealed class RefreshTokenGrant(
                     Detail: $"family {found.Family.FamilyId}: user disabled, removed or re-passworded"), cancellationToken);
             }
 
-            return Invalid("the user is disabled, removed, or their tokens were cut off since this login");
+            return Invalid("the user is disabled or removed, or the user's or the client's tokens were cut off since this login");
         }
 
         // Only what the client and the user may still have: a scope removed from the client since the login, or the admin
         // scope of a user who is no longer an admin, is dropped rather than carried on.
+        // With a shared HMAC secret no admin token is issued at all, not even to a login that began before the switch.
+        bool adminAllowed = user.Roles.Contains(Accounts.Roles.Admin) && !JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm);
         IReadOnlyList<string> scopes = (requestedScopes.Count > 0 ? requestedScopes : original)
-            .Where(s => client.AllowedScopes.Contains(s) && (s != Scopes.Admin || user.Roles.Contains(Accounts.Roles.Admin)))
+            .Where(s => client.AllowedScopes.Contains(s) && (s != Scopes.Admin || adminAllowed))
             .ToArray();
         string? scope = scopes.Count > 0 ? string.Join(' ', scopes) : null;
 
         // 4. Prepare the successor pair, then spend the token atomically. Only one caller's successor is stored.
         RefreshTokenRecord successor = refreshTokens.Successor(found.Family, scope, out string successorToken);
+        // A refreshed token is as good as its login: its authority dates from when the login began (or the client's record
+        // was read, if that is older), so a later cut-off refuses every token of the login however recently it was refreshed.
+        // A client record cached before the user's last cut-off is read again, or the token would look as old as that.
+        if (user.TokensValidAfter is { } cutOff)
+        {
+            if (await clients.ConfirmAsync(client, cutOff, cancellationToken) is not { } confirmed)
+                return ClientAuthenticator.InvalidClient($"client '{client.ClientId}' is gone or disabled", challenge: false);
+            client = confirmed;
+        }
+
+        DateTimeOffset authorizedAt = found.Family.CreatedAt < client.ReadAt ? found.Family.CreatedAt : client.ReadAt;
         IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience,
-            found.Family.FamilyId));
+            found.Family.FamilyId, authorizedAt));
         var response = new TokenResponse { AccessToken = access.Token, ExpiresIn = access.ExpiresIn, Scope = scope, RefreshToken = successorToken };
         RefreshConsumeResult result = await store.TryConsumeRefreshTokenAsync(hash, successor, RefreshTokens.Seal(response, presented),
             time.GetUtcNow(), options.Value.RefreshTokens.ReuseWindow, cancellationToken);

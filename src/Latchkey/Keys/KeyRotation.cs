@@ -73,7 +73,7 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
             throw new ArgumentException($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.", nameof(algorithm));
 
         IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
-        KeyProtector protector = masterKeys.Load(signingKeysExist: existing.Count > 0);
+        KeyProtector protector = await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken);
         DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
         (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
         if (!await store.TryRotateAsync(created, unlessCreatedAfter, cancellationToken))
@@ -131,7 +131,7 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
         // Made before the store decides whether it is needed: generating a key inside its transaction would hold the lock longer.
         string algorithm = existing.FirstOrDefault(k => k.KeyId == keyId)?.Algorithm is { } same && !JwtAlgorithms.IsHmac(same) ? same : o.SigningAlgorithm;
-        (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, masterKeys.Load(signingKeysExist: existing.Count > 0), now, now);
+        (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken), now, now);
         KeyRevocationResult result = await store.RevokeAsync(keyId, now, replacement, cancellationToken);
         switch (result.Status)
         {

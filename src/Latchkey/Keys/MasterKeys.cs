@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -9,8 +10,10 @@ namespace Latchkey.Keys;
 /// purpose: the one that encrypts signing keys at rest (<see cref="KeyProtector"/>), and the one that keys the hash under
 /// which attempted usernames are recorded (<see cref="LoginNameKey"/>).
 /// </summary>
-internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ILogger<MasterKeys> logger)
+internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsStore settings, ILogger<MasterKeys> logger)
 {
+    private const string CheckValueName = "master_key_check";
+
     private readonly Lock _gate = new();
     private Derived? _derived;
 
@@ -18,23 +21,43 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ILogger<Mast
 
     /// <summary>
     /// Loads the master key, creating <c>master.key</c> only when <paramref name="signingKeysExist"/> is false (see
-    /// <see cref="MasterKey.Load"/>); later calls return what the first loaded.
+    /// <see cref="MasterKey.Load"/>), and checks it is the one this database was set up with; later calls return what the
+    /// first loaded. A different key is refused with <see cref="LatchkeyStartupException"/>, saying what to do: every node
+    /// must hash attempted usernames alike and read the same signing keys, with HMAC signing (no stored key to decrypt) too.
     /// </summary>
-    public KeyProtector Load(bool signingKeysExist)
+    public async Task<KeyProtector> LoadAsync(bool signingKeysExist, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        if (_derived is { } loaded)
+            return loaded.Protector;
+        byte[] master = MasterKey.Load(options.Value, signingKeysExist, out bool created, out string source);
+        try
         {
-            if (_derived is null)
+            // A value derived from the key, never the key: it tells keys apart and reveals nothing of them.
+            string check = Convert.ToBase64String(HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 16, salt: [], info: "latchkey/master-key-check/v1"u8.ToArray()));
+            string stored = await settings.GetOrAddAsync(CheckValueName, check, cancellationToken);
+            if (!CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(stored), System.Text.Encoding.ASCII.GetBytes(check)))
             {
-                byte[] master = MasterKey.Load(options.Value, signingKeysExist, out bool created, out string source);
-                if (created)
-                    Log.MasterKeyCreated(logger, source);
-                byte[] names = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, salt: [], info: "latchkey/login-names/v1"u8.ToArray());
-                _derived = new Derived(new KeyProtector(master), names, source);
-                CryptographicOperations.ZeroMemory(master);
+                throw new LatchkeyStartupException(
+                    $"The master key from {source} is not the one this database was set up with. Use the master key every other node " +
+                    "uses (restore master.key from the backup taken with this database, or set Latchkey:MasterKey).");
             }
 
-            return _derived.Protector;
+            lock (_gate)
+            {
+                if (_derived is null)
+                {
+                    if (created)
+                        Log.MasterKeyCreated(logger, source);
+                    byte[] names = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, salt: [], info: "latchkey/login-names/v1"u8.ToArray());
+                    _derived = new Derived(new KeyProtector(master), names, source);
+                }
+
+                return _derived.Protector;
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(master);
         }
     }
 

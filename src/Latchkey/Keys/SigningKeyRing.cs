@@ -68,7 +68,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
         DateTimeOffset now = time.GetUtcNow();
         IReadOnlyList<SigningKeyRecord> stored = await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken);
         // Loaded with HMAC too: the master key keys the hash of attempted usernames (MasterKeys.LoginNameKey).
-        KeyProtector protector = masterKeys.Load(signingKeysExist: stored.Count > 0);
+        KeyProtector protector = await masterKeys.LoadAsync(signingKeysExist: stored.Count > 0, cancellationToken);
         IReadOnlyList<SigningKeyRecord> records = Usable(stored);
         if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
         {

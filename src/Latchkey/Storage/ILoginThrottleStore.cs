@@ -54,13 +54,11 @@ public interface ILoginThrottleStore
 
     /// <summary>
     /// Holds <paramref name="hold"/>: starts it when no lock of its kind and key is in force at <paramref name="now"/>, else
-    /// extends the one in force to its <c>Until</c>. Returns whether a lock started, and the lock it replaced when that one had
-    /// ended (and was not yet reported).
+    /// extends the one in force to its <c>Until</c> (never shortens it). With <paramref name="refused"/>, also counts one
+    /// attempt the lock refused. Returns whether a lock started, and the lock it replaced when that one had ended (and was
+    /// not yet reported).
     /// </summary>
-    Task<(bool Started, LoginLock? Ended)> HoldLockAsync(LoginLock hold, DateTimeOffset now, CancellationToken cancellationToken);
-
-    /// <summary>Counts one attempt refused by the lock of <paramref name="kind"/> and <paramref name="key"/>.</summary>
-    Task CountRefusedAsync(string kind, string key, CancellationToken cancellationToken);
+    Task<(bool Started, LoginLock? Ended)> HoldLockAsync(LoginLock hold, DateTimeOffset now, bool refused, CancellationToken cancellationToken);
 
     /// <summary>Removes and returns up to <paramref name="limit"/> locks that ended at or before <paramref name="now"/>; each is returned to one caller only.</summary>
     Task<IReadOnlyList<LoginLock>> TakeEndedLocksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);

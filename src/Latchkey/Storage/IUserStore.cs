@@ -23,6 +23,14 @@ public interface IUserStore
     Task<UserUpdate?> UpdateAsync(string username, Func<UserRecord, UserRecord> change, Revocation? cutOff, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Moves the user's cut-off (<see cref="UserRecord.TokensValidAfter"/>) later to <paramref name="cutOff"/>'s <c>At</c>,
+    /// never earlier, and records it for every node, in one transaction. Called right after a change that cut the user's
+    /// tokens off has committed, with the time after the commit: a login that read the account before the commit began
+    /// before that time, so its tokens are refused even if it began after the first cut-off was taken.
+    /// </summary>
+    Task ExtendCutOffAsync(Revocation cutOff, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Replaces the hash only if it still equals <paramref name="expectedHash"/>: a login that upgrades an old hash
     /// must never overwrite a password that an admin changed in the meantime.
     /// </summary>

@@ -9,10 +9,12 @@ namespace Latchkey.Tokens;
 
 /// <summary>
 /// Who and what an access token is for. <paramref name="Audience"/> null means the configured default;
-/// <paramref name="SessionId"/> is the login (refresh family) it comes from, if any.
+/// <paramref name="SessionId"/> is the login (refresh family) it comes from, if any. <paramref name="AuthorizedAt"/> is when
+/// what the token rests on was read (the login began, the client's record was read): its <c>jti</c> carries that time, so a
+/// cut-off after it refuses the token however late it was minted. Null: now.
 /// </summary>
 public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null,
-    string? SessionId = null);
+    string? SessionId = null, DateTimeOffset? AuthorizedAt = null);
 
 /// <summary>A freshly signed access token.</summary>
 public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn, string Algorithm);
@@ -34,7 +36,7 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
         DateTimeOffset issuedAt = time.GetUtcNow();
         long now = issuedAt.ToUnixTimeSeconds();
         long lifetime = (long)o.AccessTokenLifetime.TotalSeconds;
-        string jti = JwtIds.New(issuedAt);
+        string jti = JwtIds.New(subject.AuthorizedAt is { } authorizedAt && authorizedAt < issuedAt ? authorizedAt : issuedAt);
         string audience = Scopes.IncludesAdmin(subject.Scope) ? o.Issuer! : subject.Audience ?? o.Audience;
 
         var payload = new ArrayBufferWriter<byte>(512);

@@ -5,9 +5,10 @@ namespace Latchkey.Tokens;
 
 /// <summary>
 /// Access-token ids (<c>jti</c>) are UUIDv7 (RFC 9562 §5.7): 48 bits of Unix milliseconds, then 74 random bits. The time
-/// is the token's issue time to the millisecond, which <c>iat</c> (whole seconds) is not: a user's cut-off at 12:00:00.400
-/// must refuse a token issued at 12:00:00.300 and accept one issued at 12:00:00.500, right after a password change or a
-/// logout. The random bits come from the system's CSPRNG: ids are unique, and unguessable as before.
+/// is when the token's authority was established, to the millisecond (<c>iat</c> has whole seconds): when its login began,
+/// or its client's record was read, never later than its issue. A user's cut-off at 12:00:00.400 refuses a login begun at
+/// 12:00:00.300 even if its token was minted at 12:00:00.450, and accepts one begun at 12:00:00.500, right after a password
+/// change or a logout. The random bits come from the system's CSPRNG: ids are unique, and unguessable as before.
 /// </summary>
 internal static class JwtIds
 {

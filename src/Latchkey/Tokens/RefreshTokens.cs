@@ -20,13 +20,18 @@ internal sealed class RefreshTokens(IRefreshTokenStore store, IOptions<LatchkeyO
 
     private const int RandomBytes = 32;
 
-    /// <summary>Starts a family for a fresh login and returns its first token and the family's id (the login's <c>sid</c>).</summary>
-    public async Task<(string Token, string FamilyId)> StartFamilyAsync(string userId, string clientId, string? scope, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a family for a fresh login and returns its first token and the family's id (the login's <c>sid</c>). The family
+    /// is as old as <paramref name="loggedInAt"/>, when the login began (and its lifetime counts from then): a cut-off of the
+    /// user's or the client's tokens after that moment ends it, even if it was stored after the cut-off.
+    /// </summary>
+    public async Task<(string Token, string FamilyId)> StartFamilyAsync(string userId, string clientId, string? scope, DateTimeOffset loggedInAt,
+        CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
         RefreshTokenOptions o = options.Value.RefreshTokens;
         string familyId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
-        var family = new RefreshFamilyRecord(familyId, userId, clientId, now, now + o.AbsoluteLifetime, RevokedAt: null);
+        var family = new RefreshFamilyRecord(familyId, userId, clientId, loggedInAt, loggedInAt + o.AbsoluteLifetime, RevokedAt: null);
         string token = Generate();
         await store.AddFamilyAsync(family, Record(token, family, scope, now), cancellationToken);
         return (token, familyId);

@@ -17,20 +17,28 @@ namespace Latchkey.Tokens;
 /// elsewhere (another node, the CLI) from the next <see cref="SyncAsync"/>, every
 /// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>. Revoked signing keys leave the key ring at that same sync.
 /// </summary>
-internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time,
+    ILogger<Revocations> logger)
 {
     /// <summary>
-    /// Each sync reads the revocations recorded since the previous one started, less this: a revocation carries the time of
-    /// the node that made it, and reaches the database a moment later. Covers clock differences between nodes of up to
-    /// the 30 s of leeway tokens allow, twice over.
+    /// Each sync reads the revocations recorded since the previous one began, less this, both on the database's clock: a
+    /// revocation is stamped by the database when its statement runs, and becomes visible at its transaction's commit, a
+    /// moment later. Covers transactions of up to a minute.
     /// </summary>
     public static readonly TimeSpan SyncOverlap = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A node whose clock differs from the database's by more than this is warned about: cut-offs compare the time of
+    /// the node that made them with the times other nodes wrote into their tokens.
+    /// </summary>
+    public static readonly TimeSpan ClockTolerance = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<string, long> _accessTokens = new(StringComparer.Ordinal); // jti → when the token expires
     private readonly ConcurrentDictionary<string, long> _families = new(StringComparer.Ordinal); // family id → when it was revoked
     private readonly ConcurrentDictionary<string, long> _users = new(StringComparer.Ordinal); // user id → cut-off
     private readonly ConcurrentDictionary<string, long> _clients = new(StringComparer.Ordinal); // client id → cut-off
-    private DateTimeOffset _lastSyncStarted = DateTimeOffset.MinValue;
+    private DateTimeOffset? _lastRead; // the database's clock when the last read began
+    private bool _clockWarned;
 
     /// <summary>Why Latchkey refuses the token with these (verified) claims, or null when nothing revoked it.</summary>
     public string? Refusal(JsonElement claims)
@@ -47,6 +55,9 @@ internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, I
             return $"it was issued before the tokens of client {client} were cut off";
         return null;
     }
+
+    /// <summary>The client's latest cut-off this node knows of, in Unix milliseconds, or null.</summary>
+    public long? ClientCutOff(string clientId) => _clients.TryGetValue(clientId, out long at) ? at : null;
 
     /// <summary>Records an access token's revocation for every node, then honours it here at once.</summary>
     public async Task RevokeAccessTokenAsync(string jti, DateTimeOffset expiresAt, CancellationToken cancellationToken)
@@ -80,10 +91,10 @@ internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, I
     /// <summary>At start: every live revocation.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        DateTimeOffset started = time.GetUtcNow();
-        foreach (Revocation revocation in await store.ListLiveAsync(started, cancellationToken))
+        RevocationsRead read = await store.ListLiveAsync(time.GetUtcNow(), cancellationToken);
+        foreach (Revocation revocation in read.Revocations)
             Apply(revocation);
-        _lastSyncStarted = started;
+        Read(read);
     }
 
     /// <summary>
@@ -92,15 +103,15 @@ internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, I
     /// </summary>
     public async Task SyncAsync(CancellationToken cancellationToken)
     {
-        if (_lastSyncStarted == DateTimeOffset.MinValue)
+        if (_lastRead is not { } lastRead)
         {
             await LoadAsync(cancellationToken);
             return;
         }
 
-        DateTimeOffset started = time.GetUtcNow();
+        RevocationsRead read = await store.ListRecordedSinceAsync(lastRead - SyncOverlap, cancellationToken);
         bool keyRevoked = false;
-        foreach (Revocation revocation in await store.ListSinceAsync(_lastSyncStarted - SyncOverlap, cancellationToken))
+        foreach (Revocation revocation in read.Revocations)
         {
             Apply(revocation);
             keyRevoked |= revocation.Kind == RevocationKinds.Key && keys.IsLoaded && keys.Find(revocation.Id) is not null;
@@ -108,8 +119,19 @@ internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, I
 
         if (keyRevoked)
             await keys.RefreshAsync(cancellationToken);
-        _lastSyncStarted = started;
-        Forget(started);
+        Read(read);
+        Forget(time.GetUtcNow());
+    }
+
+    /// <summary>Remembers where the next read starts, and says once when this node's clock has left the database's.</summary>
+    private void Read(RevocationsRead read)
+    {
+        _lastRead = read.DatabaseNow;
+        TimeSpan difference = time.GetUtcNow() - read.DatabaseNow;
+        bool off = difference.Duration() > ClockTolerance;
+        if (off && !_clockWarned)
+            Log.ClockDiffersFromDatabase(logger, difference);
+        _clockWarned = off;
     }
 
     /// <summary>Drops entries every token they could refuse has outlived: past its expiry (a jti), or a lifetime and the leeway after.</summary>

@@ -101,12 +101,32 @@ public sealed class ServeCommandTests : IDisposable
 
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("master key", result.Stderr, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("does not decrypt", result.Stderr);
+        Assert.Contains("not the one this database was set up with", result.Stderr);
         Assert.DoesNotContain("Now listening", result.Stdout);
         Assert.DoesNotContain(otherKey, result.AllOutput);
         // The refusal is the message above, not a host failure log with a stack trace.
         Assert.DoesNotContain("   at ", result.AllOutput);
         Assert.DoesNotContain("Hosting failed", result.AllOutput);
+    }
+
+    [Fact]
+    public async Task Serve_HmacSigningWithADifferentMasterKey_RefusesToStartToo()
+    {
+        // No signing key is stored with HS256, yet the master key keys the hash of attempted usernames: nodes that hashed
+        // them apart would each keep their own count of a guesser's failures.
+        var hmac = new Dictionary<string, string?>
+        {
+            ["LATCHKEY__SIGNINGALGORITHM"] = "HS256",
+            ["LATCHKEY__HMACSECRET"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["LATCHKEY__MASTERKEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+        };
+        await using (await LatchkeyServer.StartAsync(_folder, environment: hmac)) { }
+        hmac["LATCHKEY__MASTERKEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+        CliResult result = await ServeAndExpectExitAsync(hmac);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("not the one this database was set up with", result.Stderr);
     }
 
     [Fact]

@@ -148,4 +148,16 @@ public sealed class ForwardedForTests
     [Fact]
     public void ForwardedWalk_ChainWithLimitTwo_IsTheClient() =>
         Assert.Equal("203.0.113.9", Resolve("for=198.51.100.1, for=203.0.113.9, for=10.0.0.2;by=10.0.0.1", limit: 2, rfc7239: true));
+
+    [Fact]
+    public void ForwardedWalk_ClientOpenQuoteOnTheLineAProxyAppendsTo_IsTheProxysElement()
+    {
+        // A proxy that appends its element to the client's own line (nginx: "$http_forwarded, for=$remote_addr"): the
+        // client's stray quote must not swallow the proxy's element and make the client look like the proxy itself.
+        TrustedProxies trusted = TrustedProxies.From(["10.0.0.0/24"])!;
+
+        IPAddress client = ForwardedFor.Resolve(IPAddress.Parse("10.0.0.1"), new StringValues("for=\"x, for=203.0.113.9"), true, trusted, 1);
+
+        Assert.Equal("203.0.113.9", client.ToString());
+    }
 }

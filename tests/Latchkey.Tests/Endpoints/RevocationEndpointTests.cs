@@ -62,7 +62,7 @@ public sealed class RevocationEndpointTests : IAsyncLifetime
         string jti = HttpAssert.Part(access, 1).GetProperty("jti").GetString()!;
         await RevokeAsync(access);
         var revocations = _server.Services.GetRequiredService<IRevocationStore>();
-        async Task<bool> RevokedAsync() => (await revocations.ListLiveAsync(_server.Time.GetUtcNow(), CancellationToken.None))
+        async Task<bool> RevokedAsync() => (await revocations.ListLiveAsync(_server.Time.GetUtcNow(), CancellationToken.None)).Revocations
             .Any(r => r.Kind == RevocationKinds.AccessToken && r.Id == jti);
 
         // exp is 30 min away; the entry is kept through the validator's 30 s of leeway, then dropped.

@@ -241,7 +241,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         Assert.Equal(T0.AddMinutes(5), update.After.TokensValidAfter);
         Assert.Equal(T0.AddMinutes(5), (await Users.FindByIdAsync(alice.Id, Ct))!.TokensValidAfter);
-        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0.AddMinutes(5), Ct));
+        Assert.Equal([cutOff], await AllRevocationsAsync());
     }
 
     // ---- Clients -----------------------------------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         await Clients.UpdateAsync("reports", c => c with { Disabled = true }, cutOff, Ct);
 
-        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.Equal([cutOff], await AllRevocationsAsync());
     }
 
     [Fact]
@@ -355,9 +355,9 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         Assert.Null(await Clients.FindAsync("reports", Ct));
         Assert.Equal(["default"], (await Clients.ListAsync(Ct)).Select(c => c.ClientId));
-        Assert.Equal([cutOff], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.Equal([cutOff], await AllRevocationsAsync());
         Assert.False(await Clients.RemoveAsync("reports", cutOff with { At = T0.AddMinutes(1) }, Ct));
-        Assert.Equal(T0, Assert.Single(await Revocations.ListSinceAsync(T0, Ct)).At);
+        Assert.Equal(T0, Assert.Single(await AllRevocationsAsync()).At);
         // The id is free again.
         Assert.True(await Clients.TryAddAsync(Client("reports"), Ct));
     }
@@ -445,7 +445,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         SigningKeyRecord k1 = keys.Single(k => k.KeyId == "k1");
         Assert.Equal((T0.AddMinutes(2), T0.AddMinutes(2)), (k1.RevokedAt, k1.RetiredAt));
         Assert.Equal(T0.AddMinutes(2), keys.Single(k => k.KeyId == "k2").ActivatesAt);
-        Assert.Equal([Revocation.Of(RevocationKinds.Key, "k1", T0.AddMinutes(2))], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.Equal([Revocation.Of(RevocationKinds.Key, "k1", T0.AddMinutes(2))], await AllRevocationsAsync());
     }
 
     [Fact]
@@ -544,10 +544,10 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     {
         var hold = new LoginLock("pair", "alice|10.0.0.1", "alice", "10.0.0.1", T0, T0.AddSeconds(30));
 
-        Assert.Equal((true, (LoginLock?)null), await Throttle.HoldLockAsync(hold, T0, Ct));
-        Assert.Equal((false, (LoginLock?)null), await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddSeconds(5), Until = T0.AddMinutes(1) }, T0.AddSeconds(5), Ct));
-        await Throttle.CountRefusedAsync("pair", "alice|10.0.0.1", Ct);
-        await Throttle.CountRefusedAsync("pair", "alice|10.0.0.1", Ct);
+        Assert.Equal((true, (LoginLock?)null), await Throttle.HoldLockAsync(hold, T0, refused: false, Ct));
+        Assert.Equal((false, (LoginLock?)null), await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddSeconds(5), Until = T0.AddMinutes(1) }, T0.AddSeconds(5), refused: true, Ct));
+        // A refusal never shortens the lock: it is counted, and the later end stays.
+        Assert.Equal((false, (LoginLock?)null), await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddSeconds(6) }, T0.AddSeconds(6), refused: true, Ct));
         Assert.Empty(await Throttle.TakeEndedLocksAsync(T0.AddSeconds(59), 10, Ct));
 
         LoginLock[] ended = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Throttle.TakeEndedLocksAsync(T0.AddMinutes(1), 10, Ct))))
@@ -560,10 +560,10 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     public async Task Throttle_LockHeldAgainAfterItEnded_StartsAnewAndReturnsTheEndedOne()
     {
         var hold = new LoginLock("username", "alice", "alice", null, T0, T0.AddSeconds(30));
-        await Throttle.HoldLockAsync(hold, T0, Ct);
-        await Throttle.CountRefusedAsync("username", "alice", Ct);
+        await Throttle.HoldLockAsync(hold, T0, refused: false, Ct);
+        await Throttle.HoldLockAsync(hold, T0.AddSeconds(1), refused: true, Ct);
 
-        (bool started, LoginLock? ended) = await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddMinutes(5), Until = T0.AddMinutes(6) }, T0.AddMinutes(5), Ct);
+        (bool started, LoginLock? ended) = await Throttle.HoldLockAsync(hold with { StartedAt = T0.AddMinutes(5), Until = T0.AddMinutes(6) }, T0.AddMinutes(5), refused: false, Ct);
 
         Assert.True(started);
         Assert.Equal(hold with { Refused = 1 }, ended);
@@ -709,7 +709,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
 
         Assert.Equal(new RefreshConsumeResult(RefreshConsumeStatus.ReuseDetected, null, family.FamilyId), reuse);
         Assert.Equal(T0 + Window, (await RefreshTokens.FindAsync(successor.TokenHash, Ct))!.Family.RevokedAt);
-        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0 + Window)], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0 + Window)], await AllRevocationsAsync());
         Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(successor, family, T0 + Window, Window)).Status);
         Assert.Equal(RefreshConsumeStatus.Revoked, (await ConsumeAsync(token, family, T0 + Window, Window)).Status);
     }
@@ -1021,7 +1021,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         // The first revocation's time stays; other families are untouched; every node learns of it (its access tokens' sid).
         Assert.Equal(T0.AddMinutes(1), (await RefreshTokens.FindAsync(token.TokenHash, Ct))!.Family.RevokedAt);
         Assert.Null((await RefreshTokens.FindAsync(other.TokenHash, Ct))!.Family.RevokedAt);
-        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0.AddMinutes(1))], await Revocations.ListSinceAsync(T0, Ct));
+        Assert.Equal([Revocation.Of(RevocationKinds.Family, family.FamilyId, T0.AddMinutes(1))], await AllRevocationsAsync());
     }
 
     [Fact]
@@ -1095,24 +1095,54 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         var jti = new Revocation(RevocationKinds.AccessToken, "jti-1", T0, T0.AddMinutes(30));
         await Revocations.AddAsync(jti, Ct);
 
-        Assert.Equal([jti], await Revocations.ListLiveAsync(T0, Ct));
-        Assert.Equal([jti], await Revocations.ListLiveAsync(T0.AddMinutes(30).AddMilliseconds(-1), Ct));
+        Assert.Equal([jti], (await Revocations.ListLiveAsync(T0, Ct)).Revocations);
+        Assert.Equal([jti], (await Revocations.ListLiveAsync(T0.AddMinutes(30).AddMilliseconds(-1), Ct)).Revocations);
         // Once every token it refuses has expired, the revocation no longer counts.
-        Assert.Empty(await Revocations.ListLiveAsync(T0.AddMinutes(30), Ct));
+        Assert.Empty((await Revocations.ListLiveAsync(T0.AddMinutes(30), Ct)).Revocations);
     }
 
     [Fact]
-    public async Task Revocations_ListSince_ReturnsOnlyThoseRecordedAtOrAfterIt()
+    public async Task Revocations_ListRecordedSince_ReturnsOnlyThoseTheDatabaseRecordedAtOrAfterIt()
     {
         Revocation early = Revocation.Of(RevocationKinds.Family, "f1", T0);
-        Revocation late = Revocation.Of(RevocationKinds.User, "u1", T0.AddSeconds(10));
         await Revocations.AddAsync(early, Ct);
+        await MoveRecordedAtAsync("f1", TimeSpan.FromMinutes(-1)); // recorded a minute before what follows
+        RevocationsRead first = await Revocations.ListRecordedSinceAsync(DateTimeOffset.MinValue, Ct);
+        // The at of a revocation is the time of the node that made it: far in the past here, yet recorded now.
+        Revocation late = Revocation.Of(RevocationKinds.User, "u1", T0.AddYears(-1));
         await Revocations.AddAsync(late, Ct);
 
-        Assert.Equal([late], await Revocations.ListSinceAsync(T0.AddSeconds(10), Ct));
-        Assert.Equal(2, (await Revocations.ListSinceAsync(T0, Ct)).Count);
-        Assert.Empty(await Revocations.ListSinceAsync(T0.AddSeconds(11), Ct));
+        RevocationsRead second = await Revocations.ListRecordedSinceAsync(first.DatabaseNow, Ct);
+
+        Assert.Equal([early], first.Revocations);
+        Assert.Equal([late], second.Revocations);
+        Assert.True(second.DatabaseNow >= first.DatabaseNow);
+        Assert.InRange(second.DatabaseNow, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5)); // the database's clock
     }
+
+    [Fact]
+    public async Task Revocations_CutOffMadeAgain_IsRecordedAgainSoEveryNodeReadsIt()
+    {
+        await Revocations.AddAsync(Revocation.Of(RevocationKinds.User, "u1", T0), Ct);
+        await MoveRecordedAtAsync("u1", TimeSpan.FromMinutes(-10));
+        DateTimeOffset since = (await Revocations.ListRecordedSinceAsync(DateTimeOffset.MinValue, Ct)).DatabaseNow;
+
+        await Revocations.AddAsync(Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(5)), Ct);
+
+        Assert.Equal([Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(5))], (await Revocations.ListRecordedSinceAsync(since, Ct)).Revocations);
+    }
+
+    /// <summary>Moves when the database recorded a revocation, as if it had been recorded that much earlier.</summary>
+    private async Task MoveRecordedAtAsync(string id, TimeSpan by)
+    {
+        await using DbConnection connection = await Database.OpenAsync(Ct);
+        await using DbCommand command = connection.CreateCommand();
+        command.CommandText = $"UPDATE revocations SET recorded_at = recorded_at + ({(long)by.TotalMilliseconds}) WHERE id = '{id}'";
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private async Task<IReadOnlyList<Revocation>> AllRevocationsAsync() =>
+        (await Revocations.ListRecordedSinceAsync(DateTimeOffset.MinValue, Ct)).Revocations;
 
     [Fact]
     public async Task Revocations_SameKindAndIdAgain_KeepsTheLaterCutOffWhicheverArrivesFirst()
@@ -1123,8 +1153,8 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         await Revocations.AddAsync(Revocation.Of(RevocationKinds.Client, "u1", T0), Ct);
 
         Assert.Equal([Revocation.Of(RevocationKinds.User, "u1", T0.AddMinutes(5))],
-            (await Revocations.ListLiveAsync(T0, Ct)).Where(r => r.Kind == RevocationKinds.User));
-        Assert.Equal(2, (await Revocations.ListLiveAsync(T0, Ct)).Count);
+            (await Revocations.ListLiveAsync(T0, Ct)).Revocations.Where(r => r.Kind == RevocationKinds.User));
+        Assert.Equal(2, (await Revocations.ListLiveAsync(T0, Ct)).Revocations.Count);
     }
 
     [Fact]
@@ -1137,7 +1167,7 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(2, await Revocations.PurgeExpiredAsync(T0.AddMinutes(5), 2, Ct));
         Assert.Equal(1, await Revocations.PurgeExpiredAsync(T0.AddMinutes(5), 2, Ct));
 
-        Assert.Equal(["live"], (await Revocations.ListSinceAsync(T0, Ct)).Select(r => r.Id));
+        Assert.Equal(["live"], (await AllRevocationsAsync()).Select(r => r.Id));
     }
 
     // ---- Audit log ---------------------------------------------------------------------------------------------------------

@@ -54,12 +54,13 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
     /// production, where verifiers that know only the authority (ASP.NET Core's JwtBearer) fetch
     /// <c>{issuer}/.well-known/openid-configuration</c> and compare <c>iss</c> with it.
     /// </param>
+    /// <param name="services">Registrations made before <c>AddLatchkey</c>, which then keeps them (TryAdd): e.g. a store a test wraps.</param>
     /// <param name="alsoListenOn">More listen URLs after the first (which stays <see cref="BaseAddress"/>), e.g. a metrics port.</param>
     public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null,
-        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false, string[]? alsoListenOn = null)
+        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false, Action<IServiceCollection>? services = null, string[]? alsoListenOn = null)
     {
         if (!issuerIsBaseAddress)
-            return await StartOnAsync(string.Join(";", ["http://127.0.0.1:0", .. alsoListenOn ?? []]), Issuer, configure, dataDirectory, time);
+            return await StartOnAsync(string.Join(";", ["http://127.0.0.1:0", .. alsoListenOn ?? []]), Issuer, configure, dataDirectory, time, services);
 
         // The port is free when picked but could be taken before Kestrel binds it: try again with another.
         for (int attempt = 1; ; attempt++)
@@ -67,7 +68,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
             string address = $"http://127.0.0.1:{FreePort()}";
             try
             {
-                return await StartOnAsync(string.Join(";", [address, .. alsoListenOn ?? []]), address, configure, dataDirectory, time);
+                return await StartOnAsync(string.Join(";", [address, .. alsoListenOn ?? []]), address, configure, dataDirectory, time, services);
             }
             catch (IOException) when (attempt < 3)
             {
@@ -83,7 +84,8 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task<LatchkeyTestServer> StartOnAsync(string urls, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time)
+    private static async Task<LatchkeyTestServer> StartOnAsync(string urls, string issuer, Action<LatchkeyOptions>? configure, string? dataDirectory, FakeTimeProvider? time,
+        Action<IServiceCollection>? services)
     {
 #if LATCHKEY_POSTGRES
         PostgresCluster.SkipUnlessAvailable();
@@ -98,6 +100,8 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders().AddProvider(new QueueLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddSingleton<TimeProvider>(time);
+        // Before AddLatchkey, whose registrations give way to these (a store wrapped by a test, say).
+        services?.Invoke(builder.Services);
 #if LATCHKEY_POSTGRES
         (string database, string masterKey) = await PostgresForAsync(dataDirectory);
 #endif

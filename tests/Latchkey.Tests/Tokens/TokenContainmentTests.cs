@@ -137,7 +137,7 @@ public sealed class TokenContainmentTests : IAsyncLifetime
         AccountResult result = await _server.Services.GetRequiredService<UserAccounts>().LogoutAsync("mallory", "cli", Ct);
 
         Assert.Equal(ChangeFailure.NotFound, result.Failure);
-        Assert.Empty(await _server.Services.GetRequiredService<IRevocationStore>().ListLiveAsync(_server.Time.GetUtcNow(), Ct));
+        Assert.Empty((await _server.Services.GetRequiredService<IRevocationStore>().ListLiveAsync(_server.Time.GetUtcNow(), Ct)).Revocations);
     }
 
     [Fact]

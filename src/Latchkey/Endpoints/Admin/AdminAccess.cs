@@ -20,10 +20,11 @@ internal sealed class AdminAccessRequirement : IAuthorizationRequirement;
 /// a token any API also receives can never be replayed here (403 <c>insufficient_scope</c>, RFC 6750 §3.1);</item>
 /// <item>its account still exists, is enabled and holds role <c>admin</c>, re-read from the database: the token's own
 /// <c>role</c> claim says only what was true when it was issued. A confirmation is remembered for
-/// <see cref="AccountCacheLifetime"/>; a change made on this node (disable, roles) cuts the token off at once anyway.</item>
+/// <see cref="AccountCacheLifetime"/>; a change made on this node (disable, roles) cuts the token off at once anyway;</item>
+/// <item>the client it was issued to is still enabled and still allowed the admin scope (through the client cache).</item>
 /// </list>
 /// </summary>
-internal sealed class AdminAccessHandler(IUserStore users, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class AdminAccessHandler(IUserStore users, Clients.CachingClientStore clients, IOptions<LatchkeyOptions> options, TimeProvider time)
     : AuthorizationHandler<AdminAccessRequirement>
 {
     /// <summary>How long an account confirmed as an enabled admin is believed without reading it again.</summary>
@@ -43,6 +44,15 @@ internal sealed class AdminAccessHandler(IUserStore users, IOptions<LatchkeyOpti
         {
             http.Items[RefusalItemKey] = refusal;
             context.Fail(new AuthorizationFailureReason(this, refusal.Description));
+            return;
+        }
+
+        string? clientId = claims.TryGetProperty(LatchkeyClaims.ClientId, out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+        if (clientId is null || !await ClientStillMayAsync(clientId, http.RequestAborted))
+        {
+            var clientRefusal = new AdminRefusal(null, $"The client this token was issued to may no longer request {Scopes.Admin}.");
+            http.Items[RefusalItemKey] = clientRefusal;
+            context.Fail(new AuthorizationFailureReason(this, clientRefusal.Description));
             return;
         }
 
@@ -71,6 +81,13 @@ internal sealed class AdminAccessHandler(IUserStore users, IOptions<LatchkeyOpti
         if (!Scopes.IncludesAdmin(scope) || !forLatchkeyAlone)
             return new AdminRefusal(BearerErrors.InsufficientScope, $"This endpoint needs a token requested with scope {Scopes.Admin}.");
         return null;
+    }
+
+    /// <summary>True while the client is enabled and allowed the admin scope (the first-party client always is, unless disabled).</summary>
+    private async Task<bool> ClientStillMayAsync(string clientId, CancellationToken cancellationToken)
+    {
+        ClientRecord? client = (await clients.FindWithReadTimeAsync(clientId, cancellationToken)).Client;
+        return client is { Disabled: false } && (client.IsPublic || client.Scopes.Contains(Scopes.Admin));
     }
 
     private async Task<bool> IsEnabledAdminAsync(string userId, CancellationToken cancellationToken)

@@ -111,11 +111,13 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
             id TEXT NOT NULL,
             at BIGINT NOT NULL,
             expires_at BIGINT NOT NULL,
+            recorded_at BIGINT NOT NULL,
             PRIMARY KEY (kind, id)
         );
-        CREATE INDEX ix_revocations_at ON revocations (at);
+        CREATE INDEX ix_revocations_recorded ON revocations (recorded_at);
         CREATE INDEX ix_revocations_expires ON revocations (expires_at);
-        INSERT INTO revocations (kind, id, at, expires_at) SELECT 'jti', jti, 0, expires_at FROM revoked_access_tokens;
+        INSERT INTO revocations (kind, id, at, expires_at, recorded_at)
+        SELECT 'jti', jti, 0, expires_at, CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) FROM revoked_access_tokens;
         DROP TABLE revoked_access_tokens;
         CREATE INDEX ix_refresh_families_absolute ON refresh_families (absolute_expires_at);
         CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
@@ -159,6 +161,10 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
             PRIMARY KEY (kind, lock_key)
         );
         CREATE INDEX ix_login_locks_until ON login_locks (until_at);
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
         """,
     ];
 
@@ -183,6 +189,9 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
     public override string ForUpdateSkipLocked => " FOR UPDATE SKIP LOCKED";
 
     public override string OrdinalCollation => " COLLATE \"C\"";
+
+    // clock_timestamp(), not now(): the time of the statement, not of its transaction's start.
+    public override string NowMillisecondsSql => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken);

@@ -32,7 +32,7 @@ internal static class LockedUpdate
         await command.ExecuteNonQueryAsync(cancellationToken);
         if (revocation is not null)
         {
-            command.CommandText = SqlRevocationStore.UpsertSql;
+            command.CommandText = SqlRevocationStore.UpsertSql(database);
             command.AddRevocation(revocation);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }

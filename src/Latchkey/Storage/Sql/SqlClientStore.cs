@@ -61,7 +61,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         await using DbCommand command = connection.CreateCommand("DELETE FROM clients WHERE client_id = @id", transaction).Add("@id", clientId);
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
             return false;
-        command.CommandText = SqlRevocationStore.UpsertSql;
+        command.CommandText = SqlRevocationStore.UpsertSql(database);
         command.AddRevocation(cutOff);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -43,6 +43,12 @@ public abstract class SqlDatabase
     public abstract string ForUpdateSkipLocked { get; }
 
     /// <summary>
+    /// An SQL expression for the database's own clock, in Unix milliseconds: one clock for every node, where a node's own may
+    /// run ahead or behind. What each node's sync of the revocations counts from.
+    /// </summary>
+    public abstract string NowMillisecondsSql { get; }
+
+    /// <summary>
     /// Appended to a text column in ORDER BY to sort by bytes, as SQLite always does: PostgreSQL otherwise sorts by its
     /// database's locale, so lists would come out in another order on each provider.
     /// </summary>

@@ -96,7 +96,7 @@ internal sealed class SqlLoginThrottleStore(SqlDatabase database) : ILoginThrott
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<(bool Started, LoginLock? Ended)> HoldLockAsync(LoginLock hold, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<(bool Started, LoginLock? Ended)> HoldLockAsync(LoginLock hold, DateTimeOffset now, bool refused, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -107,7 +107,8 @@ internal sealed class SqlLoginThrottleStore(SqlDatabase database) : ILoginThrott
             .Add("@subject", hold.Subject)
             .Add("@address", hold.Address)
             .Add("@started", hold.StartedAt)
-            .Add("@until", hold.Until);
+            .Add("@until", hold.Until)
+            .Add("@refused", refused ? 1L : 0L);
         LoginLock? existing;
         await using (DbDataReader r = await command.ExecuteReaderAsync(cancellationToken))
             existing = await r.ReadAsync(cancellationToken) ? ReadLock(r) : null;
@@ -115,7 +116,10 @@ internal sealed class SqlLoginThrottleStore(SqlDatabase database) : ILoginThrott
         (bool Started, LoginLock? Ended) outcome;
         if (existing is { } held && held.Until > now)
         {
-            command.CommandText = "UPDATE login_locks SET until_at = @until WHERE kind = @kind AND lock_key = @key AND until_at < @until";
+            command.CommandText = """
+                UPDATE login_locks SET refused = refused + @refused, until_at = CASE WHEN until_at < @until THEN @until ELSE until_at END
+                WHERE kind = @kind AND lock_key = @key
+                """;
             await command.ExecuteNonQueryAsync(cancellationToken);
             outcome = (false, null);
         }
@@ -130,8 +134,9 @@ internal sealed class SqlLoginThrottleStore(SqlDatabase database) : ILoginThrott
             // Another node may have started this very lock since the SELECT (PostgreSQL has no row to lock yet): then it
             // reports the start, and this one only extends it.
             command.CommandText = $"""
-                INSERT INTO login_locks ({LockColumns}) VALUES (@kind, @key, @subject, @address, @started, @until, 0)
-                ON CONFLICT (kind, lock_key) DO UPDATE SET until_at = CASE WHEN excluded.until_at > login_locks.until_at THEN excluded.until_at ELSE login_locks.until_at END
+                INSERT INTO login_locks ({LockColumns}) VALUES (@kind, @key, @subject, @address, @started, @until, @refused)
+                ON CONFLICT (kind, lock_key) DO UPDATE SET refused = login_locks.refused + @refused,
+                  until_at = CASE WHEN excluded.until_at > login_locks.until_at THEN excluded.until_at ELSE login_locks.until_at END
                 RETURNING started_at
                 """;
             bool startedHere = await command.ExecuteScalarAsync(cancellationToken) is { } started and not DBNull &&
@@ -141,15 +146,6 @@ internal sealed class SqlLoginThrottleStore(SqlDatabase database) : ILoginThrott
 
         await transaction.CommitAsync(cancellationToken);
         return outcome;
-    }
-
-    public async Task CountRefusedAsync(string kind, string key, CancellationToken cancellationToken)
-    {
-        await using DbConnection connection = await database.OpenAsync(cancellationToken);
-        await using DbCommand command = connection.CreateCommand("UPDATE login_locks SET refused = refused + 1 WHERE kind = @kind AND lock_key = @key")
-            .Add("@kind", kind)
-            .Add("@key", key);
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<LoginLock>> TakeEndedLocksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)

@@ -48,6 +48,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
 
     private readonly string _dropSealsOfLockedFamilySql;
 
+    private readonly string _upsertRevocationSql;
+
     public SqlRefreshTokenStore(SqlDatabase database)
     {
         _database = database;
@@ -60,6 +62,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             UPDATE refresh_tokens SET sealed_successor = NULL, sealed_until = NULL
             WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE family_id = @family AND sealed_until IS NOT NULL{database.ForUpdateSkipLocked})
             """;
+        _upsertRevocationSql = SqlRevocationStore.UpsertSql(database);
         _groupCommit = new RotationGroupCommit(database, RotateGroupAsync);
         _find = new PreparedQuery(database, FindSql);
     }
@@ -154,7 +157,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             {
                 batch.Add(commands.For(RevokeFamilySql).Add("@family", rotation.Successor.FamilyId).Add("@now", rotation.Now));
                 batch.Add(commands.For(_dropSealsOfLockedFamilySql).Add("@family", rotation.Successor.FamilyId));
-                batch.Add(commands.For(SqlRevocationStore.UpsertSql).AddRevocation(FamilyRevocation(rotation.Successor.FamilyId, rotation.Now)));
+                batch.Add(commands.For(_upsertRevocationSql).AddRevocation(FamilyRevocation(rotation.Successor.FamilyId, rotation.Now)));
             }
         }
 
@@ -318,7 +321,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         // Every node refuses the login's access tokens (their sid) from its next sync of the revocations.
         if (revoked)
         {
-            await commands.For(SqlRevocationStore.UpsertSql)
+            await commands.For(_upsertRevocationSql)
                 .AddRevocation(FamilyRevocation(familyId, now))
                 .ExecuteNonQueryAsync(cancellationToken);
         }

@@ -91,7 +91,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
             result = new KeyRevocationResult(KeyRevocationStatus.RevokedReplacementAdded, replacement.KeyId);
         }
 
-        command.CommandText = SqlRevocationStore.UpsertSql;
+        command.CommandText = SqlRevocationStore.UpsertSql(database);
         command.AddRevocation(Revocation.Of(RevocationKinds.Key, keyId, at));
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -78,6 +78,22 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         return update is { } u ? new UserUpdate(u.Before, u.After) : null;
     }
 
+    public async Task ExtendCutOffAsync(Revocation cutOff, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            UPDATE users SET tokens_valid_after = @cut WHERE id = @id AND (tokens_valid_after IS NULL OR tokens_valid_after < @cut)
+            """, transaction)
+            .Add("@cut", cutOff.At)
+            .Add("@id", cutOff.Id);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.CommandText = SqlRevocationStore.UpsertSql(database);
+        command.AddRevocation(cutOff);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public Task<bool> TryUpgradePasswordHashAsync(string username, string expectedHash, string newHash, CancellationToken cancellationToken) =>
         UpdateAsync("password_hash = @value WHERE username = @username AND password_hash = @expected", username,
             c => c.Add("@value", newHash).Add("@expected", expectedHash), cancellationToken);

@@ -113,11 +113,13 @@ public sealed class SqliteDatabase : SqlDatabase
             id TEXT NOT NULL,
             at INTEGER NOT NULL,
             expires_at INTEGER NOT NULL,
+            recorded_at INTEGER NOT NULL,
             PRIMARY KEY (kind, id)
         );
-        CREATE INDEX ix_revocations_at ON revocations (at);
+        CREATE INDEX ix_revocations_recorded ON revocations (recorded_at);
         CREATE INDEX ix_revocations_expires ON revocations (expires_at);
-        INSERT INTO revocations (kind, id, at, expires_at) SELECT 'jti', jti, 0, expires_at FROM revoked_access_tokens;
+        INSERT INTO revocations (kind, id, at, expires_at, recorded_at)
+        SELECT 'jti', jti, 0, expires_at, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM revoked_access_tokens;
         DROP TABLE revoked_access_tokens;
         CREATE INDEX ix_refresh_families_absolute ON refresh_families (absolute_expires_at);
         CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
@@ -161,6 +163,10 @@ public sealed class SqliteDatabase : SqlDatabase
             PRIMARY KEY (kind, lock_key)
         );
         CREATE INDEX ix_login_locks_until ON login_locks (until_at);
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
         """,
     ];
 
@@ -200,6 +206,8 @@ public sealed class SqliteDatabase : SqlDatabase
     public override string ForUpdate => "";
 
     public override string ForUpdateSkipLocked => "";
+
+    public override string NowMillisecondsSql => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
     // BINARY, SQLite's default collation, compares bytes.
     public override string OrdinalCollation => "";
