@@ -78,4 +78,18 @@ public sealed class UserAccountsTests : IAsyncLifetime
         Assert.False((await Accounts.SetDisabledAsync("ghost", true, "test", CancellationToken.None)).Succeeded);
         Assert.False((await Accounts.ChangeRolesAsync("ghost", ["x"], [], "test", CancellationToken.None)).Succeeded);
     }
+
+    [Fact]
+    public async Task ChangeRoles_20AtOnce_NoneIsLost()
+    {
+        Assert.True((await Accounts.AddAsync("alice", "long enough password", ["keep"], "test", CancellationToken.None)).Succeeded);
+        string[] roles = Enumerable.Range(0, 20).Select(i => "role" + i).ToArray();
+
+        AccountResult[] results = await Task.WhenAll(roles.Select(role =>
+            Task.Run(() => Accounts.ChangeRolesAsync("alice", [role], ["keep"], "test", CancellationToken.None))));
+
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Error));
+        UserRecord alice = (await _server.Services.GetRequiredService<IUserStore>().FindByUsernameAsync("alice", CancellationToken.None))!;
+        Assert.Equal(roles.Order(), alice.Roles.Order());
+    }
 }

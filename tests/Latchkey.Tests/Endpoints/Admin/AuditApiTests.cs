@@ -72,6 +72,29 @@ public sealed class AuditApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Login_UnknownUser_StoredAndAuditedUnderAKeyedHashThatADictionaryCannotReverse()
+    {
+        using (await _server.PostTokenAsync("my-secret-passphrase", Password)) { }
+
+        // The old, bare form: anyone with the database could hash a dictionary of names and find this one.
+        string bare = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("latchkey-login:my-secret-passphrase")));
+        string keyed = _server.Services.GetRequiredService<Latchkey.Accounts.LoginThrottle>().UserKey("my-secret-passphrase");
+        Assert.NotEqual(bare, keyed);
+        JsonElement failure = Single(await AuditAsync(), AuditEvents.LoginFailed);
+        Assert.Equal("unknown#" + keyed[..12], Field(failure, "subject"));
+        Assert.DoesNotContain(_server.Logs, l => l.Contains(bare[..12], StringComparison.Ordinal));
+        // The throttle's rows hold the keyed hash, never the bare one or the name.
+        await using System.Data.Common.DbConnection connection = await _server.Services.GetRequiredService<Latchkey.Storage.Sql.SqlDatabase>().OpenAsync(Ct);
+        await using System.Data.Common.DbCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT user_key FROM login_attempts UNION SELECT user_key FROM login_streaks";
+        var stored = new List<string>();
+        await using (System.Data.Common.DbDataReader reader = await command.ExecuteReaderAsync(Ct))
+            while (await reader.ReadAsync(Ct))
+                stored.Add(reader.GetString(0));
+        Assert.Equal([keyed], stored);
+    }
+
+    [Fact]
     public async Task Login_Throttled_RecordedOncePerLockNotPerRefusedAttempt()
     {
         for (int i = 0; i < 5; i++)
