@@ -120,9 +120,12 @@ aot_flow() {
   tokens=$(curl -sS --max-time 10 -d grant_type=password -d username=alice -d 'password=correct horse battery staple' "$url/token")
   access=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["access_token"])' "$tokens" 2>/dev/null)
   refresh=$(/usr/bin/python3 -c 'import json, sys; print(json.loads(sys.argv[1])["refresh_token"])' "$tokens" 2>/dev/null)
-  local me rotated unauthorized openapi users decoded
+  local me rotated unauthorized openapi users decoded admin
   me=$(curl -sS --max-time 10 -H "Authorization: Bearer $access" "$url/me")
-  users=$(curl -sS --max-time 10 -H "Authorization: Bearer $access" "$url/admin/users")
+  # The admin API takes only a token asked for with scope latchkey:admin.
+  admin=$(curl -sS --max-time 10 -d grant_type=password -d username=alice -d 'password=correct horse battery staple' -d scope=latchkey:admin "$url/token" \
+    | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null)
+  users=$(curl -sS --max-time 10 -H "Authorization: Bearer $admin" "$url/admin/users")
   rotated=$(curl -sS --max-time 10 -d grant_type=refresh_token -d "refresh_token=$refresh" "$url/token")
   unauthorized=$(curl -sS --max-time 10 -w ' %{http_code} %{content_type}' "$url/me")
   openapi=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/openapi.json")
