@@ -30,6 +30,7 @@ internal static class ApiDocs
             {
                 o.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
                 o.AddDocumentTransformer(DescribeDocumentAsync);
+                o.AddDocumentTransformer(GroupByTaskAsync);
                 o.AddOperationTransformer(RequireTokenAsync);
             });
 
@@ -43,8 +44,9 @@ internal static class ApiDocs
         // are embedded in the package, so /docs works with no CDN, and its stable element ids keep the browser test simple.
         routes.MapSwaggerUI(UiPath.TrimStart('/'), ui =>
         {
-            // Relative to /docs/index.html, so that the UI also works under a PathBase.
-            ui.SwaggerEndpoint(".." + DocumentPath, "Latchkey");
+            // Root-absolute, as the UI shows it: a relative URL is shown as ".../docs/../openapi.json". Like the
+            // document's tokenUrl (/token), it assumes the app is not mounted under a PathBase.
+            ui.SwaggerEndpoint(DocumentPath, "Latchkey");
             ui.DocumentTitle = "Latchkey API";
             // The public first-party client: with it, Swagger UI's default "Authorization header" client
             // authentication sends "default:" (no secret), which /token accepts; an empty client id would not parse.
@@ -80,6 +82,57 @@ internal static class ApiDocs
                 },
             },
         };
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The groups of the document and of /docs, in reading order: what a reader comes to do. Without them, minimal APIs
+    /// tag each operation with its handler's class name (TokenEndpoint, SeedTokenEndpoint, …).
+    /// </summary>
+    private static readonly (string Name, string Description, Func<string, bool> HoldsPath)[] TagsInOrder =
+    [
+        ("Tokens", "Get an access token (password, client credentials or refresh token grant), then revoke or introspect it.",
+            path => path is "/token" or "/revoke" or "/introspect"),
+        ("Signed-in user", "Who an access token belongs to: its claims, as /me or as OpenID Connect's /userinfo.",
+            path => path is "/me" or "/userinfo"),
+        ("Administration", $"Users, clients, signing keys and the audit log; needs an admin's token with scope {Protocol.Scopes.Admin}.",
+            path => path.StartsWith("/admin/", StringComparison.Ordinal)),
+        ("Discovery and keys", "Server metadata for OAuth and OpenID Connect clients, and the public keys (JWKS) that verify tokens offline.",
+            path => path.StartsWith("/.well-known/", StringComparison.Ordinal)),
+    ];
+
+    /// <summary>
+    /// Tags Latchkey's operations from <see cref="TagsInOrder"/> by path, and lists those tags first with their
+    /// descriptions. A host app's own endpoints in the same document keep their tags, listed after.
+    /// </summary>
+    private static Task GroupByTaskAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string path, IOpenApiPathItem item) in document.Paths)
+        {
+            foreach (OpenApiOperation operation in item.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+            {
+                if (TagsInOrder.FirstOrDefault(t => t.HoldsPath(path)).Name is { } ours)
+                    operation.Tags = new HashSet<OpenApiTagReference> { new(ours, document) };
+                used.UnionWith(operation.Tags?.Select(t => t.Reference.Id!) ?? []);
+            }
+        }
+
+        // A HashSet enumerates in insertion order when nothing is removed, and the document is written in that order.
+        var tags = new HashSet<OpenApiTag>();
+        foreach ((string name, string description, _) in TagsInOrder)
+        {
+            if (used.Remove(name))
+                tags.Add(new OpenApiTag { Name = name, Description = description });
+        }
+
+        foreach (OpenApiTag hostTag in document.Tags ?? Enumerable.Empty<OpenApiTag>())
+        {
+            if (hostTag.Name is not null && used.Contains(hostTag.Name))
+                tags.Add(hostTag);
+        }
+
+        document.Tags = tags;
         return Task.CompletedTask;
     }
 

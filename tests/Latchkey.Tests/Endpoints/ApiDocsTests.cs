@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Latchkey.Tests.Support;
 
 namespace Latchkey.Tests.Endpoints;
@@ -7,6 +8,9 @@ namespace Latchkey.Tests.Endpoints;
 /// <summary><c>/openapi.json</c> and <c>/docs</c> over plain HTTP; <see cref="DocsBrowserTests"/> drives the UI in a browser.</summary>
 public sealed class ApiDocsTests : IAsyncLifetime
 {
+    /// <summary>The groups of /docs, in the order the document lists them.</summary>
+    private static readonly string[] TagsInOrder = ["Tokens", "Signed-in user", "Administration", "Discovery and keys"];
+
     private LatchkeyTestServer _server = null!;
 
     public async ValueTask InitializeAsync() => _server = await LatchkeyTestServer.StartAsync();
@@ -62,6 +66,65 @@ public sealed class ApiDocsTests : IAsyncLifetime
         Assert.True(me.GetProperty("responses").TryGetProperty("401", out _));
         JsonElement token = doc.GetProperty("paths").GetProperty("/token").GetProperty("post");
         Assert.False(token.TryGetProperty("security", out _));
+    }
+
+    [Fact]
+    public async Task OpenApi_EveryOperation_IsGroupedByWhatAUserDoes()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/openapi.json");
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+
+        var tagOf = new Dictionary<string, string>();
+        foreach (JsonProperty path in doc.GetProperty("paths").EnumerateObject())
+        {
+            foreach (JsonProperty operation in path.Value.EnumerateObject().Where(o => o.Value.TryGetProperty("responses", out _)))
+            {
+                string name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                // Exactly one of the named groups: never untagged, never the handler's class name (TokenEndpoint, …).
+                Assert.True(operation.Value.TryGetProperty("tags", out JsonElement tags), $"{name} has no tags.");
+                string tag = Assert.Single(tags.EnumerateArray()).GetString()!;
+                Assert.True(TagsInOrder.Contains(tag), $"{name} is tagged '{tag}', not one of {string.Join(", ", TagsInOrder)}.");
+                tagOf[name] = tag;
+            }
+        }
+
+        Assert.Equal("Tokens", tagOf["POST /token"]);
+        Assert.Equal("Tokens", tagOf["GET /token"]);
+        Assert.Equal("Tokens", tagOf["POST /revoke"]);
+        Assert.Equal("Tokens", tagOf["POST /introspect"]);
+        Assert.Equal("Signed-in user", tagOf["GET /me"]);
+        Assert.Equal("Signed-in user", tagOf["GET /userinfo"]);
+        Assert.Equal("Administration", tagOf["POST /admin/users"]);
+        Assert.Equal("Administration", tagOf["GET /admin/audit"]);
+        Assert.Equal("Discovery and keys", tagOf["GET /.well-known/openid-configuration"]);
+        Assert.Equal("Discovery and keys", tagOf["GET /.well-known/jwks.json"]);
+    }
+
+    [Fact]
+    public async Task OpenApi_Tags_AreListedInReadingOrderWithDescriptions()
+    {
+        using HttpResponseMessage response = await _server.Client.GetAsync("/openapi.json");
+        JsonElement doc = await HttpAssert.OkJsonAsync(response);
+
+        JsonElement[] tags = [.. doc.GetProperty("tags").EnumerateArray()];
+        Assert.Equal(TagsInOrder, tags.Select(t => t.GetProperty("name").GetString()));
+        foreach (JsonElement tag in tags)
+            Assert.False(string.IsNullOrWhiteSpace(tag.GetProperty("description").GetString()), tag.GetRawText());
+    }
+
+    [Fact]
+    public async Task Docs_DocumentUrl_IsTheCleanAbsolutePath()
+    {
+        // index.js carries the UI's configuration; Swagger UI shows the document's URL from it, under the title.
+        using HttpResponseMessage script = await _server.Client.GetAsync("/docs/index.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Match config = Regex.Match(await script.Content.ReadAsStringAsync(), @"var configObject = (\{.*\});");
+        Assert.True(config.Success, "no configObject in /docs/index.js");
+
+        JsonElement url = Assert.Single(JsonDocument.Parse(config.Groups[1].Value).RootElement.GetProperty("urls").EnumerateArray());
+        Assert.Equal("/openapi.json", url.GetProperty("url").GetString());
+        using HttpResponseMessage document = await _server.Client.GetAsync(url.GetProperty("url").GetString());
+        await HttpAssert.OkJsonAsync(document);
     }
 
     [Fact]
