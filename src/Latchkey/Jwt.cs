@@ -15,7 +15,5 @@ public static partial class Jwt
     public const string DefaultAlgorithm = JwtAlgorithms.HS256;
 
     /// <summary>Why <c>Encode</c> is not for Native AOT or trimmed apps: it serializes any payload object by reflection.</summary>
-    internal const string EncodeUsesReflection =
-        "Jwt.Encode serializes its payload (any object) and extra headers by reflection, which trimming and Native AOT " +
-        "cannot see. Latchkey's server writes its own tokens without it.";
+    internal const string EncodeUsesReflection = Jose.JwtPayloadJson.UsesReflection;
 }

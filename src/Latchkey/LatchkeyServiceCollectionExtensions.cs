@@ -3,6 +3,7 @@ using Latchkey.Audit;
 using Latchkey.Clients;
 using Latchkey.Endpoints;
 using Latchkey.Grants;
+using Latchkey.Hosting;
 using Latchkey.Keys;
 using Latchkey.Storage;
 using Latchkey.Storage.Sql;
@@ -12,6 +13,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Latchkey.Diagnostics;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -33,33 +35,28 @@ public static class LatchkeyServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Latchkey.LatchkeyOptions>, Latchkey.LatchkeyOptionsValidator>());
 
-        services.TryAddSingleton(TimeProvider.System);
-        // The server caches client records briefly (CachingClientStore); the CLI's AddLatchkeyStorage() does not.
-        services.TryAddSingleton<SqlClientStore>();
-        services.TryAddSingleton(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
-            sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Revocations>()));
-        services.TryAddSingleton<IClientStore>(sp => sp.GetRequiredService<CachingClientStore>());
-        services.AddSingleton(sp => new PasswordHashingGate(Options(sp).PasswordHashing));
-        services.AddLatchkeyAccounts();
-        services.AddSingleton<LoginThrottle>();
-        services.AddSingleton<PasswordLogin>();
-        services.AddSingleton<AccessTokenIssuer>();
-        services.AddSingleton<AccessTokenValidator>();
+        services.AddLatchkeyCore();
+        // The server's background work: the revocations sync, the purge of what nothing can use, key maintenance, SQLite checkpoints.
         services.AddHostedService<RevocationsSync>();
-        services.AddSingleton<Latchkey.Housekeeping>();
-        services.AddHostedService(sp => sp.GetRequiredService<Latchkey.Housekeeping>());
-        services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton<Housekeeping>();
+        services.AddHostedService(sp => sp.GetRequiredService<Housekeeping>());
+        services.AddSingleton<LatchkeyInitializer>();
+        services.AddHostedService(sp => sp.GetRequiredService<LatchkeyInitializer>());
+        services.AddHostedService<SigningKeyMaintenance>();
+        services.AddHostedService<Latchkey.Storage.Sqlite.SqliteCheckpoints>();
+
+        // The token endpoint's grants, and the one mint they share.
         services.AddSingleton<PasswordGrant>();
         services.AddSingleton<ClientCredentialsGrant>();
         services.AddSingleton<RefreshTokenGrant>();
-        services.AddSingleton<RefreshTokens>();
-        services.AddMetrics();
-        services.AddSingleton(sp => new Latchkey.LatchkeyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            sp.GetRequiredService<SigningKeyRing>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<Latchkey.LatchkeyInitializer>();
-        services.AddHostedService(sp => sp.GetRequiredService<Latchkey.LatchkeyInitializer>());
-        services.AddHostedService<SigningKeyMaintenance>();
-        services.AddHostedService<Latchkey.Storage.Sqlite.SqliteCheckpoints>();
+        services.AddSingleton<TokenMint>();
+
+        // A database outage is a 503 with Retry-After at the HTTP edge, which learns which exceptions mean one from here.
+        services.TryAddSingleton(sp =>
+        {
+            SqlDatabase database = sp.GetRequiredService<SqlDatabase>();
+            return new DatabaseUnavailableFilter.Outages(database.Provider, database.IsUnavailable);
+        });
         // Security headers, client addresses behind trusted proxies and the rate limit: middleware, so a startup filter.
         services.TryAddEnumerable(ServiceDescriptor.Transient<Microsoft.AspNetCore.Hosting.IStartupFilter, HttpEdge>());
         services.TryAddSingleton<RequestRateLimit>();
@@ -82,7 +79,7 @@ public static class LatchkeyServiceCollectionExtensions
             .AddCheck<SigningKeysHealthCheck>("signing_keys", tags: [HealthEndpoints.ReadyTag]);
         // Metrics go out at /metrics in the Prometheus text format (MapLatchkey maps it).
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(Latchkey.LatchkeyMetrics.MeterName)
+            .AddMeter(LatchkeyMetrics.MeterName)
             // No scrape cache: a scrape is cheap, and a cached one shows counters that have moved since.
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         return services;
@@ -104,21 +101,43 @@ public static class LatchkeyServiceCollectionExtensions
     }
 
     /// <summary>
-    /// The stores and the account, client and key administration on them: what the server and the CLI share. Changes that
-    /// revoke something apply to this process's <see cref="Revocations"/> at once; in the CLI that copy is simply unused.
+    /// Everything Latchkey is but HTTP: the stores, accounts and login, clients, keys, tokens and their revocation, the audit
+    /// trail and the metrics. What the server and the command line share: <see cref="AddLatchkey"/> builds on it, and the CLI
+    /// uses it alone, on options it binds itself. A change that revokes something applies to this process's
+    /// <see cref="Revocations"/> at once; in the CLI that copy is simply unused.
     /// </summary>
-    internal static IServiceCollection AddLatchkeyAccounts(this IServiceCollection services)
+    internal static IServiceCollection AddLatchkeyCore(this IServiceCollection services)
     {
-        services.AddLatchkeyStorage();
         services.TryAddSingleton(TimeProvider.System);
+        // Client records are cached briefly in front of the store (the CLI, one command per process, never reads one twice).
+        services.TryAddSingleton<SqlClientStore>();
+        services.TryAddSingleton(sp => new CachingClientStore(sp.GetRequiredService<SqlClientStore>(),
+            sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Revocations>()));
+        services.TryAddSingleton<IClientStore>(sp => sp.GetRequiredService<CachingClientStore>());
+        services.AddLatchkeyStorage();
         services.TryAddSingleton(sp => new PasswordHasher(Options(sp).PasswordHashing));
+        services.TryAddSingleton(sp => new PasswordHashingGate(Options(sp).PasswordHashing));
         services.TryAddSingleton<AuditTrail>();
         services.TryAddSingleton<MasterKeys>();
         services.TryAddSingleton<SigningKeyRing>();
-        services.TryAddSingleton<Revocations>();
-        services.TryAddSingleton<UserAccounts>();
-        services.TryAddSingleton<ClientAccounts>();
         services.TryAddSingleton<KeyRotation>();
+        services.TryAddSingleton<Revocations>();
+        services.TryAddSingleton<RefreshTokenFamilies>();
+        services.TryAddSingleton<AccessTokenIssuer>();
+        services.TryAddSingleton<AccessTokenValidator>();
+        services.TryAddSingleton<TokenRevocation>();
+        services.TryAddSingleton<UserAccounts>();
+        services.TryAddSingleton<LoginThrottle>();
+        services.TryAddSingleton<PasswordLogin>();
+        services.TryAddSingleton<ClientAccounts>();
+        services.TryAddSingleton<ClientAuthenticator>();
+        services.AddMetrics();
+        services.TryAddSingleton(sp =>
+        {
+            SigningKeyRing keys = sp.GetRequiredService<SigningKeyRing>();
+            return new LatchkeyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), () => keys.CurrentKeyCreatedAt,
+                sp.GetRequiredService<TimeProvider>());
+        });
         return services;
     }
 

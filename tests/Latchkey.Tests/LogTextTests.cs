@@ -1,3 +1,5 @@
+using Latchkey.Diagnostics;
+
 namespace Latchkey.Tests;
 
 /// <summary>What <see cref="LogText.Escape"/> does to a value before it reaches a log line or an audit row.</summary>

@@ -24,8 +24,6 @@ internal sealed class AdminServices : IAsyncDisposable
 
     public Keys.KeyRotation Keys => _provider.GetRequiredService<Keys.KeyRotation>();
 
-    public Storage.IUserStore Users => _provider.GetRequiredService<Storage.IUserStore>();
-
     public Audit.AuditTrail Audit => _provider.GetRequiredService<Audit.AuditTrail>();
 
     public SqlDatabase Database => _provider.GetRequiredService<SqlDatabase>();
@@ -56,7 +54,7 @@ internal sealed class AdminServices : IAsyncDisposable
         services.AddOptions<LatchkeyOptions>().Bind(configuration.GetSection(LatchkeyOptions.SectionName));
         // No log providers: the CLI prints its own messages; audit rows still go to the database.
         services.AddLogging();
-        services.AddLatchkeyAccounts();
+        services.AddLatchkeyCore();
         ServiceProvider provider = services.BuildServiceProvider();
 
         var database = provider.GetRequiredService<SqlDatabase>();

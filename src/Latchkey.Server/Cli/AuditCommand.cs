@@ -4,7 +4,6 @@ using Latchkey.Accounts;
 using Latchkey.Audit;
 using Latchkey.Endpoints.Admin;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 
 namespace Latchkey.Server.Cli;
 
@@ -39,12 +38,11 @@ internal static class AuditCommand
             return 2;
         await using var _ = admin;
         string? name = parse.GetValue(User) is { } user ? Usernames.Normalize(user) : null;
-        UserRecord? record = name is null ? null : await admin.Users.FindByUsernameAsync(name, ct);
-        AuditEntry[] entries = (await admin.Audit.ReadAsync(from, record, name, ct)).Select(AuditEntry.From).ToArray();
+        AuditEntry[] entries = (await admin.Audit.ReadAsync(from, name, ct)).ToArray();
 
         if (parse.GetValue(Json))
         {
-            Console.WriteLine(JsonSerializer.Serialize(entries, LatchkeyJsonContext.Default.AuditEntryArray));
+            Console.WriteLine(JsonSerializer.Serialize(entries, AdminJsonContext.Default.AuditEntryArray));
             return 0;
         }
 

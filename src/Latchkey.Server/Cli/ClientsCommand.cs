@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using Latchkey.Clients;
-using Latchkey.Storage;
 
 namespace Latchkey.Server.Cli;
 
@@ -47,7 +46,7 @@ internal static class ClientsCommand
             await using var _ = admin;
             var all = await admin.Clients.ListAsync(ct);
             Console.WriteLine($"{"CLIENT_ID",-32} {"STATE",-9} {"GRANTS",-40} {"SCOPES",-30} {"AUDIENCE",-12} INTROSPECT");
-            foreach (ClientRecord c in all)
+            foreach (ClientRegistration c in all)
             {
                 Console.WriteLine($"{c.ClientId,-32} {(c.Disabled ? "disabled" : "active"),-9} {Join(c.GrantTypes),-40} {Join(c.Scopes),-30} " +
                                   $"{c.Audience ?? "-",-12} {c.Introspection ?? "-"}");
@@ -122,7 +121,7 @@ internal static class ClientsCommand
 
     private static string JsonString(string value) => $"\"{JsonEncodedText.Encode(value).Value}\"";
 
-    private static string Describe(ClientRecord c) =>
+    private static string Describe(ClientRegistration c) =>
         $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}" +
         (c.Introspection is null ? "" : $"; may introspect: {c.Introspection}");
 

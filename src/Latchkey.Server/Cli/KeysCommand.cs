@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Latchkey.Keys;
-using Latchkey.Storage;
 
 namespace Latchkey.Server.Cli;
 
@@ -25,8 +24,8 @@ internal static class KeysCommand
             await using var _ = admin;
             Console.WriteLine($"{"KID",-44} {"ALG",-6} {"STATE",-8} {"SIGNS FROM (UTC)",-20} {"STOPS SIGNING (UTC)",-20}");
             // A revoked key shows as "revoked", whatever its times.
-            foreach (SigningKeyRecord k in await admin.Keys.ListAsync(ct))
-                Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {admin.Keys.StateOf(k).ToString().ToLowerInvariant(),-8} {Time(k.ActivatesAt),-20} {(k.RetiredAt is { } r ? Time(r) : "-"),-20}");
+            foreach (SigningKeyInfo k in await admin.Keys.ListAsync(ct))
+                Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {k.State.ToString().ToLowerInvariant(),-8} {Time(k.SignsFrom),-20} {(k.StopsSigning is { } r ? Time(r) : "-"),-20}");
             return 0;
         });
 
@@ -38,8 +37,8 @@ internal static class KeysCommand
             await using var _ = admin;
             try
             {
-                SigningKeyRecord key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), actor: "cli", ct);
-                Console.WriteLine($"Added {key.Algorithm} key {key.KeyId}. It is published now and signs from {Time(key.ActivatesAt)} UTC; " +
+                SigningKeyInfo key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), actor: "cli", ct);
+                Console.WriteLine($"Added {key.Algorithm} key {key.KeyId}. It is published now and signs from {Time(key.SignsFrom)} UTC; " +
                                   "the keys it replaces stop signing then and stay published until their tokens expire.");
                 return 0;
             }
@@ -79,14 +78,14 @@ internal static class KeysCommand
             if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
                 return 2;
             await using var _ = admin;
-            (KeyRevocationResult? result, string? error) = await admin.Keys.RevokeAsync(parse.GetValue(Kid)!, actor: "cli", ct);
+            (KeyRevocation? result, string? error) = await admin.Keys.RevokeAsync(parse.GetValue(Kid)!, actor: "cli", ct);
             if (result is null)
                 return CommonOptions.Fail(error!);
-            string next = result.Status switch
+            string next = result switch
             {
-                KeyRevocationStatus.RevokedPendingKeySignsNow => $" The pending key {result.SigningKeyId} signs from now.",
-                KeyRevocationStatus.RevokedReplacementAdded => $" A new key, {result.SigningKeyId}, signs from now (not announced beforehand: " +
-                                                               "verifiers that cached the JWKS fetch it again when they meet its kid).",
+                { SigningFromNow: { } added, Unannounced: true } => $" A new key, {added}, signs from now (not announced beforehand: " +
+                                                                    "verifiers that cached the JWKS fetch it again when they meet its kid).",
+                { SigningFromNow: { } pending } => $" The pending key {pending} signs from now.",
                 _ => "",
             };
             Console.WriteLine($"Revoked {parse.GetValue(Kid)}: running servers stop publishing and accepting it within Latchkey:RevocationRefreshInterval.{next}");

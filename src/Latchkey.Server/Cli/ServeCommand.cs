@@ -1,3 +1,4 @@
+using Latchkey.Hosting;
 using System.CommandLine;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
@@ -35,7 +36,7 @@ internal static class ServeCommand
         try
         {
             // No reload-on-change: the host would watch the working folder, and every database or log write under it (a data
-            // folder in ./data) woke the watcher: 8-10% of the CPU of a refresh load (bench). Settings are read at start.
+            // folder in ./data) woke the watcher, at a cost bench/ measured under a refresh load. Settings are read at start.
             builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
             builder.Configuration.AddConfiguration(CommonOptions.Configuration(parse).Build());
 
@@ -72,7 +73,7 @@ internal static class ServeCommand
         {
             // While this logger is enabled at any level, ASP.NET Core gives every request a log scope and an Activity
             // (trace ids), which only the json format prints; its own lines are Information, filtered out above. The
-            // text format prints no scopes, so it goes: ~3% of the CPU of a client_credentials request (bench, perf).
+            // text format prints no scopes, so it goes (a share of every client_credentials request's CPU, measured in bench/).
             builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         }
         else
@@ -96,7 +97,7 @@ internal static class ServeCommand
         // Latchkey's protected endpoints name their scheme (LatchkeyPolicies), so this host needs no default one. Without
         // the switch ASP.NET Core makes the only registered scheme the default and runs the bearer handler on every
         // request, /token and the JWKS included, building it by reflection each time under Native AOT.
-        // With the log filter above, client_credentials went from 109 to 61 µs of CPU (HS256, AOT: bench/RESULTS.md).
+        // With the log filter above, this is most of what client_credentials saves on CPU (bench/README.md).
         // The switch is process-wide: an app embedding AddLatchkey() decides this for itself.
         AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
 

@@ -76,7 +76,7 @@ internal static class UsersCommand
         return users;
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<AccountResult>> change, Func<Storage.UserRecord, string> success, CancellationToken ct)
+    private static async Task<int> RunAsync(ParseResult parse, Func<AdminServices, string, Task<AccountResult>> change, Func<UserAccount, string> success, CancellationToken ct)
     {
         if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
             return 2;

@@ -6,6 +6,7 @@ using Latchkey.Keys;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Accounts;
 
@@ -145,7 +146,7 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
             await AuditEndedAsync(ended, cancellationToken);
         if (started)
         {
-            await audit.WriteAsync(new AuditEvent(now, AuditEvents.LoginLocked, "locked", Subject: hold.Subject, ClientId: who.ClientId,
+            await audit.WriteAsync(new AuditEvent(now, AuditEvents.LoginLocked, AuditOutcomes.Locked, Subject: hold.Subject, ClientId: who.ClientId,
                 Address: hold.Address, Detail: $"{Describe(hold.Kind)} locked until {hold.Until.UtcDateTime:O}"), cancellationToken);
         }
     }
@@ -157,7 +158,7 @@ internal sealed class LoginThrottle(ILoginThrottleStore store, MasterKeys master
     }
 
     private Task AuditEndedAsync(LoginLock ended, CancellationToken cancellationToken) =>
-        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.LoginLockEnded, "unlocked", Subject: ended.Subject, Address: ended.Address,
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.LoginLockEnded, AuditOutcomes.Unlocked, Subject: ended.Subject, Address: ended.Address,
             Detail: $"{Describe(ended.Kind)} locked from {ended.StartedAt.UtcDateTime:O} to {ended.Until.UtcDateTime:O}; {ended.Refused} attempts refused"),
             cancellationToken);
 

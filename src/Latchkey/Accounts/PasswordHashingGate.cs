@@ -21,8 +21,8 @@ namespace Latchkey.Accounts;
 /// <para>
 /// Why <c>SCHED_IDLE</c> and not only a higher nice value: Linux's scheduler (EEVDF) may let a running thread keep the
 /// core until its time slice ends, whatever its nice value, before a thread that wakes up gets it, and the switch then
-/// waits for a scheduler tick (4 ms at 250 Hz). At nice 10, client_credentials and /me beside a login flood had a p99
-/// of ~5 ms, against ~2 ms with <c>SCHED_IDLE</c>, whose threads any other thread preempts as it wakes (bench/README.md,
+/// waits for a scheduler tick (4 ms at 250 Hz). At nice 10, client_credentials and /me beside a login flood waited longer
+/// at the 99th percentile than with <c>SCHED_IDLE</c>, whose threads any other thread preempts as it wakes (bench/README.md,
 /// "Why the hashing threads run at the idle priority"). With <see cref="PasswordHashingOptions.IdlePriority"/> false,
 /// or where <c>SCHED_IDLE</c> is refused, the threads run at nice <see cref="HashingNice"/>.
 /// </para>

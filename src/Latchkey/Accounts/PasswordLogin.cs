@@ -2,13 +2,14 @@ using System.Net;
 using Latchkey.Audit;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Accounts;
 
 /// <summary>The outcome of a password login. Exactly one of the three shapes.</summary>
 public sealed record LoginResult
 {
-    public UserRecord? User { get; private init; }
+    public UserAccount? User { get; private init; }
     public TimeSpan? RetryAfter { get; private init; }
     public string? FailureReason { get; private init; }
 
@@ -18,7 +19,7 @@ public sealed record LoginResult
     /// </summary>
     public DateTimeOffset AuthenticatedAt { get; private init; }
 
-    public static LoginResult Success(UserRecord user, DateTimeOffset authenticatedAt) => new() { User = user, AuthenticatedAt = authenticatedAt };
+    public static LoginResult Success(UserAccount user, DateTimeOffset authenticatedAt) => new() { User = user, AuthenticatedAt = authenticatedAt };
     public static LoginResult Throttled(TimeSpan retryAfter) => new() { RetryAfter = retryAfter, FailureReason = "throttled" };
     public static LoginResult Failed(string reason) => new() { FailureReason = reason };
 
@@ -89,7 +90,7 @@ internal sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Pas
             await throttle.FailedAsync(who, attempt, counts, cancellationToken);
             Log.LoginFailed(logger, who.Subject, who.Address, failure);
             metrics.LoginFailed();
-            await AuditAsync(AuditEvents.LoginFailed, "failure", who, failure, cancellationToken);
+            await AuditAsync(AuditEvents.LoginFailed, AuditOutcomes.Failure, who, failure, cancellationToken);
             return LoginResult.Failed(failure);
         }
 
@@ -102,15 +103,15 @@ internal sealed class PasswordLogin(IUserStore users, PasswordHasher hasher, Pas
             await throttle.FailedAsync(who, attempt, counts, cancellationToken);
             Log.LoginFailed(logger, who.Subject, who.Address, changed);
             metrics.LoginFailed();
-            await AuditAsync(AuditEvents.LoginFailed, "failure", who, changed, cancellationToken);
+            await AuditAsync(AuditEvents.LoginFailed, AuditOutcomes.Failure, who, changed, cancellationToken);
             return LoginResult.Failed(changed);
         }
 
         await throttle.SucceededAsync(who, attempt, cancellationToken);
-        await AuditAsync(AuditEvents.LoginSucceeded, "success", who, null, cancellationToken);
+        await AuditAsync(AuditEvents.LoginSucceeded, AuditOutcomes.Success, who, null, cancellationToken);
         if (needsRehash && await users.TryUpgradePasswordHashAsync(user.Username, user.PasswordHash, hasher.Hash(password), cancellationToken))
             Log.PasswordHashUpgraded(logger, user.Username);
-        return LoginResult.Success(current, startedAt);
+        return LoginResult.Success(UserAccount.From(current), startedAt);
     }
 
     // The subject is the account's name, or the hash prefix of an unknown name: never the text typed as a name.

@@ -18,11 +18,11 @@ public enum ChangeFailure
 }
 
 /// <summary>The outcome of an account change: the account as it now is, or why nothing changed.</summary>
-public sealed record AccountResult(UserRecord? User, string? Error, ChangeFailure? Failure = null)
+public sealed record AccountResult(UserAccount? User, string? Error, ChangeFailure? Failure = null)
 {
     public bool Succeeded => Error is null;
 
-    public static AccountResult Ok(UserRecord user) => new(user, null);
+    internal static AccountResult Ok(UserRecord user) => new(UserAccount.From(user), null);
 
     public static AccountResult Fail(string error, ChangeFailure failure = ChangeFailure.Invalid) => new(null, error, failure);
 }
@@ -35,10 +35,19 @@ public sealed record AccountResult(UserRecord? User, string? Error, ChangeFailur
 /// until then are refused by Latchkey's own endpoints (at once on this node, on every node within
 /// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and every refresh-token family of theirs is revoked.
 /// </summary>
-internal sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshTokens, Revocations revocations, PasswordHasher hasher, AuditTrail audit,
+internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies families, Revocations revocations, PasswordHasher hasher, AuditTrail audit,
     TimeProvider time)
 {
-    public Task<IReadOnlyList<UserRecord>> ListAsync(CancellationToken cancellationToken) => users.ListAsync(cancellationToken);
+    public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
+        (await users.ListAsync(cancellationToken)).Select(UserAccount.From).ToArray();
+
+    /// <summary>The account named <paramref name="username"/> (normalized as logins are), or null.</summary>
+    public async Task<UserAccount?> FindAsync(string username, CancellationToken cancellationToken) =>
+        await users.FindByUsernameAsync(Usernames.Normalize(username), cancellationToken) is { } user ? UserAccount.From(user) : null;
+
+    /// <summary>The account whose id (a token's <c>sub</c>) is <paramref name="id"/>, or null.</summary>
+    public async Task<UserAccount?> FindByIdAsync(string id, CancellationToken cancellationToken) =>
+        await users.FindByIdAsync(id, cancellationToken) is { } user ? UserAccount.From(user) : null;
 
     public async Task<AccountResult> AddAsync(string username, string password, IEnumerable<string> roles, string actor, CancellationToken cancellationToken)
     {
@@ -151,7 +160,7 @@ internal sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshT
         await AuditAsync(auditType, actor, name, describe(after), cancellationToken);
         if (cutOff is not null)
         {
-            int revoked = await refreshTokens.RevokeFamiliesOfUserAsync(after.Id, cutOff.At, cancellationToken);
+            int revoked = await families.RevokeAllOfUserAsync(after.Id, cutOff.At, cancellationToken);
             await AuditAsync(AuditEvents.TokensCutOff, actor, name, $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}",
                 cancellationToken);
         }
@@ -167,7 +176,7 @@ internal sealed class UserAccounts(IUserStore users, IRefreshTokenStore refreshT
     private static string DescribeRoles(IReadOnlyCollection<string> roles) => "roles: " + (roles.Count == 0 ? "none" : string.Join(",", roles));
 
     private Task AuditAsync(string type, string actor, string username, string? detail, CancellationToken cancellationToken) =>
-        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, Subject: username, Detail: detail), cancellationToken);
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, AuditOutcomes.Success, Actor: actor, Subject: username, Detail: detail), cancellationToken);
 
     private static AccountResult NotFound(string username) => AccountResult.Fail($"No user named '{username}'.", ChangeFailure.NotFound);
 }

@@ -38,3 +38,19 @@ public static class AuditEvents
     public const string UserRolesChanged = "user_roles_changed";
     public const string UserLoggedOut = "user_logged_out";
 }
+
+/// <summary>The outcomes an audit event records, as stored and shown.</summary>
+public static class AuditOutcomes
+{
+    public const string Success = "success";
+    public const string Failure = "failure";
+
+    /// <summary>A login lock began (<see cref="AuditEvents.LoginLocked"/>).</summary>
+    public const string Locked = "locked";
+
+    /// <summary>A login lock ended (<see cref="AuditEvents.LoginLockEnded"/>).</summary>
+    public const string Unlocked = "unlocked";
+
+    /// <summary>Reuse of a spent refresh token revoked its family (<see cref="AuditEvents.RefreshReuseDetected"/>).</summary>
+    public const string FamilyRevoked = "family_revoked";
+}

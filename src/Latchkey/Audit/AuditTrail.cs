@@ -2,6 +2,7 @@ using System.Globalization;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Audit;
 
@@ -10,7 +11,7 @@ namespace Latchkey.Audit;
 /// and <c>GET /admin/audit</c>) and a structured log line. Callers pass names, ids, <c>jti</c>s and key ids only — never a
 /// password, secret or whole token. Rows older than <see cref="AuditOptions.Retention"/> are deleted here, at most once an hour.
 /// </summary>
-public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<AuditTrail> logger)
+public sealed class AuditTrail(IAuditLog log, IUserStore users, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<AuditTrail> logger)
 {
     /// <summary>How often, at most, a write also deletes expired rows.</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromHours(1);
@@ -42,11 +43,17 @@ public sealed class AuditTrail(IAuditLog log, IOptions<LatchkeyOptions> options,
             Log.AuditEventsExpired(logger, deleted, options.Value.Audit.Retention);
     }
 
-    /// <summary>Events since <paramref name="since"/>, optionally only those by or about the user named and identified by <paramref name="user"/>.</summary>
-    public Task<IReadOnlyList<AuditEvent>> ReadAsync(DateTimeOffset since, UserRecord? user, string? username, CancellationToken cancellationToken)
+    /// <summary>
+    /// Events since <paramref name="since"/>, oldest first; with <paramref name="normalizedUsername"/> (as
+    /// <c>Usernames.Normalize</c> makes it), only those by or about that user (named, or by id as in tokens). A user since
+    /// removed is still found by name.
+    /// </summary>
+    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(DateTimeOffset since, string? normalizedUsername, CancellationToken cancellationToken)
     {
-        string[]? users = username is null ? null : user is null ? [username] : [user.Username, user.Id];
-        return log.ReadAsync(new AuditQuery(since, users), cancellationToken);
+        string? name = normalizedUsername;
+        UserRecord? user = name is null ? null : await users.FindByUsernameAsync(name, cancellationToken);
+        string[]? subjects = name is null ? null : user is null ? [name] : [user.Username, user.Id];
+        return (await log.ReadAsync(new AuditQuery(since, subjects), cancellationToken)).Select(AuditEntry.From).ToArray();
     }
 
     /// <summary>

@@ -8,11 +8,13 @@ using Microsoft.Extensions.Options;
 namespace Latchkey.Clients;
 
 /// <summary>The outcome of a client change: the client as it now is (and its new secret, shown once), or why nothing changed.</summary>
-public sealed record ClientResult(ClientRecord? Client, string? Secret, string? Error, ChangeFailure? Failure = null)
+public sealed record ClientResult(ClientRegistration? Client, string? Secret, string? Error, ChangeFailure? Failure = null)
 {
     public bool Succeeded => Error is null;
 
     public static ClientResult Fail(string error, ChangeFailure failure = ChangeFailure.Invalid) => new(null, null, error, failure);
+
+    internal static ClientResult Ok(ClientRecord client, string? secret = null) => new(ClientRegistration.From(client), secret, null);
 }
 
 /// <summary>
@@ -22,12 +24,12 @@ public sealed record ClientResult(ClientRecord? Client, string? Secret, string? 
 /// tokens are revoked. The built-in first-party client can be disabled and enabled; its grants and scopes come from the
 /// configuration.
 /// </summary>
-internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore refreshTokens, IRevocationStore revocationStore, Revocations revocations,
+internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies families, IRevocationStore revocationStore, Revocations revocations,
     AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     /// <summary>Every client; the first-party one with the grants and scopes it has in this configuration.</summary>
-    public async Task<IReadOnlyList<ClientRecord>> ListAsync(CancellationToken cancellationToken) =>
-        (await clients.ListAsync(cancellationToken)).Select(Effective).ToArray();
+    public async Task<IReadOnlyList<ClientRegistration>> ListAsync(CancellationToken cancellationToken) =>
+        (await clients.ListAsync(cancellationToken)).Select(c => ClientRegistration.From(Effective(c))).ToArray();
 
     /// <summary>
     /// Registers a client. Its id may not look like a user id (a UUID): a <c>client_credentials</c> token's <c>sub</c> is the
@@ -61,7 +63,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
         if (!await clients.TryAddAsync(record, cancellationToken))
             return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
         await AuditAsync(AuditEvents.ClientAdded, actor, clientId, cancellationToken, Describe(record));
-        return new ClientResult(record, secret, null);
+        return ClientResult.Ok(record, secret);
     }
 
     /// <summary>
@@ -77,7 +79,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
         if (update is null)
             return NotFound(clientId);
         await AuditAsync(AuditEvents.ClientSecretRotated, actor, clientId, cancellationToken);
-        return new ClientResult(update.After, secret, null);
+        return ClientResult.Ok(update.After, secret);
     }
 
     /// <summary>
@@ -97,7 +99,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
         if (update is null)
             return NotFound(clientId);
         await AuditAsync(AuditEvents.ClientScopesChanged, actor, clientId, cancellationToken, "scopes: " + Join(update.After.Scopes));
-        return new ClientResult(Effective(update.After), null, null);
+        return ClientResult.Ok(Effective(update.After));
     }
 
     public async Task<ClientResult> SetDisabledAsync(string clientId, bool disabled, string actor, CancellationToken cancellationToken)
@@ -110,7 +112,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
         await AuditAsync(disabled ? AuditEvents.ClientDisabled : AuditEvents.ClientEnabled, actor, clientId, cancellationToken);
         if (cutOff is not null)
             await EndSessionsAsync(cutOff, actor, "client disabled", cancellationToken);
-        return new ClientResult(Effective(update.After), null, null);
+        return ClientResult.Ok(Effective(update.After));
     }
 
     public async Task<ClientResult> RemoveAsync(string clientId, string actor, CancellationToken cancellationToken)
@@ -123,7 +125,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
             return NotFound(clientId);
         await AuditAsync(AuditEvents.ClientRemoved, actor, clientId, cancellationToken);
         await EndSessionsAsync(cutOff, actor, "client removed", cancellationToken);
-        return new ClientResult(client, null, null);
+        return ClientResult.Ok(client);
     }
 
     /// <summary>
@@ -154,7 +156,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
         }
 
         revocations.Apply(cutOff);
-        int revoked = await refreshTokens.RevokeFamiliesOfClientAsync(cutOff.Id, cutOff.At, cancellationToken);
+        int revoked = await families.RevokeAllOfClientAsync(cutOff.Id, cutOff.At, cancellationToken);
         await AuditAsync(AuditEvents.TokensCutOff, actor, cutOff.Id, cancellationToken,
             $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}");
     }
@@ -173,7 +175,7 @@ internal sealed class ClientAccounts(IClientStore clients, IRefreshTokenStore re
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "none" : string.Join(",", values);
 
     private Task AuditAsync(string type, string actor, string clientId, CancellationToken cancellationToken, string? detail = null) =>
-        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, "success", Actor: actor, ClientId: clientId, Detail: detail), cancellationToken);
+        audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, AuditOutcomes.Success, Actor: actor, ClientId: clientId, Detail: detail), cancellationToken);
 
     private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.", ChangeFailure.NotFound);
 }

@@ -78,6 +78,16 @@ internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<L
         return client.IsPublic ? client with { ReadAt = readAt } : Client.From(record, readAt);
     }
 
+    /// <summary>
+    /// True while the client exists, is enabled and may still request <paramref name="scope"/> (the first-party client may request
+    /// every scope it has): for a token that is only as good as its client's standing, such as an admin token at each use.
+    /// </summary>
+    public async Task<bool> MayStillRequestAsync(string clientId, string scope, CancellationToken cancellationToken)
+    {
+        ClientRecord? client = (await clients.FindWithReadTimeAsync(clientId, cancellationToken)).Client;
+        return client is { Disabled: false } && (client.IsPublic ? _firstParty.AllowedScopes.Contains(scope) : client.Scopes.Contains(scope));
+    }
+
     public static OAuthError InvalidClient(string detail, bool challenge) =>
         new(OAuthErrors.InvalidClient, "Client authentication failed.", StatusCodes.Status401Unauthorized)
         {

@@ -25,7 +25,12 @@ internal static class ApiDocs
         services
             // The document's schemas are read from the app's JSON options. Without reflection (Native AOT) they know
             // only the types some source-generated context lists: ours come after the defaults, which stay first.
-            .ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(LatchkeyJsonContext.Default))
+            .ConfigureHttpJsonOptions(json =>
+            {
+                json.SerializerOptions.TypeInfoResolverChain.Add(LatchkeyJsonContext.Default);
+                json.SerializerOptions.TypeInfoResolverChain.Add(EndpointsJsonContext.Default);
+                json.SerializerOptions.TypeInfoResolverChain.Add(Admin.AdminJsonContext.Default);
+            })
             .AddOpenApi(o =>
             {
                 o.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;

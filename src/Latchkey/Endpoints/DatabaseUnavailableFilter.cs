@@ -1,6 +1,6 @@
 using Latchkey.Protocol;
-using Latchkey.Storage.Sql;
 using Microsoft.Extensions.Logging;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 
@@ -13,6 +13,12 @@ namespace Latchkey.Endpoints;
 /// </summary>
 internal static class DatabaseUnavailableFilter
 {
+    /// <summary>
+    /// What the HTTP edge knows of the database: its name, and which exceptions mean it is unavailable. Supplied by the
+    /// composition root from the database in use, so that endpoints know nothing of storage.
+    /// </summary>
+    internal sealed record Outages(string Provider, Func<Exception, bool> IsUnavailable);
+
     /// <summary>Long enough for a restart or failover to make progress; short enough that a user barely notices.</summary>
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
 
@@ -53,13 +59,13 @@ internal static class DatabaseUnavailableFilter
         };
     }
 
-    private static void LogUnavailable(HttpContext http, SqlDatabase database, Exception exception) =>
+    private static void LogUnavailable(HttpContext http, Outages database, Exception exception) =>
         Log.DatabaseUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Latchkey.Database"),
             database.Provider, http.Request.Path, exception);
 
-    private static SqlDatabase? Unavailable(HttpContext http, Exception exception)
+    private static Outages? Unavailable(HttpContext http, Exception exception)
     {
-        SqlDatabase database = http.RequestServices.GetRequiredService<SqlDatabase>();
+        Outages database = http.RequestServices.GetRequiredService<Outages>();
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
             if (database.IsUnavailable(e))

@@ -50,6 +50,6 @@ internal static class DiscoveryEndpoint
             // No authorization endpoint: Latchkey issues tokens at the token endpoint only.
             ResponseTypesSupported: [],
             SubjectTypesSupported: ["public"],
-            AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm]), LatchkeyJsonContext.Default.DiscoveryDocument);
+            AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm]), EndpointsJsonContext.Default.DiscoveryDocument);
     }
 }

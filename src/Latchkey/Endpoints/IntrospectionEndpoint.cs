@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Latchkey.Clients;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 using Latchkey.Tokens;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -27,8 +26,8 @@ internal static class IntrospectionEndpoint
             .Produces<OAuthErrorBody>(StatusCodes.Status403Forbidden);
 
     private static async Task<Results<FileContentHttpResult, OAuthErrorHttpResult>> HandleAsync(
-        HttpContext http, ClientAuthenticator clients, IRefreshTokenStore refreshTokens, AccessTokenValidator validator,
-        IOptions<LatchkeyOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        HttpContext http, ClientAuthenticator clients, RefreshTokenFamilies families, AccessTokenValidator validator,
+        IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
     {
         OAuthResults.NoStore(http.Response);
         (TokenManagementRequest? request, OAuthError? error) =
@@ -48,7 +47,7 @@ internal static class IntrospectionEndpoint
         }
 
         byte[] body = RefreshTokens.HasValidShape(request.Token)
-            ? await DescribeRefreshTokenAsync(request, refreshTokens, time, cancellationToken)
+            ? await DescribeRefreshTokenAsync(request, families, cancellationToken)
             : DescribeAccessToken(request, validator, options.Value);
         return TypedResults.Bytes(body, "application/json");
     }
@@ -82,27 +81,22 @@ internal static class IntrospectionEndpoint
         return JsonSerializer.SerializeToUtf8Bytes(response, LatchkeyJsonContext.Default.DictionaryStringJsonElement);
     }
 
-    private static async Task<byte[]> DescribeRefreshTokenAsync(TokenManagementRequest request, IRefreshTokenStore refreshTokens, TimeProvider time,
-        CancellationToken cancellationToken)
+    private static async Task<byte[]> DescribeRefreshTokenAsync(TokenManagementRequest request, RefreshTokenFamilies families, CancellationToken cancellationToken)
     {
-        RefreshTokenLookup? found = await refreshTokens.FindAsync(RefreshTokens.Hash(request.Token), cancellationToken);
-        DateTimeOffset now = time.GetUtcNow();
-        if (found is null || found.Token.ClientId != request.Client.ClientId || found.Token.SpentAt is not null ||
-            found.Family.RevokedAt is not null || found.Token.ExpiresAt <= now || found.Family.AbsoluteExpiresAt <= now ||
-            found.User is not { Disabled: false } user || user.TokensValidAfter >= found.Family.CreatedAt || user.PasswordChangedAt > found.Family.CreatedAt)
+        if (await families.DescribeAsync(request.Token, request.Client.ClientId, cancellationToken) is not { } token)
             return Inactive;
 
         var response = new Dictionary<string, JsonElement>
         {
             ["active"] = JsonSerializer.SerializeToElement(true, LatchkeyJsonContext.Default.Boolean),
             ["token_type"] = JsonSerializer.SerializeToElement("refresh_token", LatchkeyJsonContext.Default.String),
-            ["client_id"] = JsonSerializer.SerializeToElement(found.Token.ClientId, LatchkeyJsonContext.Default.String),
-            ["sub"] = JsonSerializer.SerializeToElement(found.Token.UserId, LatchkeyJsonContext.Default.String),
-            ["iat"] = JsonSerializer.SerializeToElement(found.Token.CreatedAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
-            ["exp"] = JsonSerializer.SerializeToElement(found.Token.ExpiresAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
+            ["client_id"] = JsonSerializer.SerializeToElement(token.ClientId, LatchkeyJsonContext.Default.String),
+            ["sub"] = JsonSerializer.SerializeToElement(token.UserId, LatchkeyJsonContext.Default.String),
+            ["iat"] = JsonSerializer.SerializeToElement(token.IssuedAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
+            ["exp"] = JsonSerializer.SerializeToElement(token.ExpiresAt.ToUnixTimeSeconds(), LatchkeyJsonContext.Default.Int64),
         };
-        if (found.Token.Scope is not null)
-            response["scope"] = JsonSerializer.SerializeToElement(found.Token.Scope, LatchkeyJsonContext.Default.String);
+        if (token.Scope is not null)
+            response["scope"] = JsonSerializer.SerializeToElement(token.Scope, LatchkeyJsonContext.Default.String);
         return JsonSerializer.SerializeToUtf8Bytes(response, LatchkeyJsonContext.Default.DictionaryStringJsonElement);
     }
 }

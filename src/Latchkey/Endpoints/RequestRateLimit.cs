@@ -6,6 +6,7 @@ using Latchkey.Accounts;
 using Latchkey.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 

@@ -26,7 +26,8 @@ internal static class SeedTokenEndpoint
             .WithSummary("Get an access token with HTTP Basic user credentials (the seed tutorial's GET /token).");
 
     private static async Task<Results<SeedTokenHttpResult, OAuthErrorHttpResult>> HandleAsync(
-        HttpContext http, PasswordGrant password, ClientAuthenticator clients, IOptions<LatchkeyOptions> options, CancellationToken cancellationToken)
+        HttpContext http, PasswordGrant password, TokenMint mint, ClientAuthenticator clients, IOptions<LatchkeyOptions> options,
+        CancellationToken cancellationToken)
     {
         if (!options.Value.PasswordGrant.Enabled)
             return OAuthResults.Error(new OAuthError(OAuthErrors.UnsupportedGrantType, "Password logins are turned off on this server.") { Detail = "password grant disabled" });
@@ -50,7 +51,8 @@ internal static class SeedTokenEndpoint
         (Client? firstParty, OAuthError? refused) = await clients.AuthenticateAsync(null, null, null, cancellationToken);
         if (firstParty is null)
             return OAuthResults.Error(refused!);
-        GrantResult result = await password.HandleAsync(request, firstParty with { AllowedGrantTypes = [GrantTypes.Password] }, scope: null, cancellationToken);
+        GrantDecision decision = await password.DecideAsync(request, firstParty with { AllowedGrantTypes = [GrantTypes.Password] }, scopes: [], cancellationToken);
+        GrantResult result = decision.Grant is { } granted ? await mint.MintAsync(granted, request.ClientAddress, cancellationToken) : decision.Error!;
         return result.Response is { } r
             ? new SeedTokenHttpResult(new SeedTokenResponse(r.AccessToken, r.TokenType, r.ExpiresIn))
             : OAuthResults.Error(result.Error!);
@@ -63,6 +65,6 @@ internal sealed class SeedTokenHttpResult(SeedTokenResponse response) : IResult
     public Task ExecuteAsync(HttpContext httpContext)
     {
         OAuthResults.NoStore(httpContext.Response);
-        return httpContext.Response.WriteAsJsonAsync(response, LatchkeyJsonContext.Default.SeedTokenResponse);
+        return httpContext.Response.WriteAsJsonAsync(response, EndpointsJsonContext.Default.SeedTokenResponse);
     }
 }

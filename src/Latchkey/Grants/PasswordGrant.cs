@@ -1,20 +1,17 @@
 using Latchkey.Accounts;
 using Latchkey.Clients;
 using Latchkey.Protocol;
-using Latchkey.Tokens;
-using Microsoft.Extensions.Logging;
 
 namespace Latchkey.Grants;
 
 /// <summary>
 /// The resource owner password credentials grant (RFC 6749 §4.3). RFC 9700 §2.4 advises against it for third-party
 /// clients; Latchkey allows it per client (the built-in first-party client has it) and throttles it, as §4.3.2 requires.
-/// A client that may also use <c>refresh_token</c> gets a refresh token, starting a new family.
+/// A client that may also use <c>refresh_token</c> gets a refresh token, starting a new login (a refresh family).
 /// </summary>
-internal sealed class PasswordGrant(PasswordLogin login, ClientAuthenticator clients, AccessTokenIssuer issuer, RefreshTokens refreshTokens, LatchkeyMetrics metrics,
-    ILogger<PasswordGrant> logger)
+internal sealed class PasswordGrant(PasswordLogin login) : IGrant
 {
-    public async Task<GrantResult> HandleAsync(TokenRequest request, Client client, string? scope, CancellationToken cancellationToken)
+    public async Task<GrantDecision> DecideAsync(TokenRequest request, Client client, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
         if (request.Username is null || request.Password is null)
             return OAuthError.InvalidRequest("The password grant needs username and password.");
@@ -32,28 +29,14 @@ internal sealed class PasswordGrant(PasswordLogin login, ClientAuthenticator cli
         if (result.User is not { } user)
             return OAuthError.InvalidCredentials(result.FailureReason!);
         // The password was right, so saying that this account may not have the admin scope reveals nothing new.
-        if (Scopes.IncludesAdmin(scope) && !user.Roles.Contains(Roles.Admin))
+        if (scopes.Contains(Scopes.Admin) && !user.Roles.Contains(Roles.Admin))
             return new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"{Scopes.Admin} for '{user.Username}', who is not an admin" };
 
-        // The login is as good as the older of what it rests on: the account read when it began, the client's record. A
-        // client record cached before the user's last cut-off would make it look as old as that: read it again then.
-        if (user.TokensValidAfter is { } cutOff)
+        return new TokenGrant(GrantTypes.Password, client, user.Id, user.Username, user.Roles, Scopes.Join(scopes),
+            client.MayUse(GrantTypes.RefreshToken) ? RefreshPlan.StartLogin : RefreshPlan.None)
         {
-            if (await clients.ConfirmAsync(client, cutOff, cancellationToken) is not { } confirmed)
-                return ClientAuthenticator.InvalidClient($"client '{client.ClientId}' is gone or disabled", challenge: false);
-            client = confirmed;
-        }
-
-        DateTimeOffset authorizedAt = result.AuthenticatedAt < client.ReadAt ? result.AuthenticatedAt : client.ReadAt;
-        // A client that may refresh starts a login (a refresh family) whose id its access tokens carry as sid.
-        (string Token, string FamilyId)? started = client.MayUse(GrantTypes.RefreshToken)
-            ? await refreshTokens.StartFamilyAsync(user.Id, client.ClientId, scope, authorizedAt, cancellationToken)
-            : null;
-        IssuedAccessToken token = issuer.Issue(new AccessTokenSubject(user.Id, user.Username, user.Roles, scope, client.ClientId, client.Audience,
-            started?.FamilyId, authorizedAt));
-        string? refreshToken = started?.Token;
-        Log.TokenIssued(logger, token.JwtId, user.Id, GrantTypes.Password);
-        metrics.TokenIssued(GrantTypes.Password, token.Algorithm);
-        return new TokenResponse { AccessToken = token.Token, ExpiresIn = token.ExpiresIn, Scope = scope, RefreshToken = refreshToken };
+            LoggedInAt = result.AuthenticatedAt,
+            UserCutOff = user.TokensValidAfter,
+        };
     }
 }

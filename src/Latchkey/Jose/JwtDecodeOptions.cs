@@ -7,7 +7,7 @@ public sealed record JwtDecodeOptions
     /// Clock skew tolerated on <c>exp</c>, <c>nbf</c> and <c>iat</c>. Larger values keep stolen tokens alive longer;
     /// RFC 7519 §4.1.4 suggests "no more than a few minutes".
     /// </summary>
-    public TimeSpan Leeway { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Leeway { get; init; } = Jose.JwsVerifier.Leeway;
 
     /// <summary>When set, <c>iss</c> must equal it exactly.</summary>
     public string? Issuer { get; init; }

@@ -11,10 +11,15 @@ namespace Latchkey.Jose;
 /// (<c>ClientId</c> → <c>client_id</c>) unless they carry <see cref="JsonPropertyNameAttribute"/>; every
 /// <see cref="DateTimeOffset"/> and <see cref="DateTime"/> becomes a NumericDate (whole seconds since the epoch, UTC).
 /// </summary>
-[RequiresUnreferencedCode(Jwt.EncodeUsesReflection)]
-[RequiresDynamicCode(Jwt.EncodeUsesReflection)]
+[RequiresUnreferencedCode(UsesReflection)]
+[RequiresDynamicCode(UsesReflection)]
 internal static class JwtPayloadJson
 {
+    /// <summary>Why this is not for Native AOT or trimmed apps: it serializes any payload object by reflection.</summary>
+    public const string UsesReflection =
+        "Jwt.Encode serializes its payload (any object) and extra headers by reflection, which trimming and Native AOT " +
+        "cannot see. Latchkey's server writes its own tokens without it.";
+
     public static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

@@ -24,6 +24,17 @@ public enum SigningKeyState
 }
 
 /// <summary>
+/// A signing key as the admin API and <c>latchkey keys list</c> show it: public facts only, never the private key.
+/// <paramref name="SignsFrom"/> is when it starts signing; <paramref name="StopsSigning"/> when it stops (retired).
+/// </summary>
+public sealed record SigningKeyInfo(string KeyId, string Algorithm, SigningKeyState State, DateTimeOffset CreatedAt, DateTimeOffset SignsFrom,
+    DateTimeOffset? StopsSigning, DateTimeOffset? RevokedAt);
+
+/// <summary>What a key revocation did: <paramref name="SigningFromNow"/> is the key that signs from now when that changed, and
+/// <paramref name="Unannounced"/> says it was added just now rather than published beforehand.</summary>
+public sealed record KeyRevocation(string RevokedKeyId, string? SigningFromNow, bool Unannounced);
+
+/// <summary>
 /// Adding and retiring signing keys without a single failed verification, for the CLI, the admin API and the
 /// automatic schedule alike. A new key is published at once but signs only after every verifier can have fetched
 /// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment.
@@ -33,10 +44,15 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     /// <summary>From publication to first signature: every node has re-read the keys, and every cached JWKS has expired.</summary>
     public TimeSpan PublicationLead => options.Value.Keys.RefreshInterval + options.Value.Keys.JwksCacheLifetime;
 
-    public Task<IReadOnlyList<SigningKeyRecord>> ListAsync(CancellationToken cancellationToken) =>
-        store.ListAsync(DateTimeOffset.MinValue, cancellationToken);
+    /// <summary>Every key Latchkey has, with its state now.</summary>
+    public async Task<IReadOnlyList<SigningKeyInfo>> ListAsync(CancellationToken cancellationToken) =>
+        (await AllAsync(cancellationToken)).Select(Describe).ToArray();
 
-    public SigningKeyState StateOf(SigningKeyRecord key)
+    private Task<IReadOnlyList<SigningKeyRecord>> AllAsync(CancellationToken cancellationToken) => store.ListAsync(DateTimeOffset.MinValue, cancellationToken);
+
+    private SigningKeyInfo Describe(SigningKeyRecord k) => new(k.KeyId, k.Algorithm, StateOf(k), k.CreatedAt, k.ActivatesAt, k.RetiredAt, k.RevokedAt);
+
+    private SigningKeyState StateOf(SigningKeyRecord key)
     {
         DateTimeOffset now = time.GetUtcNow();
         if (key.RevokedAt is not null)
@@ -51,8 +67,8 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     /// <see cref="PublicationLead"/>, and schedules every current key to stop signing at that moment.
     /// <paramref name="actor"/> is audited: <c>cli</c>, <c>scheduler</c>, or an admin's name.
     /// </summary>
-    public async Task<SigningKeyRecord> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken) =>
-        (await TryRotateAsync(algorithm, actor, unlessCreatedAfter: null, cancellationToken))!;
+    public async Task<SigningKeyInfo> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken) =>
+        Describe((await TryRotateAsync(algorithm, actor, unlessCreatedAfter: null, cancellationToken))!);
 
     /// <summary>
     /// The automatic schedule: rotates when the newest key is older than <see cref="KeyOptions.RotationInterval"/>, unless
@@ -72,14 +88,14 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         if (!JwtAlgorithms.IsSupported(algorithm) || JwtAlgorithms.IsHmac(algorithm))
             throw new ArgumentException($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.", nameof(algorithm));
 
-        IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
+        IReadOnlyList<SigningKeyRecord> existing = await AllAsync(cancellationToken);
         KeyProtector protector = await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken);
         DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
         (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
         if (!await store.TryRotateAsync(created, unlessCreatedAfter, cancellationToken))
             return null;
 
-        await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.KeyRotated, "success", Actor: actor,
+        await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.KeyRotated, AuditOutcomes.Success, Actor: actor,
             Detail: $"{created.KeyId} ({created.Algorithm}) signs from {created.ActivatesAt.UtcDateTime:O}"), cancellationToken);
         return created;
     }
@@ -101,7 +117,7 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     public async Task<string?> RetireAsync(string keyId, string actor, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        IReadOnlyList<SigningKeyRecord> keys = await ListAsync(cancellationToken);
+        IReadOnlyList<SigningKeyRecord> keys = await AllAsync(cancellationToken);
         SigningKeyRecord? key = keys.FirstOrDefault(k => k.KeyId == keyId);
         if (key is null)
             return $"No signing key with kid '{keyId}'.";
@@ -112,7 +128,7 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         if (!keys.Any(k => k.KeyId != keyId && k.RevokedAt is null && (k.RetiredAt is null || k.RetiredAt > now)))
             return $"Key '{keyId}' is the only key left to sign with. Run 'latchkey keys rotate' first, then retire it.";
         await store.RetireAsync(keyId, now, cancellationToken);
-        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRetired, "success", Actor: actor, Detail: keyId), cancellationToken);
+        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRetired, AuditOutcomes.Success, Actor: actor, Detail: keyId), cancellationToken);
         return null;
     }
 
@@ -122,13 +138,13 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     /// one brought forward (published already), else a new one, unannounced (an emergency cannot wait for verifiers' caches).
     /// Returns the outcome, or why it was refused. Not for HMAC secrets, which live in configuration.
     /// </summary>
-    public async Task<(KeyRevocationResult? Result, string? Error)> RevokeAsync(string keyId, string actor, CancellationToken cancellationToken)
+    public async Task<(KeyRevocation? Result, string? Error)> RevokeAsync(string keyId, string actor, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
         if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
             return (null, "This server signs with Latchkey:HmacSecret, which lives in configuration: replace the secret on every node and verifier instead.");
         DateTimeOffset now = time.GetUtcNow();
-        IReadOnlyList<SigningKeyRecord> existing = await ListAsync(cancellationToken);
+        IReadOnlyList<SigningKeyRecord> existing = await AllAsync(cancellationToken);
         // Made before the store decides whether it is needed: generating a key inside its transaction would hold the lock longer.
         string algorithm = existing.FirstOrDefault(k => k.KeyId == keyId)?.Algorithm is { } same && !JwtAlgorithms.IsHmac(same) ? same : o.SigningAlgorithm;
         (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken), now, now);
@@ -144,8 +160,8 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         string signing = result.SigningKeyId is { } next
             ? result.Status == KeyRevocationStatus.RevokedReplacementAdded ? $"; new key {next} ({algorithm}) signs from now" : $"; pending key {next} signs from now"
             : "";
-        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRevoked, "success", Actor: actor, Detail: keyId + signing), cancellationToken);
-        return (result, null);
+        await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRevoked, AuditOutcomes.Success, Actor: actor, Detail: keyId + signing), cancellationToken);
+        return (new KeyRevocation(keyId, result.SigningKeyId, Unannounced: result.Status == KeyRevocationStatus.RevokedReplacementAdded), null);
     }
 
     /// <summary>True when the newest key is older than the rotation interval (and automatic rotation is on).</summary>

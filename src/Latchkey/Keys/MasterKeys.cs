@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Keys;
 

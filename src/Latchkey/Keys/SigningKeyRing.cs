@@ -1,8 +1,10 @@
 using System.Text;
+using Latchkey.Jose;
 using Latchkey.Storage;
 using Latchkey.Tokens;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Keys;
 
@@ -30,8 +32,14 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
     /// </summary>
     public SigningKey Current => CurrentSigner(Loaded).Key;
 
-    /// <summary>The stored record of <see cref="Current"/> (its creation time, for the key-age metric); null until loaded.</summary>
+    /// <summary>The stored record of <see cref="Current"/>; null until loaded.</summary>
     public SigningKeyRecord? CurrentRecord => _snapshot is { } snapshot ? CurrentSigner(snapshot).Record : null;
+
+    /// <summary>
+    /// When <see cref="Current"/> was made, for the key-age metric: null before the keys are loaded, and for an HMAC secret from
+    /// configuration, which has no age Latchkey knows.
+    /// </summary>
+    public DateTimeOffset? CurrentKeyCreatedAt => CurrentRecord is { } record && record.CreatedAt != DateTimeOffset.MinValue ? record.CreatedAt : null;
 
     private (SigningKey Key, SigningKeyRecord Record) CurrentSigner(Snapshot snapshot)
     {
@@ -56,7 +64,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
     public SigningKey? Find(string? keyId) => keyId is not null && Loaded.Published.TryGetValue(keyId, out SigningKey? key) ? key : null;
 
     /// <summary>How long a key stays published after it stops signing: until the last token it signed has expired.</summary>
-    public static TimeSpan PublishedAfterRetirement(LatchkeyOptions o) => o.AccessTokenLifetime + AccessTokenValidator.Leeway;
+    public static TimeSpan PublishedAfterRetirement(LatchkeyOptions o) => o.AccessTokenLifetime + JwsVerifier.Leeway;
 
     /// <summary>
     /// Loads the keys at start, creating the first one (and the master key) on a fresh install. Fails start-up with a
@@ -90,7 +98,7 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
         else if (!records.Any(r => r.Algorithm == o.SigningAlgorithm && (r.RetiredAt is null || r.RetiredAt > now)))
         {
             // The configured algorithm changed: move to it the safe way, pre-published like any rotation.
-            SigningKeyRecord next = await rotation.RotateAsync(o.SigningAlgorithm, actor: "startup", cancellationToken);
+            SigningKeyInfo next = await rotation.RotateAsync(o.SigningAlgorithm, actor: "startup", cancellationToken);
             Log.SigningKeyGenerated(logger, next.KeyId, next.Algorithm);
         }
 

@@ -1,32 +1,17 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Latchkey.Endpoints;
-using Latchkey.Endpoints.Admin;
 
 namespace Latchkey.Protocol;
 
-/// <summary>Source-generated JSON for everything the endpoints write: no reflection on the hot path.</summary>
+/// <summary>
+/// Source-generated JSON for the protocol's own shapes: token responses, errors (RFC 6749 §5.2 and problem+json), and the
+/// claims and values introspection writes. No reflection on the hot path. Endpoint-specific shapes have contexts of their
+/// own, beside their endpoints, with these same settings.
+/// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(OAuthErrorBody))]
 [JsonSerializable(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails))]
-[JsonSerializable(typeof(SeedTokenResponse))]
-[JsonSerializable(typeof(DiscoveryDocument))]
-[JsonSerializable(typeof(UserSummary[]))]
-[JsonSerializable(typeof(UserSummary))]
-[JsonSerializable(typeof(CreateUserRequest))]
-[JsonSerializable(typeof(ChangeRolesRequest))]
-[JsonSerializable(typeof(SetPasswordRequest))]
-[JsonSerializable(typeof(ClientSummary[]))]
-[JsonSerializable(typeof(ClientSummary))]
-[JsonSerializable(typeof(ClientCreated))]
-[JsonSerializable(typeof(ClientSecretIssued))]
-[JsonSerializable(typeof(CreateClientRequest))]
-[JsonSerializable(typeof(AuditEntry[]))]
-[JsonSerializable(typeof(ChangeScopesRequest))]
-[JsonSerializable(typeof(KeySummary[]))]
-[JsonSerializable(typeof(KeySummary))]
-[JsonSerializable(typeof(RotateKeyRequest))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 [JsonSerializable(typeof(bool))]

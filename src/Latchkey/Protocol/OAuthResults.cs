@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Logging;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Protocol;
 
@@ -25,7 +26,7 @@ public static class OAuthResults
     /// <summary>
     /// Writes <paramref name="value"/> as the whole JSON body, with its Content-Length: serialized in one go, and sent in
     /// one write without chunked framing (WriteAsJsonAsync streams through an asynchronous serializer instead, which
-    /// cost about a microsecond more on every token response: bench/README.md).
+    /// costs more on every token response: bench/README.md).
     /// </summary>
     internal static Task WriteJsonAsync<T>(HttpResponse response, T value, JsonTypeInfo<T> type)
     {

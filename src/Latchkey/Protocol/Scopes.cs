@@ -28,6 +28,9 @@ public static class Scopes
     public static bool IsValid(string scope) =>
         scope.Length is > 0 and <= 128 && scope.All(c => c is '!' or (>= '#' and <= '[') or (>= ']' and <= '~'));
 
+    /// <summary>The scope parameter for <paramref name="scopes"/>: space-separated, or null when there are none.</summary>
+    public static string? Join(IReadOnlyCollection<string> scopes) => scopes.Count > 0 ? string.Join(' ', scopes) : null;
+
     /// <summary>Splits a scope parameter; null when it holds anything but valid scope tokens separated by single spaces.</summary>
     public static IReadOnlyList<string>? Parse(string? scope)
     {

@@ -17,9 +17,6 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, Revocations revo
 {
     private readonly VerifiedAccessTokens _verified = new(options.Value.VerifiedTokenCacheSize, keys, time);
 
-    /// <summary>Clock skew tolerated between Latchkey nodes and verifiers.</summary>
-    public static readonly TimeSpan Leeway = TimeSpan.FromSeconds(30);
-
     /// <summary>The longest <c>kid</c> looked up. Ours are 43 (an RFC 7638 thumbprint) or 15 (<c>hs-</c> plus 12).</summary>
     public const int MaxKeyIdLength = 128;
 
@@ -53,11 +50,11 @@ internal sealed class AccessTokenValidator(SigningKeyRing keys, Revocations revo
             Issuer = options.Value.Issuer,
             IgnoreAudience = true, // checked below: either of two audiences
             RequiredClaims = Required,
-            Leeway = Leeway,
+            Leeway = JwsVerifier.Leeway,
             TimeProvider = time,
         };
 
-        using ParsedJws jws = Jwt.ReadAndVerify(token, ResolveKey, JwtAlgorithms.Supported, decodeOptions, rejectEmbeddedKeys: true);
+        using ParsedJws jws = JwsVerifier.ReadAndVerify(token, ResolveKey, JwtAlgorithms.Supported, decodeOptions, rejectEmbeddedKeys: true);
         JsonElement claims = jws.Claims.Clone();
         if (!anyAudience && !HasAudience(claims, options.Value.Audience) && !HasAudience(claims, options.Value.Issuer!))
             throw new JwtInvalidAudienceException();

@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Latchkey.Jose;
 using Latchkey.Keys;
 using Latchkey.Protocol;
 using Latchkey.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Tokens;
 
@@ -138,7 +140,7 @@ internal sealed class Revocations(IRevocationStore store, SigningKeyRing keys, I
     private void Forget(DateTimeOffset now)
     {
         long nowMs = now.ToUnixTimeMilliseconds();
-        long oldest = (now - options.Value.AccessTokenLifetime - AccessTokenValidator.Leeway).ToUnixTimeMilliseconds();
+        long oldest = (now - options.Value.AccessTokenLifetime - JwsVerifier.Leeway).ToUnixTimeMilliseconds();
         foreach ((string jti, long expires) in _accessTokens)
         {
             if (expires <= nowMs)

@@ -33,7 +33,7 @@ internal sealed class VerifiedAccessTokens : IDisposable
         if (_cache is null || !_cache.TryGetValue(token, out Entry? entry) || entry is null)
             return false;
         // The same "exp" test as a full check; and a key that has left the ring takes its tokens with it.
-        if (JwtClaimsValidator.IsExpired(entry.ExpiresAt, _time, AccessTokenValidator.Leeway) || !ReferenceEquals(_keys.Find(entry.KeyId), entry.Key))
+        if (JwtClaimsValidator.IsExpired(entry.ExpiresAt, _time, JwsVerifier.Leeway) || !ReferenceEquals(_keys.Find(entry.KeyId), entry.Key))
         {
             _cache.Remove(token);
             return false;
@@ -53,7 +53,7 @@ internal sealed class VerifiedAccessTokens : IDisposable
         cacheEntry.Value = new Entry(claims, keyId, key, expiresAt);
         cacheEntry.Size = 1;
         // Dropped from memory once no longer servable; TryGet checks again against the injected clock.
-        cacheEntry.AbsoluteExpiration = DateTimeOffset.FromUnixTimeMilliseconds((long)(expiresAt * 1000)) + AccessTokenValidator.Leeway;
+        cacheEntry.AbsoluteExpiration = DateTimeOffset.FromUnixTimeMilliseconds((long)(expiresAt * 1000)) + JwsVerifier.Leeway;
     }
 
     public void Dispose() => _cache?.Dispose();

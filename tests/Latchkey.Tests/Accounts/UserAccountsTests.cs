@@ -49,7 +49,7 @@ public sealed class UserAccountsTests : IAsyncLifetime
         AccountResult again = await Accounts.AddAsync("ALICE", "another password", [], "test", CancellationToken.None);
 
         Assert.False(again.Succeeded);
-        UserRecord alice = Assert.Single(await Accounts.ListAsync(CancellationToken.None));
+        UserAccount alice = Assert.Single(await Accounts.ListAsync(CancellationToken.None));
         Assert.Equal("alice", alice.Username);
         Assert.Equal(["admin"], alice.Roles);
     }

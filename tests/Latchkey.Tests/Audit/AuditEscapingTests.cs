@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Latchkey.Audit;
+using Latchkey.Diagnostics;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
 

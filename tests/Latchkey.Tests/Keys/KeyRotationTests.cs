@@ -57,7 +57,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         string old = await SigningKidAsync();
 
-        SigningKeyRecord added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
+        SigningKeyInfo added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
         await Ring.RefreshAsync(CancellationToken.None);
 
         Assert.Equal([old, added.KeyId], await JwksKidsAsync());
@@ -106,7 +106,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         string old = await SigningKidAsync();
         string oldToken = await _server.GetAccessTokenAsync("alice", Password);
-        SigningKeyRecord added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
+        SigningKeyInfo added = await Rotation.RotateAsync(null, "test", CancellationToken.None);
         _server.Time.Advance(TimeSpan.FromSeconds(10));
 
         Assert.Null(await Rotation.RetireAsync(old, "test", CancellationToken.None));
@@ -127,7 +127,7 @@ public sealed class KeyRotationTests : IAsyncLifetime
     [Fact]
     public async Task Rotate_ToAnotherAlgorithm_SwitchesAfterTheLead()
     {
-        SigningKeyRecord added = await Rotation.RotateAsync("EdDSA", "test", CancellationToken.None);
+        SigningKeyInfo added = await Rotation.RotateAsync("EdDSA", "test", CancellationToken.None);
         await Ring.RefreshAsync(CancellationToken.None);
         _server.Time.Advance(Lead);
 
@@ -162,8 +162,8 @@ public sealed class KeyRotationTests : IAsyncLifetime
 
         server.Time.Advance(TimeSpan.FromSeconds(30));
         await WaitUntilAsync(async () => (await rotation.ListAsync(CancellationToken.None)).Count == 2);
-        SigningKeyRecord added = (await rotation.ListAsync(CancellationToken.None)).Single(k => k.RetiredAt is null);
-        Assert.Equal(SigningKeyState.Pending, rotation.StateOf(added));
+        SigningKeyInfo added = (await rotation.ListAsync(CancellationToken.None)).Single(k => k.StopsSigning is null);
+        Assert.Equal(SigningKeyState.Pending, added.State);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

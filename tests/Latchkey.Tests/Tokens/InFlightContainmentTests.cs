@@ -1,3 +1,4 @@
+using Latchkey.Hosting;
 using System.Net;
 using System.Text.Json;
 using Latchkey.Accounts;

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Latchkey.Tests.Tokens;
 
 /// <summary>
-/// Rotations clear expired sealed successors a batch at a time: at most once per <see cref="RefreshTokens.SealSweepInterval"/>,
+/// Rotations clear expired sealed successors a batch at a time: at most once per <see cref="RefreshTokenFamilies.SealSweepInterval"/>,
 /// and again at the next rotation while a batch comes back full.
 /// </summary>
 public sealed class RefreshSealSweepTests : IAsyncLifetime
@@ -21,13 +21,13 @@ public sealed class RefreshSealSweepTests : IAsyncLifetime
 
     private IRefreshTokenStore Store => _server.Services.GetRequiredService<IRefreshTokenStore>();
 
-    private RefreshTokens Sweeper => _server.Services.GetRequiredService<RefreshTokens>();
+    private RefreshTokenFamilies Sweeper => _server.Services.GetRequiredService<RefreshTokenFamilies>();
 
     [Fact]
     public async Task Sweep_AfterAFullBatch_RunsAgainAtOnce_AfterAPartialOne_WaitsForTheInterval()
     {
         DateTimeOffset now = _server.Time.GetUtcNow();
-        await LeaveSealsAsync(RefreshTokens.SealSweepBatch + 1, at: now - Window); // all expired now
+        await LeaveSealsAsync(RefreshTokenFamilies.SealSweepBatch + 1, at: now - Window); // all expired now
 
         await Sweeper.DropExpiredSealsIfDueAsync(Ct); // a full batch: more are waiting
         await Sweeper.DropExpiredSealsIfDueAsync(Ct); // so this one sweeps too, at the same instant, and clears the last
@@ -36,7 +36,7 @@ public sealed class RefreshSealSweepTests : IAsyncLifetime
         // That batch was not full: within the interval, nothing more is swept.
         await LeaveSealsAsync(1, at: now - Window);
         await Sweeper.DropExpiredSealsIfDueAsync(Ct);
-        _server.Time.Advance(RefreshTokens.SealSweepInterval - TimeSpan.FromTicks(1));
+        _server.Time.Advance(RefreshTokenFamilies.SealSweepInterval - TimeSpan.FromTicks(1));
         await Sweeper.DropExpiredSealsIfDueAsync(Ct);
         Assert.Equal(1, await Store.DropExpiredSealsAsync(now, 1000, Ct));
 

@@ -1,3 +1,4 @@
+using Latchkey.Hosting;
 using System.Net;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;

@@ -263,12 +263,12 @@ public sealed class KeyRevocationTests : IAsyncLifetime
     {
         (string before, _) = await _server.LoginAsync("alice", Password);
         var rotation = _server.Services.GetRequiredService<KeyRotation>();
-        SigningKeyRecord pending = await rotation.RotateAsync(null, "cli", Ct);
+        SigningKeyInfo pending = await rotation.RotateAsync(null, "cli", Ct);
         await _server.Services.GetRequiredService<SigningKeyRing>().RefreshAsync(Ct);
 
-        (KeyRevocationResult? result, string? error) = await rotation.RevokeAsync(Kid(before), "cli", Ct);
+        (KeyRevocation? result, string? error) = await rotation.RevokeAsync(Kid(before), "cli", Ct);
         Assert.Null(error);
-        Assert.Equal(new KeyRevocationResult(KeyRevocationStatus.RevokedPendingKeySignsNow, pending.KeyId), result);
+        Assert.Equal(new KeyRevocation(Kid(before), pending.KeyId, Unannounced: false), result);
         await _server.Services.GetRequiredService<SigningKeyRing>().RefreshAsync(Ct);
 
         (string after, _) = await _server.LoginAsync("alice", Password);
@@ -293,7 +293,7 @@ public sealed class KeyRevocationTests : IAsyncLifetime
 #endif
         });
         services.AddLogging();
-        services.AddLatchkeyAccounts();
+        services.AddLatchkeyCore();
         await using (ServiceProvider cli = services.BuildServiceProvider())
             Assert.Null((await cli.GetRequiredService<KeyRotation>().RevokeAsync(Kid(token), "cli", Ct)).Error);
         Assert.Equal(HttpStatusCode.OK, (await _server.GetWithBearerAsync("/me", token)).StatusCode); // not synced yet

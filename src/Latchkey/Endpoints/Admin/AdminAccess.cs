@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Latchkey.Accounts;
 using Latchkey.Protocol;
-using Latchkey.Storage;
+using Latchkey.Clients;
 using Latchkey.Tokens;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
@@ -24,7 +24,7 @@ internal sealed class AdminAccessRequirement : IAuthorizationRequirement;
 /// <item>the client it was issued to is still enabled and still allowed the admin scope (through the client cache).</item>
 /// </list>
 /// </summary>
-internal sealed class AdminAccessHandler(IUserStore users, Clients.CachingClientStore clients, IOptions<LatchkeyOptions> options, TimeProvider time)
+internal sealed class AdminAccessHandler(UserAccounts users, ClientAuthenticator clients, IOptions<LatchkeyOptions> options, TimeProvider time)
     : AuthorizationHandler<AdminAccessRequirement>
 {
     /// <summary>How long an account confirmed as an enabled admin is believed without reading it again.</summary>
@@ -48,7 +48,7 @@ internal sealed class AdminAccessHandler(IUserStore users, Clients.CachingClient
         }
 
         string? clientId = claims.TryGetProperty(LatchkeyClaims.ClientId, out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-        if (clientId is null || !await ClientStillMayAsync(clientId, http.RequestAborted))
+        if (clientId is null || !await clients.MayStillRequestAsync(clientId, Scopes.Admin, http.RequestAborted))
         {
             var clientRefusal = new AdminRefusal(null, $"The client this token was issued to may no longer request {Scopes.Admin}.");
             http.Items[RefusalItemKey] = clientRefusal;
@@ -83,19 +83,12 @@ internal sealed class AdminAccessHandler(IUserStore users, Clients.CachingClient
         return null;
     }
 
-    /// <summary>True while the client is enabled and allowed the admin scope (the first-party client always is, unless disabled).</summary>
-    private async Task<bool> ClientStillMayAsync(string clientId, CancellationToken cancellationToken)
-    {
-        ClientRecord? client = (await clients.FindWithReadTimeAsync(clientId, cancellationToken)).Client;
-        return client is { Disabled: false } && (client.IsPublic || client.Scopes.Contains(Scopes.Admin));
-    }
-
     private async Task<bool> IsEnabledAdminAsync(string userId, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
         if (_confirmed.TryGetValue(userId, out DateTimeOffset until) && until > now)
             return true;
-        UserRecord? user = await users.FindByIdAsync(userId, cancellationToken);
+        UserAccount? user = await users.FindByIdAsync(userId, cancellationToken);
         if (user is null || user.Disabled || !user.Roles.Contains(Roles.Admin))
         {
             _confirmed.TryRemove(userId, out _);

@@ -1,15 +1,8 @@
 using Latchkey.Audit;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
-
-/// <summary>One audit event as <c>GET /admin/audit</c> and <c>latchkey audit --json</c> show it.</summary>
-internal sealed record AuditEntry(DateTimeOffset Time, string Type, string Outcome, string? Actor, string? Subject, string? Client, string? Address, string? Detail)
-{
-    public static AuditEntry From(AuditEvent e) => new(e.At, e.Type, e.Outcome, e.Actor, e.Subject, e.ClientId, e.Address, e.Detail);
-}
 
 /// <summary><c>GET /admin/audit</c>: the audit log, for tokens with role <c>admin</c>.</summary>
 internal static class AuditApi
@@ -19,7 +12,7 @@ internal static class AuditApi
             .WithSummary("Security events, oldest first. since: an ISO 8601 instant or a duration back from now (24h, 7d); user: only events by or about that user.");
 
     private static async Task<Results<JsonHttpResult<AuditEntry[]>, ProblemHttpResult>> ReadAuditAsync(
-        string? since, string? user, AuditTrail audit, IUserStore users, TimeProvider time, CancellationToken cancellationToken)
+        string? since, string? user, AuditTrail audit, TimeProvider time, CancellationToken cancellationToken)
     {
         DateTimeOffset from = DateTimeOffset.MinValue;
         if (!string.IsNullOrEmpty(since))
@@ -30,8 +23,7 @@ internal static class AuditApi
         }
 
         string? name = string.IsNullOrEmpty(user) ? null : Accounts.Usernames.Normalize(user);
-        UserRecord? record = name is null ? null : await users.FindByUsernameAsync(name, cancellationToken);
-        IReadOnlyList<AuditEvent> events = await audit.ReadAsync(from, record, name, cancellationToken);
-        return TypedResults.Json(events.Select(AuditEntry.From).ToArray(), LatchkeyJsonContext.Default.AuditEntryArray);
+        IReadOnlyList<AuditEntry> entries = await audit.ReadAsync(from, name, cancellationToken);
+        return TypedResults.Json(entries.ToArray(), AdminJsonContext.Default.AuditEntryArray);
     }
 }

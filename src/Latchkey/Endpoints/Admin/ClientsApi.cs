@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Latchkey.Clients;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
@@ -14,7 +13,7 @@ namespace Latchkey.Endpoints.Admin;
 internal sealed record ClientSummary(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
     DateTimeOffset CreatedAt, string? Introspection, bool Public)
 {
-    public static ClientSummary From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
+    public static ClientSummary From(ClientRegistration c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
 }
 
 /// <summary>A newly registered client with its secret, shown this once.</summary>
@@ -57,13 +56,13 @@ internal static class ClientsApi
     private static async Task<JsonHttpResult<ClientSummary[]>> ListClientsAsync(ClientAccounts clients, CancellationToken cancellationToken)
     {
         var all = await clients.ListAsync(cancellationToken);
-        return TypedResults.Json(all.Select(ClientSummary.From).ToArray(), LatchkeyJsonContext.Default.ClientSummaryArray);
+        return TypedResults.Json(all.Select(ClientSummary.From).ToArray(), AdminJsonContext.Default.ClientSummaryArray);
     }
 
     private static async Task<Results<JsonHttpResult<ClientCreated>, ProblemHttpResult>> CreateClientAsync(
         HttpContext http, ClientAccounts clients, CancellationToken cancellationToken)
     {
-        (CreateClientRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(http.Request, LatchkeyJsonContext.Default.CreateClientRequest, cancellationToken);
+        (CreateClientRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(http.Request, AdminJsonContext.Default.CreateClientRequest, cancellationToken);
         if (body is null)
             return problem!;
         if (body.ClientId is null)
@@ -75,10 +74,10 @@ internal static class ClientsApi
             body.Audience, AdminRequests.Actor(http.User), cancellationToken, body.Introspection);
         if (!result.Succeeded)
             return AdminRequests.Refused(result.Failure, result.Error!);
-        ClientRecord c = result.Client!;
+        ClientRegistration c = result.Client!;
         // The secret is in this response only: no cache may keep it.
         http.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience, c.Introspection), LatchkeyJsonContext.Default.ClientCreated,
+        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience, c.Introspection), AdminJsonContext.Default.ClientCreated,
             statusCode: StatusCodes.Status201Created);
     }
 
@@ -89,13 +88,13 @@ internal static class ClientsApi
         if (!result.Succeeded)
             return AdminRequests.Refused(result.Failure, result.Error!);
         http.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Json(new ClientSecretIssued(clientId, result.Secret!), LatchkeyJsonContext.Default.ClientSecretIssued);
+        return TypedResults.Json(new ClientSecretIssued(clientId, result.Secret!), AdminJsonContext.Default.ClientSecretIssued);
     }
 
     private static async Task<Results<JsonHttpResult<ClientSummary>, ProblemHttpResult>> ChangeScopesAsync(
         string clientId, HttpRequest request, ClientAccounts clients, CancellationToken cancellationToken)
     {
-        (ChangeScopesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.ChangeScopesRequest, cancellationToken);
+        (ChangeScopesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.ChangeScopesRequest, cancellationToken);
         if (body is null)
             return problem!;
         if (AdminRequests.HasNull(body.Add) || AdminRequests.HasNull(body.Remove))
@@ -124,7 +123,7 @@ internal static class ClientsApi
         ClientResult result = await change;
         // A client removed between the change and the read back is gone: say so rather than answer 200 with nothing.
         return result is { Succeeded: true, Client: { } client }
-            ? TypedResults.Json(ClientSummary.From(client), LatchkeyJsonContext.Default.ClientSummary)
+            ? TypedResults.Json(ClientSummary.From(client), AdminJsonContext.Default.ClientSummary)
             : AdminRequests.Refused(result.Failure ?? Accounts.ChangeFailure.NotFound, result.Error ?? $"No client named '{clientId}'.");
     }
 }

@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Latchkey.Keys;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
@@ -35,7 +34,7 @@ internal static class KeysApi
     }
 
     private static async Task<JsonHttpResult<KeySummary[]>> ListKeysAsync(KeyRotation rotation, CancellationToken cancellationToken) =>
-        TypedResults.Json((await rotation.ListAsync(cancellationToken)).Select(k => Summary(rotation, k)).ToArray(), LatchkeyJsonContext.Default.KeySummaryArray);
+        TypedResults.Json((await rotation.ListAsync(cancellationToken)).Select(Summary).ToArray(), AdminJsonContext.Default.KeySummaryArray);
 
     private static async Task<Results<JsonHttpResult<KeySummary>, ProblemHttpResult>> RotateKeyAsync(
         HttpRequest request, KeyRotation rotation, SigningKeyRing ring, CancellationToken cancellationToken)
@@ -43,7 +42,7 @@ internal static class KeysApi
         string? algorithm = null;
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
-            (RotateKeyRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.RotateKeyRequest, cancellationToken);
+            (RotateKeyRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.RotateKeyRequest, cancellationToken);
             if (body is null)
                 return problem!;
             algorithm = body.Algorithm;
@@ -53,9 +52,9 @@ internal static class KeysApi
             return AdminRequests.BadRequest("This server signs with Latchkey:HmacSecret, which lives in configuration: there is no key to rotate.");
         if (algorithm is not null && (!JwtAlgorithms.IsSupported(algorithm) || JwtAlgorithms.IsHmac(algorithm)))
             return AdminRequests.BadRequest($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.");
-        SigningKeyRecord key = await rotation.RotateAsync(algorithm, AdminRequests.Actor(request.HttpContext.User), cancellationToken);
+        SigningKeyInfo key = await rotation.RotateAsync(algorithm, AdminRequests.Actor(request.HttpContext.User), cancellationToken);
         await ring.RefreshAsync(cancellationToken);
-        return TypedResults.Json(Summary(rotation, key), LatchkeyJsonContext.Default.KeySummary);
+        return TypedResults.Json(Summary(key), AdminJsonContext.Default.KeySummary);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RetireKeyAsync(
@@ -70,14 +69,14 @@ internal static class KeysApi
     private static async Task<Results<JsonHttpResult<KeySummary[]>, ProblemHttpResult>> RevokeKeyAsync(
         string kid, ClaimsPrincipal user, KeyRotation rotation, SigningKeyRing ring, CancellationToken cancellationToken)
     {
-        (KeyRevocationResult? result, string? error) = await rotation.RevokeAsync(kid, AdminRequests.Actor(user), cancellationToken);
+        (KeyRevocation? result, string? error) = await rotation.RevokeAsync(kid, AdminRequests.Actor(user), cancellationToken);
         if (result is null)
             return TypedResults.Problem(error, statusCode: error!.StartsWith("No signing key", StringComparison.Ordinal) ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest);
         // This node stops signing with it and publishing it now; the others at their next revocation sync.
         await ring.RefreshAsync(cancellationToken);
-        return TypedResults.Json((await rotation.ListAsync(cancellationToken)).Select(k => Summary(rotation, k)).ToArray(), LatchkeyJsonContext.Default.KeySummaryArray);
+        return TypedResults.Json((await rotation.ListAsync(cancellationToken)).Select(Summary).ToArray(), AdminJsonContext.Default.KeySummaryArray);
     }
 
-    private static KeySummary Summary(KeyRotation rotation, SigningKeyRecord k) =>
-        new(k.KeyId, k.Algorithm, rotation.StateOf(k).ToString().ToLowerInvariant(), k.CreatedAt, k.ActivatesAt, k.RetiredAt, k.RevokedAt);
+    private static KeySummary Summary(SigningKeyInfo k) =>
+        new(k.KeyId, k.Algorithm, k.State.ToString().ToLowerInvariant(), k.CreatedAt, k.SignsFrom, k.StopsSigning, k.RevokedAt);
 }

@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Latchkey.Accounts;
 using Latchkey.Protocol;
-using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
@@ -13,7 +12,7 @@ namespace Latchkey.Endpoints.Admin;
 /// </summary>
 internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt, DateTimeOffset? TokensValidAfter)
 {
-    public static UserSummary From(UserRecord u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt, u.TokensValidAfter);
+    public static UserSummary From(UserAccount u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt, u.TokensValidAfter);
 }
 
 /// <summary>The body of <c>POST /admin/users</c>.</summary>
@@ -54,13 +53,13 @@ internal static class UsersApi
     private static async Task<JsonHttpResult<UserSummary[]>> ListUsersAsync(UserAccounts accounts, CancellationToken cancellationToken)
     {
         var users = await accounts.ListAsync(cancellationToken);
-        return TypedResults.Json(users.Select(UserSummary.From).ToArray(), LatchkeyJsonContext.Default.UserSummaryArray);
+        return TypedResults.Json(users.Select(UserSummary.From).ToArray(), AdminJsonContext.Default.UserSummaryArray);
     }
 
     private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> CreateUserAsync(
         HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
     {
-        (CreateUserRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.CreateUserRequest, cancellationToken);
+        (CreateUserRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.CreateUserRequest, cancellationToken);
         if (body is null)
             return problem!;
         if (body.Username is null || body.Password is null)
@@ -70,7 +69,7 @@ internal static class UsersApi
 
         AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], AdminRequests.Actor(request.HttpContext.User), cancellationToken);
         return result.Succeeded
-            ? TypedResults.Json(UserSummary.From(result.User!), LatchkeyJsonContext.Default.UserSummary, statusCode: StatusCodes.Status201Created)
+            ? TypedResults.Json(UserSummary.From(result.User!), AdminJsonContext.Default.UserSummary, statusCode: StatusCodes.Status201Created)
             : AdminRequests.Refused(result.Failure, result.Error!);
     }
 
@@ -89,7 +88,7 @@ internal static class UsersApi
     private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> ChangeRolesAsync(
         string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
     {
-        (ChangeRolesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.ChangeRolesRequest, cancellationToken);
+        (ChangeRolesRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.ChangeRolesRequest, cancellationToken);
         if (body is null)
             return problem!;
         if (AdminRequests.HasNull(body.Add) || AdminRequests.HasNull(body.Remove))
@@ -101,7 +100,7 @@ internal static class UsersApi
     private static async Task<Results<NoContent, ProblemHttpResult>> SetPasswordAsync(
         string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
     {
-        (SetPasswordRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, LatchkeyJsonContext.Default.SetPasswordRequest, cancellationToken);
+        (SetPasswordRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.SetPasswordRequest, cancellationToken);
         if (body is null)
             return problem!;
         if (body.Password is null)
@@ -114,7 +113,7 @@ internal static class UsersApi
     {
         AccountResult result = await change;
         return result.Succeeded
-            ? TypedResults.Json(UserSummary.From(result.User!), LatchkeyJsonContext.Default.UserSummary)
+            ? TypedResults.Json(UserSummary.From(result.User!), AdminJsonContext.Default.UserSummary)
             : AdminRequests.Refused(result.Failure, result.Error!);
     }
 }

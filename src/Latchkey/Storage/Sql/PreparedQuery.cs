@@ -8,7 +8,7 @@ namespace Latchkey.Storage.Sql;
 /// for it with the query's command prepared once, where the database gains from that
 /// (<see cref="SqlDatabase.KeepsQueriesPrepared"/>). Microsoft.Data.Sqlite prepares once per command object: a
 /// connection opened and a command created for each request parsed and planned the SQL each time, and opening a pooled
-/// connection costs more again. Kept open: ~20% less CPU per refresh-token rotation (bench/README.md, "Where a refresh
+/// connection costs more again. Kept open, a refresh-token rotation takes less CPU (bench/README.md, "Where a refresh
 /// rotation's time goes"). Elsewhere (PostgreSQL: Npgsql prepares automatically on its pooled connections) each
 /// execution opens a pooled connection, as any other query does.
 /// </summary>

@@ -2,6 +2,7 @@ using Latchkey.Storage.Sql;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Latchkey.Diagnostics;
 
 namespace Latchkey.Storage.Sqlite;
 

@@ -1,3 +1,4 @@
+using Latchkey.Hosting;
 using System.Net;
 using System.Text.Json;
 using Latchkey.Audit;
@@ -179,7 +180,7 @@ public sealed class AuditApiTests : IAsyncLifetime
     public async Task KeyRotatedAndRetired_RecordedWithTheActor()
     {
         KeyRotation rotation = _server.Services.GetRequiredService<KeyRotation>();
-        SigningKeyRecord added = await rotation.RotateAsync(null, "cli", Ct);
+        SigningKeyInfo added = await rotation.RotateAsync(null, "cli", Ct);
         // Changed our mind before it signs: the old key still signs until then, so the new one may go.
         Assert.Null(await rotation.RetireAsync(added.KeyId, "cli", Ct));
 

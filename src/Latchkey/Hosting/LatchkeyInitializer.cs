@@ -4,8 +4,9 @@ using Latchkey.Storage.Sql;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
-namespace Latchkey;
+namespace Latchkey.Hosting;
 
 /// <summary>
 /// Prepares state before the first request: schema migrations, signing keys (the first one generated on a fresh

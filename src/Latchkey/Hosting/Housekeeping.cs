@@ -3,8 +3,9 @@ using Latchkey.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
-namespace Latchkey;
+namespace Latchkey.Hosting;
 
 /// <summary>
 /// Every <see cref="Interval"/>, on every node: deletes what nothing can use any more (refresh families past their
@@ -14,7 +15,7 @@ namespace Latchkey;
 /// in batches and is harmless to run on two nodes at once: a delete finds what the other left, and an ended lock is taken
 /// by one node only.
 /// </summary>
-internal sealed class Housekeeping(IRefreshTokenStore refreshTokens, IRevocationStore revocations, ILoginThrottleStore throttleStore, LoginThrottle throttle,
+internal sealed class Housekeeping(Tokens.RefreshTokenFamilies families, IRevocationStore revocations, ILoginThrottleStore throttleStore, LoginThrottle throttle,
     IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<Housekeeping> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
@@ -47,7 +48,7 @@ internal sealed class Housekeeping(IRefreshTokenStore refreshTokens, IRevocation
         DateTimeOffset now = time.GetUtcNow();
         LoginThrottleOptions t = options.Value.LoginThrottle;
         int total = 0;
-        total += await UntilDrainedAsync(() => refreshTokens.PurgeExpiredAsync(now, Batch, cancellationToken));
+        total += await UntilDrainedAsync(() => families.PurgeExpiredAsync(now, Batch, cancellationToken));
         total += await UntilDrainedAsync(() => revocations.PurgeExpiredAsync(now, Batch, cancellationToken));
         TimeSpan longestWindow = t.UsernameWindow > t.AddressWindow ? t.UsernameWindow : t.AddressWindow;
         total += await throttleStore.PurgeAsync(now - longestWindow, now - StaleStreak, now - t.KnownAddressLifetime, cancellationToken);

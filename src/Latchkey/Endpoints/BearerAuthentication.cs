@@ -2,11 +2,13 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Latchkey.Protocol;
+using Latchkey.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Latchkey.Diagnostics;
 
-namespace Latchkey.Tokens;
+namespace Latchkey.Endpoints;
 
 /// <summary>
 /// Authenticates <c>Authorization: Bearer</c> access tokens for Latchkey's own endpoints (RFC 6750), and answers

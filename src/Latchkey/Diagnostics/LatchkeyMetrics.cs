@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
-using Latchkey.Keys;
 
-namespace Latchkey;
+namespace Latchkey.Diagnostics;
 
 /// <summary>
 /// Every metric Latchkey records, on one <see cref="Meter"/> named <c>Latchkey</c>, exported at <c>/metrics</c> in the
@@ -28,7 +27,8 @@ public sealed class LatchkeyMetrics
     /// The meter comes from the host's <see cref="IMeterFactory"/>, so it is disposed with the host, and two
     /// Latchkey instances in one process (tests, or an app hosting two) keep separate instruments.
     /// </summary>
-    internal LatchkeyMetrics(IMeterFactory meters, SigningKeyRing keys, TimeProvider time)
+    /// <param name="signingKeyCreatedAt">When the key that signs now was made (null: none yet, or an HMAC secret, whose age is unknown).</param>
+    internal LatchkeyMetrics(IMeterFactory meters, Func<DateTimeOffset?> signingKeyCreatedAt, TimeProvider time)
     {
         Meter meter = meters.Create(MeterName);
         _tokensIssued = meter.CreateCounter<long>("latchkey_tokens_issued", description: "Access tokens issued, by grant type and signing algorithm.");
@@ -38,7 +38,7 @@ public sealed class LatchkeyMetrics
         _loginFailures = meter.CreateCounter<long>("latchkey_login_failures", description: "Password logins refused: unknown user, wrong password or disabled account.");
         _throttledRequests = meter.CreateCounter<long>("latchkey_throttled_requests", description: "Password logins refused unchecked because the username or address is throttled.");
         _refreshReuseDetected = meter.CreateCounter<long>("latchkey_refresh_reuse_detected", description: "Spent refresh tokens presented again; each revoked its whole family.");
-        meter.CreateObservableGauge("latchkey_signing_key_age", () => SigningKeyAge(keys, time), unit: "s",
+        meter.CreateObservableGauge("latchkey_signing_key_age", () => SigningKeyAge(signingKeyCreatedAt(), time), unit: "s",
             description: "Age of the key that signs new tokens now; rotation brings it back down.");
     }
 
@@ -56,11 +56,6 @@ public sealed class LatchkeyMetrics
 
     internal void RefreshReuseDetected() => _refreshReuseDetected.Add(1);
 
-    private static IEnumerable<Measurement<double>> SigningKeyAge(SigningKeyRing keys, TimeProvider time)
-    {
-        // Nothing before the keys are loaded, and nothing for an HMAC secret from configuration: it has no age we know.
-        if (keys.CurrentRecord is { } record && record.CreatedAt != DateTimeOffset.MinValue)
-            return [new Measurement<double>((time.GetUtcNow() - record.CreatedAt).TotalSeconds)];
-        return [];
-    }
+    private static IEnumerable<Measurement<double>> SigningKeyAge(DateTimeOffset? createdAt, TimeProvider time) =>
+        createdAt is { } at ? [new Measurement<double>((time.GetUtcNow() - at).TotalSeconds)] : [];
 }

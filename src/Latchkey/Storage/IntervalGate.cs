@@ -1,4 +1,4 @@
-namespace Latchkey;
+namespace Latchkey.Storage;
 
 /// <summary>
 /// Lets one caller through at most once per interval: for upkeep done on the way through requests (deleting expired

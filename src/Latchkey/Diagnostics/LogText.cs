@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 
-namespace Latchkey;
+namespace Latchkey.Diagnostics;
 
 /// <summary>
 /// Makes a value safe to put into a log line or an audit row. Much of what Latchkey logs comes from the request

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Latchkey;
+namespace Latchkey.Diagnostics;
 
 /// <summary>
 /// Every log line Latchkey writes, with stable event ids. None takes a password, secret or whole token:

@@ -1,0 +1,13 @@
+using Latchkey.Storage;
+
+namespace Latchkey.Clients;
+
+/// <summary>
+/// A client as it is registered, for the admin API and <c>latchkey clients</c>: never its secret's hash. The built-in
+/// first-party client shows its grants and scopes as the configuration gives them.
+/// </summary>
+public sealed record ClientRegistration(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
+    DateTimeOffset CreatedAt, string? Introspection, bool IsPublic)
+{
+    internal static ClientRegistration From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
+}

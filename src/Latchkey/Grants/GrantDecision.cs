@@ -1,0 +1,44 @@
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Tokens;
+
+namespace Latchkey.Grants;
+
+/// <summary>What a grant decided: the tokens to mint, or an OAuth error. Never both.</summary>
+internal readonly record struct GrantDecision(TokenGrant? Grant, OAuthError? Error)
+{
+    public static implicit operator GrantDecision(TokenGrant grant) => new(grant, null);
+
+    public static implicit operator GrantDecision(OAuthError error) => new(null, error);
+}
+
+/// <summary>
+/// Tokens a grant decided to give: for whom (<paramref name="Subject"/>, the token's <c>sub</c>), through which client,
+/// with which scope, and what happens to the login's refresh tokens (<paramref name="Refresh"/>).
+/// </summary>
+internal sealed record TokenGrant(string GrantType, Client Client, string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope,
+    RefreshPlan Refresh)
+{
+    /// <summary>When the user's login began (before the account was read); null when no user logged in (a client's own token).</summary>
+    public DateTimeOffset? LoggedInAt { get; init; }
+
+    /// <summary>The user's latest cut-off, if any: the client's record must have been read after it.</summary>
+    public DateTimeOffset? UserCutOff { get; init; }
+}
+
+/// <summary>What a grant does with refresh tokens: none, a new login's first one, or the next one of a login being refreshed.</summary>
+internal abstract record RefreshPlan
+{
+    /// <summary>No refresh token: a client's own token (RFC 6749 §4.4.3), or a client that may not refresh.</summary>
+    public static readonly RefreshPlan None = new NoRefresh();
+
+    /// <summary>A new login: a family starts, and its id is the access token's <c>sid</c>.</summary>
+    public static readonly RefreshPlan StartLogin = new Start();
+
+    /// <summary>A refresh: <paramref name="Presented"/> is spent, and a successor in the same login takes its place.</summary>
+    public sealed record Rotate(RefreshLogin Login, string Presented) : RefreshPlan;
+
+    private sealed record NoRefresh : RefreshPlan;
+
+    private sealed record Start : RefreshPlan;
+}

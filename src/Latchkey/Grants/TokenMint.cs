@@ -1,0 +1,66 @@
+using System.Net;
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Tokens;
+using Microsoft.Extensions.Logging;
+using Latchkey.Diagnostics;
+
+namespace Latchkey.Grants;
+
+/// <summary>
+/// The one place tokens are made, whatever the grant: it settles what the tokens rest on, starts or rotates the login's
+/// refresh tokens, signs the access token, logs it, counts it and builds the response (RFC 6749 §5.1).
+/// </summary>
+internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer issuer, RefreshTokenFamilies families, LatchkeyMetrics metrics,
+    ILogger<TokenMint> logger)
+{
+    public async Task<GrantResult> MintAsync(TokenGrant grant, IPAddress? address, CancellationToken cancellationToken)
+    {
+        // 1. The tokens are as good as the older of what they rest on: the login (when it began) and the client's record (when
+        // it was read). A client record cached before the user's last cut-off would make them look as old as that: read it again.
+        Client client = grant.Client;
+        if (grant.UserCutOff is { } cutOff)
+        {
+            if (await clients.ConfirmAsync(client, cutOff, cancellationToken) is not { } confirmed)
+                return ClientAuthenticator.InvalidClient($"client '{client.ClientId}' is gone or disabled", challenge: false);
+            client = confirmed;
+        }
+
+        DateTimeOffset authorizedAt = grant.LoggedInAt is { } began && began < client.ReadAt ? began : client.ReadAt;
+
+        // 2. The refresh token: a new login's first (its family id is the access token's sid), a refresh's successor, or none.
+        string? refreshToken = null;
+        string? sessionId = null;
+        RefreshSuccessor? successor = null;
+        var rotation = grant.Refresh as RefreshPlan.Rotate;
+        if (grant.Refresh == RefreshPlan.StartLogin)
+        {
+            (refreshToken, sessionId) = await families.StartAsync(grant.Subject, client.ClientId, grant.Scope, authorizedAt, cancellationToken);
+        }
+        else if (rotation is not null)
+        {
+            successor = families.PrepareSuccessor(rotation.Login, grant.Scope);
+            (refreshToken, sessionId) = (successor.Token, rotation.Login.FamilyId);
+        }
+
+        // 3. The access token.
+        IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(grant.Subject, grant.Username, grant.Roles, grant.Scope, client.ClientId, client.Audience,
+            sessionId, authorizedAt));
+        var response = new TokenResponse { AccessToken = access.Token, ExpiresIn = access.ExpiresIn, Scope = grant.Scope, RefreshToken = refreshToken };
+
+        // 4. A refresh commits its rotation only now, with this response sealed for a retry within the reuse window.
+        if (rotation is not null)
+        {
+            RotationResult rotated = await families.RotateAsync(rotation.Login, rotation.Presented, successor!, response, address, cancellationToken);
+            if (rotated.EarlierResponse is { } earlier)
+                return earlier;
+            if (rotated.Refusal is { } refusal)
+                return RefreshTokenGrant.Invalid(refusal);
+        }
+
+        // 5. Log and count what was issued.
+        Log.TokenIssued(logger, access.JwtId, grant.Subject, grant.GrantType);
+        metrics.TokenIssued(grant.GrantType, access.Algorithm);
+        return response;
+    }
+}
