@@ -23,7 +23,8 @@ public sealed class PostgresDatabase : SqlDatabase, IAsyncDisposable
         NowMilliseconds: "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
         NowMillisecondsOfDefaultClient: "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT");
 
-    private static readonly string[] Migrations = Schema.Migrations(SchemaTypes);
+    // What MigrateAsync runs; internal for SchemaDriftTests.
+    internal static readonly string[] Migrations = Schema.Migrations(SchemaTypes);
 
     private readonly NpgsqlDataSource _dataSource;
 

@@ -24,7 +24,8 @@ public sealed class SqliteDatabase : SqlDatabase
         NowMilliseconds: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
         NowMillisecondsOfDefaultClient: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
 
-    private static readonly string[] Migrations = Schema.Migrations(SchemaTypes);
+    // What MigrateAsync runs; internal for SchemaDriftTests.
+    internal static readonly string[] Migrations = Schema.Migrations(SchemaTypes);
 
 
     public SqliteDatabase(string dataDirectory)
