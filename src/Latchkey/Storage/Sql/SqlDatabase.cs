@@ -5,8 +5,8 @@ namespace Latchkey.Storage.Sql;
 
 /// <summary>
 /// The database behind every store: SQLite (the embedded default) or PostgreSQL (for several nodes). The stores are
-/// written once, in the SQL both engines share; what differs (connections, write locks, migrations, which failures
-/// mean "the database is down") lives in the two subclasses.
+/// written once, in the SQL both engines share, and so is the schema (<see cref="Schema"/>); what differs (connections,
+/// write locks, the schema's type names, which failures mean "the database is down") lives in the two subclasses.
 /// </summary>
 public abstract class SqlDatabase
 {
