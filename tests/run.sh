@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, top): installs what the tests need, then runs every test. `.ci/run` runs it too.
-#   1. Debian's packages the tests drive, those not installed yet (apt-get update first), as root or with sudo:
+#   1. Debian's packages the tests drive, those not installed yet (apt-get update first; as root, which tests/cluster needs too):
 #      python3-jwt, python3-jose, python3-cryptography, python3-argon2 (the interop tests, run by Debian's /usr/bin/python3,
 #      not a pyenv python that may be first on PATH); python3-fastapi, python3-uvicorn (samples/fastapi-protected-api);
 #      bsdutils (`script`, the terminal of the password-prompt tests); curl (tests/packaging, tests/cluster); chromium (the
@@ -40,13 +40,9 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== apt-get install ${missing[*]}"
-  as_root=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || setup_failed "not root and no sudo: run as root, or first: apt-get install ${missing[*]}"
-    as_root=(sudo)
-  fi
-  "${as_root[@]}" apt-get update -qq || setup_failed "apt-get update failed"
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  [ "$(id -u)" -eq 0 ] || setup_failed "run as root, or first: apt-get install ${missing[*]}"
+  apt-get update -qq || setup_failed "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || setup_failed "apt-get install ${missing[*]} failed"
   elapsed
 fi
