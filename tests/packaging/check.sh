@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checks that Latchkey installs like a .NET program (README "Install"):
-#   1. `dotnet pack` makes the .NET tool package `latchkey`; `dotnet tool install` from it gives a `latchkey` that serves.
+#   1. `dotnet pack -c Release -o DIR` at the root (README "Install", exactly; DIR a temporary folder) makes the .NET tool
+#      package `latchkey` and the library package `Latchkey.Core`, and nothing else (tests and samples are not packable);
+#      `dotnet tool install` from it gives a `latchkey` that serves.
 #   2. `dotnet publish -r linux-x64 --self-contained -p:PublishSingleFile=true` gives one executable that serves,
 #      native libraries included (EdDSA keys need NSec's libsodium, the database SQLite's e_sqlite3).
 #   3. `dotnet publish -r linux-x64 -p:PublishAot=true` gives a Native AOT executable (needs clang and zlib1g-dev) that
@@ -74,16 +76,28 @@ cat >"$work/nuget.config" <<CONFIG
 <?xml version="1.0" encoding="utf-8"?>
 <configuration><packageSources><clear /><add key="artifacts" value="$work/artifacts" /></packageSources></configuration>
 CONFIG
-if timed pack dotnet pack src/Latchkey.Server -c Release -o "$work/artifacts" \
-   && ls "$work"/artifacts/latchkey.*.nupkg >/dev/null 2>&1; then
+# README's command, exactly, at the root (where this script runs): the solution, so every packable project and no other.
+packed=0
+if timed pack dotnet pack -c Release -o "$work/artifacts"; then
+  made=$(cd "$work/artifacts" && LC_ALL=C ls | tr '\n' ' ')
+  # Latchkey.Core.<version>.nupkg, the library (a prerelease: src/Latchkey/Latchkey.csproj), and latchkey.<version>.nupkg,
+  # the tool (in that order: C collation sorts capitals first).
+  if [[ $made =~ ^Latchkey\.Core\.[0-9][^\ ]*\.nupkg\ latchkey\.[0-9][^\ ]*\.nupkg\ $ ]]; then
+    pass "pack: dotnet pack -c Release -o … at the root made ${made}and nothing else"
+    packed=1
+  else
+    fail "pack: expected latchkey.*.nupkg and Latchkey.Core.*.nupkg and nothing else; dotnet pack made: ${made:-nothing}"
+  fi
+else
+  fail "pack: dotnet pack -c Release -o … at the root failed"
+fi
+if [ "$packed" -eq 1 ]; then
   if timed tool-install env NUGET_PACKAGES="$work/nuget-packages" \
        dotnet tool install --tool-path "$work/tool" --configfile "$work/nuget.config" latchkey; then
     serve tool "$work/tool/latchkey"
   else
     fail "tool: dotnet tool install --tool-path … latchkey failed"
   fi
-else
-  fail "pack: dotnet pack src/Latchkey.Server did not make artifacts/latchkey.*.nupkg"
 fi
 
 echo "== packaging: dotnet publish single file (linux-x64, self-contained), latchkey serve --algorithm EdDSA"
