@@ -17,8 +17,8 @@
 # Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
 # Latchkey itself is measured as the Native AOT build (`dotnet publish -p:PublishAot=true`, README "Install"): it
 # starts in a fraction of the time and memory and has no JIT to warm up; warmed up, the JIT build spends less CPU per
-# request (bench/RESULTS-jit-settled.md). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run`
-# and the .NET tool run) instead. The references and the seed sample are JIT builds.
+# request (README "Install"). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run` and the
+# .NET tool run) instead. The references and the seed sample are JIT builds.
 #
 # Defaults: --duration 8 --warmup 5 --rounds 3, about 13 minutes on 2 cores (14 targets × (5 s warm-up + 3 × 8 s), the
 # rounds of the references beside their 5 targets: 5 × (2 s + 3 × 8 s), the flood's 3 × 2 × 8 s, the builds: ~3 min
