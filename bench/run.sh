@@ -17,8 +17,8 @@
 # Without it the first rounds of a .NET server still pay for tier-up compilation (RESULTS.md shows how much, per target).
 # Latchkey itself is measured as the Native AOT build (`dotnet publish -p:PublishAot=true`, README "Install"): it
 # starts in a fraction of the time and memory and has no JIT to warm up; warmed up, the JIT build spends less CPU per
-# request (bench/RESULTS-jit-settled.md). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run`
-# and the .NET tool run) instead. The references and the seed sample are JIT builds.
+# request (README "Install"). --jit measures the framework-dependent build (`dotnet build`, what `dotnet run` and the
+# .NET tool run) instead. The references and the seed sample are JIT builds.
 #
 # Defaults: --duration 8 --warmup 5 --rounds 3, about 13 minutes on 2 cores (14 targets × (5 s warm-up + 3 × 8 s), the
 # rounds of the references beside their 5 targets: 5 × (2 s + 3 × 8 s), the flood's 3 × 2 × 8 s, the builds: ~3 min
@@ -33,7 +33,8 @@
 #   ceiling          bench/References constant: GET /token returns a constant token
 #   floor-hs256 floor-es256 floor-eddsa floor-rs256   bench/References: the seed's claims signed per request, raw primitive
 #   fastapi-sync fastapi-async   bench/fastapi: the seed tutorial's FastAPI app, PyJWT per request, uvicorn 1 worker
-#   seed             samples/Seed: the tutorial in C#, GET /token
+#                    with uvloop and httptools (what `pip install "fastapi[standard]"` runs it with)
+#   seed             samples/Seed as shipped (its appsettings.json: the web template's logging), GET /token
 #   cc-hs256 cc-es256 cc-eddsa   latchkey serve: POST /token client_credentials (HTTP Basic), per algorithm
 #   me-es256         latchkey serve: GET /me with one valid ES256 bearer
 #   refresh-sqlite   latchkey serve: POST /token refresh_token, rotating (bench/wrk/refresh.lua), then kill -9 + restart
@@ -48,7 +49,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # wrk sends tens of thousands of requests a second from one address: the per-address request rate limit stays on (its
 # cost is part of each /token request measured), set far above anything a run sends, so that nothing is refused with 429.
 export LATCHKEY__RATELIMIT__PERMITSPERMINUTE=${LATCHKEY__RATELIMIT__PERMITSPERMINUTE:-2000000000}
-unset PAIRED_WITH OWN_ROUNDS   # measure's per-call settings, never the caller's
+unset PAIRED_WITH OWN_ROUNDS SERVER_CWD   # per-call settings of measure and start_server, never the caller's
+# The GC's gen0 budget comes from each build's own runtime configuration (Latchkey.Server.csproj), as when a user runs it:
+# a caller's variable would override it unseen.
+unset DOTNET_GCGen0MaxBudget COMPlus_GCGen0MaxBudget DOTNET_GCgen0size COMPlus_GCgen0size
 
 duration=8 warmup=5 rounds=3 only="" out="bench/RESULTS.md" micro=0 keep=0 settle=0 jit=0
 command_line="bench/run.sh${*:+ $*}"
@@ -84,11 +88,13 @@ if [ "$jit" = 0 ]; then
 fi
 command -v dotnet >/dev/null || { echo "bench/run.sh: needs the .NET 10 SDK (dotnet) on PATH" >&2; exit 2; }
 if [ -x "$python" ]; then
-  for module in fastapi:python3-fastapi uvicorn:python3-uvicorn jwt:python3-jwt; do
+  # uvloop and httptools: uvicorn runs the FastAPI reference on them, as FastAPI's own install (fastapi[standard]) does;
+  # without them it would fall back to asyncio's loop and the pure-Python h11, about half the rate.
+  for module in fastapi:python3-fastapi uvicorn:python3-uvicorn uvloop:python3-uvloop httptools:python3-httptools jwt:python3-jwt; do
     "$python" -c "import ${module%%:*}" 2>/dev/null || missing+=("${module#*:}")
   done
 else
-  missing+=(python3 python3-fastapi python3-uvicorn python3-jwt)
+  missing+=(python3 python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-jwt)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bench/run.sh: missing prerequisites. Install them with:" >&2
@@ -141,9 +147,9 @@ cat >"$work/catalog.json" <<'JSON'
   "floor-es256": "bench/References: the same, ECDsa P-256 per request",
   "floor-eddsa": "bench/References: the same, NSec Ed25519 per request",
   "floor-rs256": "bench/References: the same, RSA-2048 PKCS#1 per request",
-  "fastapi-sync": "bench/fastapi: the seed's FastAPI app, `def` handler, PyJWT per request, uvicorn 1 worker",
+  "fastapi-sync": "bench/fastapi: the seed's FastAPI app, `def` handler, PyJWT per request, uvicorn 1 worker, uvloop + httptools",
   "fastapi-async": "bench/fastapi: the same, `async def` handler",
-  "seed": "samples/Seed: GET /token (the tutorial in C#), Microsoft.AspNetCore logging at Warning",
+  "seed": "samples/Seed as shipped: GET /token (the tutorial in C#), logging as its appsettings.json sets it",
   "cc-hs256": "latchkey serve --algorithm HS256: POST /token client_credentials",
   "cc-es256": "latchkey serve (ES256): POST /token client_credentials",
   "cc-eddsa": "latchkey serve --algorithm EdDSA: POST /token client_credentials",
@@ -164,7 +170,10 @@ say "build (Release)"
 if [ "$jit" = 1 ]; then
   build src/Latchkey.Server
   latchkey=(dotnet "$root/src/Latchkey.Server/bin/Release/net10.0/latchkey.dll")
-  latchkey_build="framework-dependent (JIT): dotnet build -c Release"
+  # The GC's gen0 cap, from latchkey.runtimeconfig.json (Latchkey.Server.csproj): the report names it.
+  gen0_cap=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["runtimeOptions"]["configProperties"].get("System.GC.Gen0MaxBudget", "not set"))' \
+    "$root/src/Latchkey.Server/bin/Release/net10.0/latchkey.runtimeconfig.json") || die "latchkey.runtimeconfig.json could not be read"
+  latchkey_build="framework-dependent (JIT): dotnet build -c Release; latchkey.runtimeconfig.json: System.GC.Gen0MaxBudget = $gen0_cap"
 else
   # Native AOT: the whole program compiled ahead of time, for this machine's OS and architecture (a few minutes).
   aot_out="$root/src/Latchkey.Server/bin/Release/net10.0/linux-x64/aot"
@@ -185,11 +194,11 @@ seed_dll="$root/samples/Seed/bin/Release/net10.0/Seed.dll"
 # ------------------------------------------------------------------------------------------------ servers and wrk
 server_pid=""
 # start_server NAME CMD...: starts CMD in an empty working folder (no appsettings.json of ours is read, and no write of
-# the benchmark lands under its content root), pinned to core 0. taskset and env exec their command, so server_pid is
-# the server's own process (its /proc/PID/status is read).
+# the benchmark lands under its content root), or in SERVER_CWD when set, pinned to core 0. taskset and env exec their
+# command, so server_pid is the server's own process (its /proc/PID/status is read).
 start_server() {
   local name=$1; shift
-  ( cd "$cwd" && exec taskset -c 0 "$@" ) >>"$work/$name.log" 2>&1 &
+  ( cd "${SERVER_CWD:-$cwd}" && exec taskset -c 0 "$@" ) >>"$work/$name.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
 }
@@ -336,7 +345,7 @@ free_port() { "$python" "$root/bench/bench.py" port; }
 # ------------------------------------------------------------------------------------------------ meta
 json_string() { "$python" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 versions="dotnet SDK $(dotnet --version), ASP.NET Core $(dotnet --list-runtimes | awk '/Microsoft.AspNetCore.App/ { v = $2 } END { print v }'); \
-$("$python" --version 2>&1), $("$python" -c 'import fastapi, uvicorn, jwt, starlette; print(f"FastAPI {fastapi.__version__}, Starlette {starlette.__version__}, uvicorn {uvicorn.__version__}, PyJWT {jwt.__version__}")'); \
+$("$python" --version 2>&1), $("$python" -c 'import fastapi, uvicorn, uvloop, httptools, jwt, starlette; print(f"FastAPI {fastapi.__version__}, Starlette {starlette.__version__}, uvicorn {uvicorn.__version__} (--loop uvloop {uvloop.__version__}, --http httptools {httptools.__version__}), PyJWT {jwt.__version__}")'); \
 $( (wrk -v 2>&1 || true) | awk 'NR == 1 { print $1, $2 }'); Microsoft.IdentityModel.JsonWebTokens 8.23.0 and BenchmarkDotNet in bench/Micro"
 cat >"$results/meta.json" <<JSON
 {
@@ -405,8 +414,9 @@ for style in sync async; do
   wanted "fastapi-$style" || continue
   say "fastapi-$style"
   port=$(free_port)
+  # uvloop and httptools named, not left to uvicorn's `auto`, so that a missing one fails here instead of falling back.
   start_server "fastapi-$style" env BENCH_HANDLER="$style" "$python" -m uvicorn app:app --app-dir "$root/bench/fastapi" \
-    --host 127.0.0.1 --port "$port" --workers 1 --no-access-log --log-level warning
+    --host 127.0.0.1 --port "$port" --workers 1 --no-access-log --log-level warning --loop uvloop --http httptools
   wait_ready "fastapi-$style" "http://127.0.0.1:$port/token"
   measure "fastapi-$style" "http://127.0.0.1:$port/token" 32 request.lua
   stop_server
@@ -415,9 +425,9 @@ done
 if wanted seed; then
   say "seed (samples/Seed)"
   port=$(free_port)
-  # Request logging off, as the FastAPI app runs with --no-access-log --log-level warning and as `dotnet new web`'s
-  # appsettings.json sets it (the sample has none, and runs here from an empty folder): the tutorial's code unchanged.
-  start_server seed dotnet "$seed_dll" --urls "http://127.0.0.1:$port" --Logging:LogLevel:Microsoft.AspNetCore=Warning
+  # As shipped: from its output folder, whose appsettings.json (`dotnet new web`'s: Microsoft.AspNetCore at Warning, so
+  # no log line per request) is its configuration, with nothing added on the command line but the address.
+  SERVER_CWD=$(dirname "$seed_dll") start_server seed dotnet "$seed_dll" --urls "http://127.0.0.1:$port"
   wait_ready seed "http://127.0.0.1:$port/token"
   PAIRED_WITH=$(paired_with seed ceiling) measure seed "http://127.0.0.1:$port/token" 32 request.lua
   stop_server
@@ -469,6 +479,7 @@ for algorithm in hs256 es256 eddsa; do
   reference=$([ "$algorithm" = hs256 ] && echo ceiling || echo "floor-$algorithm")
   PAIRED_WITH=$(paired_with "cc-$algorithm" "$reference") measure "cc-$algorithm" "$url/token" 32 request.lua \
     BENCH_METHOD=POST BENCH_BODY=grant_type=client_credentials BENCH_AUTHORIZATION="${client_basic[$algorithm]}"
+  echo "   cc-$algorithm peak RSS: $(awk '{ printf "%.1f MiB", $1 / 1024 }' <<<"$(rss_kb "$server_pid" VmHWM)") (target: ≤ 80 MiB; $latchkey_build)"
   stop_server
 done
 

@@ -4,7 +4,12 @@ Its four steps, literally: `user_data`, `SECRET_KEY`, `jwt.encode(user_data, SEC
 `GET /token` returning `{"access_token": token}`; plus its quiz's `exp` 30 minutes ahead in UTC, so that a token is
 made per request, as a token server must. Two handler styles, as FastAPI users write them:
 
-    /usr/bin/python3 -m uvicorn app:app --workers 1 --no-access-log --port 8000     # BENCH_HANDLER=async (default) or sync
+    /usr/bin/python3 -m uvicorn app:app --workers 1 --no-access-log --loop uvloop --http httptools --port 8000
+                                                                  # BENCH_HANDLER=async (default) or sync
+
+uvloop and httptools (Debian's python3-uvloop and python3-httptools) are what `pip install "fastapi[standard]"`, the
+install FastAPI's docs give, runs uvicorn on; without them uvicorn falls back to asyncio's loop and the pure-Python h11
+parser, at about half the rate (bench/README.md).
 
 BENCH_HANDLER=sync declares `def token()`, which FastAPI runs in its thread pool; async declares `async def token()`,
 run on the event loop. BENCH_JWT=pyjwt (default: PyJWT, python3-jwt) or jose (python-jose, the tutorial's import).

@@ -2,9 +2,10 @@
 # client_credentials, two builds side by side: CPU per request of A and B in alternating rounds, for changes smaller
 # than this machine's noise between runs (±10%). Both servers start at once on core 0 (the idle one costs nothing),
 # each gets a WARMUP (8) s warm-up, then ROUNDS (12) rounds of SECS (4) s each, A then B, with `wrk -t1 -c32` on core 1.
-# Prints the medians and the median of the per-round B/A ratios. ALGORITHM (ES256) picks the signing algorithm;
-# ENV_A / ENV_B add environment variables ("VAR=value ...") to one side. TARGET=me measures GET /me with one valid
-# bearer token (a password login made once per side) instead of client_credentials.
+# Prints the medians, the median of the per-round B/A ratios, and each side's peak RSS (VmHWM) after the last round.
+# ALGORITHM (ES256) picks the signing algorithm; ENV_A / ENV_B add environment variables ("VAR=value ...") to one side.
+# TARGET=me measures GET /me with one valid bearer token (a password login made once per side) instead of
+# client_credentials.
 #   BIN_A=/tmp/before/latchkey BIN_B=/tmp/after/latchkey ALGORITHM=EdDSA bench/probes/cc-ab.sh
 set -u
 : "${BIN_A:?set BIN_A and BIN_B to the two latchkey executables}" "${BIN_B:?set BIN_B}"
@@ -64,3 +65,4 @@ for s in "AB":
 ratios = [b / a for a, b in zip(us["A"], us["B"])]
 print(f"B/A per round: {' '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}")
 PY
+for side in A B; do echo "$side peak RSS: $(awk '/^VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/${pid[$side]}/status")"; done
