@@ -10,11 +10,11 @@
 #   2. `npm ci` in tests/Interop/node (node `jose`) and tests/Interop/browser (`playwright-core`), pinned by their
 #      package-lock.json; needs node 20 or later with npm on PATH (Debian 12's nodejs is 18: install it from elsewhere).
 #   3. `dotnet test` (Latchkey.slnx: Latchkey.Tests, Latchkey.Postgres.Tests, Latchkey.Server.Tests), then
-#      tests/cluster/run.sh (two nodes on one PostgreSQL, ~3 min), then tests/packaging/check.sh (dotnet pack at the root,
-#      tool install, single-file and Native AOT publish, ~5 min). Packaging last: .ci/run's bench smoke run comes next
+#      `dotnet format --verify-no-changes` (the house rules of .editorconfig, ~1 min), then tests/cluster/run.sh (two
+#      nodes on one PostgreSQL, ~3 min), then tests/packaging/check.sh (dotnet pack at the root, tool install, single-file and Native AOT publish, ~5 min). Packaging last: .ci/run's bench smoke run comes next
 #      and reuses its Native AOT publish (a `dotnet build` in between, as tests/cluster does, would make it compile again).
 # Every step runs even when an earlier one failed. Ends with one line "N passed, N failed, N skipped" (dotnet test's
-# counts plus the PASS:/FAIL: lines of the two scripts) and exits non-zero when anything failed. About 15 minutes on 2 cores.
+# counts, the format check, and the PASS:/FAIL: lines of the two scripts) and exits non-zero when anything failed. About 15 minutes on 2 cores.
 # Once steps 1 and 2 are done, plain `dotnet test` runs the .NET tests alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +78,15 @@ p=$(counts Passed); f=$(counts Failed); s=$(counts Skipped)
 if [ "$code" -ne 0 ] && [ "$f" -eq 0 ]; then echo "FAIL: dotnet test exited with $code (a build error, or a test host that crashed)"; f=1; fi
 if [ "$code" -eq 0 ] && [ "$p" -eq 0 ]; then echo "FAIL: dotnet test ran no test"; f=1; fi
 passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+elapsed
+
+# The house rules of .editorconfig: layout and using order as `dotnet format` would leave them (it changes nothing here).
+echo "== dotnet format --verify-no-changes"
+if dotnet format Latchkey.slnx --verify-no-changes --no-restore 2>&1 | tee "$work/format.log"; then   # pipefail: format's status
+  echo "PASS: dotnet format --verify-no-changes"; passed=$((passed + 1))
+else
+  echo "FAIL: dotnet format --verify-no-changes: run dotnet format Latchkey.slnx, review and commit its changes"; failed=$((failed + 1))
+fi
 elapsed
 
 run_script cluster tests/cluster/run.sh

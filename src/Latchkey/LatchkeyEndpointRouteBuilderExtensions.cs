@@ -1,7 +1,7 @@
 using Latchkey;
 using Latchkey.Endpoints;
-using Microsoft.Extensions.Options;
 using Latchkey.Endpoints.Admin;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.AspNetCore.Builder;
 

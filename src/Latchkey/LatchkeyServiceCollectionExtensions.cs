@@ -1,6 +1,7 @@
 using Latchkey.Accounts;
 using Latchkey.Audit;
 using Latchkey.Clients;
+using Latchkey.Diagnostics;
 using Latchkey.Endpoints;
 using Latchkey.Grants;
 using Latchkey.Hosting;
@@ -13,7 +14,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using Latchkey.Diagnostics;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

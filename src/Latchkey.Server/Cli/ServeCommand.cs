@@ -1,5 +1,5 @@
-using Latchkey.Hosting;
 using System.CommandLine;
+using Latchkey.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 

@@ -1,10 +1,10 @@
-using Microsoft.Extensions.Logging;
 using System.Text;
 using Latchkey.Keys;
 using Latchkey.Storage;
 using Latchkey.Storage.Sql;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Server.Cli;

@@ -2,11 +2,11 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Latchkey.Audit;
+using Latchkey.Diagnostics;
 using Latchkey.Keys;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Accounts;
 

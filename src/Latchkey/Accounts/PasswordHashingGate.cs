@@ -12,7 +12,7 @@ namespace Latchkey.Accounts;
 /// <para>
 /// The hashes themselves run on this gate's own threads (<see cref="RunAsync{T}"/>), one per slot, at the lowest CPU
 /// priority: Linux's <c>SCHED_IDLE</c> policy, unless <see cref="PasswordHashingOptions.IdlePriority"/> is false. On
-/// the thread pool, a 36 ms hash holds a pool thread, and on a small machine the pool has as many threads as cores:
+/// the thread pool, a hash holds a pool thread for its whole time, and on a small machine the pool has as many threads as cores:
 /// every other request then waits for a hash to end or for the pool to grow. Here a bearer check or refresh that
 /// arrives while a hash runs takes the core from it at once, and the hash goes on when the core is free. Under a full
 /// load of other requests, logins wait first: a hash waits until the core has time to spare (seconds, when one core is

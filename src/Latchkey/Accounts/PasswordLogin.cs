@@ -1,8 +1,8 @@
 using System.Net;
 using Latchkey.Audit;
+using Latchkey.Diagnostics;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Accounts;
 

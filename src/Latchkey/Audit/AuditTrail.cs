@@ -1,8 +1,8 @@
 using System.Globalization;
+using Latchkey.Diagnostics;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Audit;
 
@@ -24,8 +24,13 @@ public sealed class AuditTrail(IAuditLog log, IUserStore users, IOptions<Latchke
         // so the log line and the stored row (shown by `latchkey audit` and GET /admin/audit) hold no line break or ESC.
         e = e with
         {
-            Type = LogText.Escape(e.Type), Outcome = LogText.Escape(e.Outcome), Actor = LogText.Escape(e.Actor), Subject = LogText.Escape(e.Subject),
-            ClientId = LogText.Escape(e.ClientId), Address = LogText.Escape(e.Address), Detail = LogText.Escape(e.Detail),
+            Type = LogText.Escape(e.Type),
+            Outcome = LogText.Escape(e.Outcome),
+            Actor = LogText.Escape(e.Actor),
+            Subject = LogText.Escape(e.Subject),
+            ClientId = LogText.Escape(e.ClientId),
+            Address = LogText.Escape(e.Address),
+            Detail = LogText.Escape(e.Detail),
         };
         Log.AuditEvent(logger, e.Type, e.Outcome, e.Actor ?? "-", e.Subject ?? "-", e.ClientId ?? "-", e.Address ?? "-", e.Detail ?? "-");
         await log.WriteAsync(e, cancellationToken);

@@ -1,6 +1,6 @@
+using Latchkey.Diagnostics;
 using Latchkey.Protocol;
 using Microsoft.Extensions.Logging;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 

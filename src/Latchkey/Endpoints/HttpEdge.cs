@@ -1,8 +1,8 @@
+using Latchkey.Diagnostics;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 

@@ -3,10 +3,10 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using Latchkey.Accounts;
+using Latchkey.Diagnostics;
 using Latchkey.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 

@@ -37,7 +37,8 @@ internal static class SeedTokenEndpoint
         {
             return OAuthResults.Error(new OAuthError(OAuthErrors.InvalidRequest,
                 "Send your username and password with HTTP Basic authentication, e.g. curl -u alice http://…/token.",
-                StatusCodes.Status401Unauthorized) { ChallengeBasic = true });
+                StatusCodes.Status401Unauthorized)
+            { ChallengeBasic = true });
         }
 
         var request = new TokenRequest

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using Latchkey.Clients;
+using Latchkey.Diagnostics;
 using Latchkey.Grants;
 using Latchkey.Protocol;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Endpoints;
 
 /// <summary>
 /// <c>POST /token</c>, the OAuth 2.0 token endpoint (RFC 6749 §3.2).
 /// The endpoint every client calls most, so its handler belongs to an object built once and binds only the request: no
-/// per-request service lookups, endpoint filter or result to interpret (bench/README.md, "client_credentials").
+/// per-request service lookups, endpoint filter or result to interpret (bench/README.md, "Where a client_credentials request's time goes").
 /// It answers a database outage itself (503, as <see cref="DatabaseUnavailableFilter"/> does for the other endpoints).
 /// </summary>
 internal sealed class TokenEndpoint(

@@ -1,9 +1,9 @@
 using System.Net;
 using Latchkey.Clients;
+using Latchkey.Diagnostics;
 using Latchkey.Protocol;
 using Latchkey.Tokens;
 using Microsoft.Extensions.Logging;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Grants;
 

@@ -1,10 +1,10 @@
 using Latchkey.Accounts;
+using Latchkey.Diagnostics;
 using Latchkey.Keys;
 using Latchkey.Storage.Sql;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Hosting;
 

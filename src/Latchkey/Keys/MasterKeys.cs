@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
+using Latchkey.Diagnostics;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Keys;
 

@@ -1,10 +1,10 @@
 using System.Text;
+using Latchkey.Diagnostics;
 using Latchkey.Jose;
 using Latchkey.Storage;
 using Latchkey.Tokens;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Keys;
 

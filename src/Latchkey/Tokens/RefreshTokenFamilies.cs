@@ -2,11 +2,11 @@ using System.Buffers.Text;
 using System.Net;
 using System.Security.Cryptography;
 using Latchkey.Audit;
+using Latchkey.Diagnostics;
 using Latchkey.Protocol;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Tokens;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Latchkey.Diagnostics;
 using Latchkey.Jose;
 using Latchkey.Keys;
 using Latchkey.Protocol;
@@ -7,7 +8,6 @@ using Latchkey.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Tokens;
 

@@ -1,10 +1,10 @@
 using System.Net;
-using Latchkey.Jose;
 using Latchkey.Audit;
+using Latchkey.Diagnostics;
+using Latchkey.Jose;
 using Latchkey.Protocol;
 using Latchkey.Storage;
 using Microsoft.Extensions.Logging;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Tokens;
 

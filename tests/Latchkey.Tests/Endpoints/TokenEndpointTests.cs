@@ -161,7 +161,10 @@ public sealed class TokenEndpointTests : IAsyncLifetime
     {
         var form = new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["grant_type"] = "password", ["username"] = "alice", ["password"] = "correct horse battery", ["client_id"] = "default",
+            ["grant_type"] = "password",
+            ["username"] = "alice",
+            ["password"] = "correct horse battery",
+            ["client_id"] = "default",
         });
 
         using HttpResponseMessage response = await _server.Client.PostAsync("/token", form);
@@ -174,7 +177,10 @@ public sealed class TokenEndpointTests : IAsyncLifetime
     {
         var form = new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["grant_type"] = "password", ["username"] = "alice", ["password"] = "correct horse battery", ["client_id"] = "someone-else",
+            ["grant_type"] = "password",
+            ["username"] = "alice",
+            ["password"] = "correct horse battery",
+            ["client_id"] = "someone-else",
         });
 
         using HttpResponseMessage response = await _server.Client.PostAsync("/token", form);

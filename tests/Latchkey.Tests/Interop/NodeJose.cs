@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Latchkey.Tests.Support;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Latchkey.Tests.Support;
 
 namespace Latchkey.Tests.Interop;
 

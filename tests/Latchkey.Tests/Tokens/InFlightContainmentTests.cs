@@ -1,8 +1,8 @@
-using Latchkey.Hosting;
 using System.Net;
 using System.Text.Json;
 using Latchkey.Accounts;
 using Latchkey.Clients;
+using Latchkey.Hosting;
 using Latchkey.Storage;
 using Latchkey.Storage.Sql;
 using Latchkey.Tests.Support;
@@ -160,7 +160,7 @@ public sealed class InFlightContainmentTests
         await server.AddUserAsync("root", Password, "admin");
         string secret = await server.AddClientAsync("dashboard", ["password"], scopes: ["latchkey:admin"]);
         using HttpResponseMessage issued = await server.PostFormAsync("/token", new Dictionary<string, string>
-            { ["grant_type"] = "password", ["username"] = "root", ["password"] = Password, ["scope"] = "latchkey:admin" }, ("dashboard", secret));
+        { ["grant_type"] = "password", ["username"] = "root", ["password"] = Password, ["scope"] = "latchkey:admin" }, ("dashboard", secret));
         string token = (await HttpAssert.OkJsonAsync(issued)).GetProperty("access_token").GetString()!;
         Assert.Equal(HttpStatusCode.OK, (await server.GetWithBearerAsync("/admin/users", token)).StatusCode);
 

@@ -1,5 +1,5 @@
-using Latchkey.Hosting;
 using System.Net;
+using Latchkey.Hosting;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
 using Latchkey.Tokens;

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Latchkey.Accounts;
-using Latchkey.Protocol;
 using Latchkey.Clients;
+using Latchkey.Protocol;
 using Latchkey.Tokens;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;

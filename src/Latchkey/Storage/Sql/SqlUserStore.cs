@@ -61,7 +61,9 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
             reader => Read(reader),
             before => change(before) with
             {
-                Id = before.Id, Username = before.Username, CreatedAt = before.CreatedAt,
+                Id = before.Id,
+                Username = before.Username,
+                CreatedAt = before.CreatedAt,
                 TokensValidAfter = cutOff?.At ?? before.TokensValidAfter,
             },
             """

@@ -1,8 +1,8 @@
+using Latchkey.Diagnostics;
 using Latchkey.Storage.Sql;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Latchkey.Diagnostics;
 
 namespace Latchkey.Storage.Sqlite;
 

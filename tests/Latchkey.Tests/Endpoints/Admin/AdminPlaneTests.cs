@@ -224,8 +224,15 @@ public sealed class AdminPlaneHmacTests : IAsyncLifetime
         DateTimeOffset now = _server.Time.GetUtcNow();
         string forged = Jwt.Encode(new Dictionary<string, object?>
         {
-            ["iss"] = LatchkeyTestServer.Issuer, ["sub"] = rootId, ["aud"] = LatchkeyTestServer.Issuer, ["exp"] = now.AddMinutes(5),
-            ["iat"] = now, ["jti"] = Guid.NewGuid().ToString(), ["client_id"] = "default", ["scope"] = Scopes.Admin, ["role"] = new[] { "admin" },
+            ["iss"] = LatchkeyTestServer.Issuer,
+            ["sub"] = rootId,
+            ["aud"] = LatchkeyTestServer.Issuer,
+            ["exp"] = now.AddMinutes(5),
+            ["iat"] = now,
+            ["jti"] = Guid.NewGuid().ToString(),
+            ["client_id"] = "default",
+            ["scope"] = Scopes.Admin,
+            ["role"] = new[] { "admin" },
         }, Secret, "HS256", new Dictionary<string, object?> { ["typ"] = "at+jwt", ["kid"] = kid });
         using (HttpResponseMessage me = await _server.GetWithBearerAsync("/me", forged))
             await HttpAssert.OkJsonAsync(me); // it verifies: the signature is good

@@ -1,8 +1,8 @@
-using Latchkey.Hosting;
 using System.Net;
 using System.Text.Json;
 using Latchkey.Audit;
 using Latchkey.Clients;
+using Latchkey.Hosting;
 using Latchkey.Keys;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
