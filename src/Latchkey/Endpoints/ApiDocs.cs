@@ -53,6 +53,8 @@ internal static class ApiDocs
             // document's tokenUrl (/token), it assumes the app is not mounted under a PathBase.
             ui.SwaggerEndpoint(DocumentPath, "Latchkey");
             ui.DocumentTitle = "Latchkey API";
+            // Swagger UI's page has no viewport of its own: without one a phone shows the desktop layout shrunk to fit.
+            ui.HeadContent = """<meta name="viewport" content="width=device-width, initial-scale=1">""";
             // The public first-party client: with it, Swagger UI's default "Authorization header" client
             // authentication sends "default:" (no secret), which /token accepts; an empty client id would not parse.
             ui.OAuthClientId(Clients.Client.FirstPartyClientId);

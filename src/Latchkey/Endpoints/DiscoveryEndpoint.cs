@@ -25,8 +25,10 @@ internal static class DiscoveryEndpoint
 {
     public static void MapDiscoveryEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/.well-known/oauth-authorization-server", Handle).WithName("AuthorizationServerMetadata");
-        routes.MapGet("/.well-known/openid-configuration", Handle).WithName("OpenIdConfiguration");
+        routes.MapGet("/.well-known/oauth-authorization-server", Handle).WithName("AuthorizationServerMetadata")
+            .WithSummary("Where Latchkey's endpoints are and what they support (RFC 8414).");
+        routes.MapGet("/.well-known/openid-configuration", Handle).WithName("OpenIdConfiguration")
+            .WithSummary("The same metadata at the OpenID Connect Discovery path.");
     }
 
     private static JsonHttpResult<DiscoveryDocument> Handle(IOptions<LatchkeyOptions> options)

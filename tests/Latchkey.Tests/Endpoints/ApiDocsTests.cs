@@ -85,6 +85,9 @@ public sealed class ApiDocsTests : IAsyncLifetime
                 string tag = Assert.Single(tags.EnumerateArray()).GetString()!;
                 Assert.True(TagsInOrder.Contains(tag), $"{name} is tagged '{tag}', not one of {string.Join(", ", TagsInOrder)}.");
                 tagOf[name] = tag;
+                // And it says what it does, in the line the UI shows beside the path.
+                Assert.True(operation.Value.TryGetProperty("summary", out JsonElement summary) && !string.IsNullOrWhiteSpace(summary.GetString()),
+                    $"{name} has no summary.");
             }
         }
 
@@ -134,7 +137,10 @@ public sealed class ApiDocsTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("swagger-ui", await response.Content.ReadAsStringAsync());
+        string html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("swagger-ui", html);
+        // A phone lays the page out at its own width instead of shrinking the desktop layout.
+        Assert.Contains("""<meta name="viewport" content="width=device-width, initial-scale=1">""", html);
     }
 
     [Theory]
