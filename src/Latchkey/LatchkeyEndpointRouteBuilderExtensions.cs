@@ -18,6 +18,8 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         // Every Latchkey endpoint answers 503 + Retry-After, not 500, while the database is down. POST /token does
         // so itself, outside the group: the busiest endpoint skips the filter's per-request cost.
         TokenEndpoint.Map(routes);
+        // The browser sign-in answers an outage with a page of its own (503), so it is outside the group too.
+        Latchkey.Endpoints.SignIn.AuthorizeEndpoint.Map(routes);
         RouteGroupBuilder latchkey = routes.MapGroup("");
         latchkey.AddEndpointFilter(DatabaseUnavailableFilter.InvokeAsync);
         latchkey.MapSeedTokenEndpoint();

@@ -128,6 +128,12 @@ public sealed class LatchkeyOptions
 
     /// <summary>Where <c>/metrics</c> answers.</summary>
     public MetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>Browser sign-in sessions (the hosted login page and single sign-on between apps).</summary>
+    public SessionOptions Sessions { get; set; } = new();
+
+    /// <summary>What the hosted pages call the service.</summary>
+    public BrandingOptions Branding { get; set; } = new();
 }
 
 /// <summary>The password grant (RFC 6749 §4.3), which RFC 9700 §2.4 says must not be used, kept for first-party clients and the seed tutorial.</summary>
@@ -298,4 +304,22 @@ public sealed class PasswordHashingOptions
     /// hash may wait for the next scheduler tick (up to 4 ms at 250 Hz) first.
     /// </summary>
     public bool IdlePriority { get; set; } = true;
+}
+
+/// <summary>
+/// Browser sign-in sessions. A session ends after <see cref="IdleTimeout"/> without use, and at the latest
+/// <see cref="AbsoluteLifetime"/> after the login, whatever its use (the defaults are Keycloak's: 30 minutes and 10 hours).
+/// Refresh tokens an app got in a session are not ended by its timeouts, only by logout.
+/// </summary>
+public sealed class SessionOptions
+{
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromHours(10);
+}
+
+/// <summary>The product name on the login, consent, logout and error pages.</summary>
+public sealed class BrandingOptions
+{
+    public string Name { get; set; } = "Latchkey";
 }

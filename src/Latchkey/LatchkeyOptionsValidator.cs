@@ -83,6 +83,12 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         if (r.ReuseWindow < TimeSpan.Zero || r.ReuseWindow > TimeSpan.FromMinutes(5))
             problems.Add($"Latchkey:RefreshTokens:ReuseWindow {r.ReuseWindow} is outside 00:00:00 to 00:05:00 (LATCHKEY__REFRESHTOKENS__REUSEWINDOW; 0 turns the grace off).");
 
+        SessionOptions sessions = o.Sessions;
+        if (sessions.IdleTimeout <= TimeSpan.Zero || sessions.AbsoluteLifetime < sessions.IdleTimeout)
+            problems.Add($"Latchkey:Sessions:IdleTimeout ({sessions.IdleTimeout}) must be positive and at most AbsoluteLifetime ({sessions.AbsoluteLifetime}).");
+        if (string.IsNullOrWhiteSpace(o.Branding.Name) || o.Branding.Name.Length > 64)
+            problems.Add("Latchkey:Branding:Name must be 1 to 64 characters (default Latchkey).");
+
         LoginThrottleOptions t = o.LoginThrottle;
         if (t.FailureThreshold < 1 || t.UsernameFailureThreshold < 1 || t.AddressFailureThreshold < 1)
             problems.Add("Latchkey:LoginThrottle thresholds (FailureThreshold, UsernameFailureThreshold, AddressFailureThreshold) must be at least 1.");

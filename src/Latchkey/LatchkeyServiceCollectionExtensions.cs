@@ -49,6 +49,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddSingleton<PasswordGrant>();
         services.AddSingleton<ClientCredentialsGrant>();
         services.AddSingleton<RefreshTokenGrant>();
+        services.AddSingleton<AuthorizationCodeGrant>();
         services.AddSingleton<TokenMint>();
 
         // A database outage is a 503 with Retry-After at the HTTP edge, which learns which exceptions mean one from here.
@@ -62,6 +63,20 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<RequestRateLimit>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
         services.AddLatchkeyOpenApi();
+        // The hosted pages' forms carry an antiforgery token matched against a cookie of its own (the double-submit pattern):
+        // __Host- prefixed and Secure with an https issuer, like the session cookie.
+        services.AddAntiforgery();
+        services.AddOptions<Microsoft.AspNetCore.Antiforgery.AntiforgeryOptions>().Configure<IOptions<Latchkey.LatchkeyOptions>>((antiforgery, latchkey) =>
+        {
+            bool https = Uri.TryCreate(latchkey.Value.Issuer, UriKind.Absolute, out Uri? issuer) && issuer.Scheme == Uri.UriSchemeHttps;
+            antiforgery.Cookie.Name = https ? "__Host-latchkey-antiforgery" : "latchkey-antiforgery";
+            antiforgery.Cookie.SecurePolicy = https ? Microsoft.AspNetCore.Http.CookieSecurePolicy.Always : Microsoft.AspNetCore.Http.CookieSecurePolicy.None;
+            antiforgery.Cookie.Path = "/";
+            antiforgery.FormFieldName = "__antiforgery";
+            antiforgery.HeaderName = null;
+            // The pages send X-Frame-Options: DENY and frame-ancestors 'none' themselves.
+            antiforgery.SuppressXFrameOptionsHeader = true;
+        });
 
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, _ => { });
@@ -97,6 +112,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<IRevocationStore, SqlRevocationStore>();
         services.TryAddSingleton<IAuditLog, SqlAuditLog>();
         services.TryAddSingleton<ISettingsStore, SqlSettingsStore>();
+        services.TryAddSingleton<ILoginSessionStore, SqlLoginSessionStore>();
+        services.TryAddSingleton<IAuthorizationCodeStore, SqlAuthorizationCodeStore>();
         return services;
     }
 
@@ -124,6 +141,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<Revocations>();
         services.TryAddSingleton<RefreshTokenFamilies>();
         services.TryAddSingleton<AccessTokenIssuer>();
+        services.TryAddSingleton<IdTokenIssuer>();
+        services.TryAddSingleton<AuthorizationCodes>();
+        services.TryAddSingleton<LoginSessions>();
         services.TryAddSingleton<AccessTokenValidator>();
         services.TryAddSingleton<TokenRevocation>();
         services.TryAddSingleton<UserAccounts>();

@@ -25,6 +25,18 @@ internal static class ClientsCommand
                       $"or '{IntrospectionPermission.OwnAudience}' (only tokens for its own audience).",
         Arity = ArgumentArity.ZeroOrOne,
     };
+    private static readonly Option<string[]> RedirectUri = new("--redirect-uri")
+    {
+        Description = "Where the browser may return after sign-in (repeatable; with --grant authorization_code): https, or http on 127.0.0.1, [::1] or localhost.",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+    private static readonly Option<string[]> PostLogoutRedirectUri = new("--post-logout-redirect-uri")
+    {
+        Description = "Where the browser may return after logout (repeatable).",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+    private static readonly Option<bool> Public = new("--public") { Description = "A public client (a single-page or native app): no secret; PKCE proves it." };
+    private static readonly Option<bool> FirstParty = new("--first-party") { Description = "Your own app: its users are not asked to consent to its scopes." };
     private static readonly Option<string[]> AddScope = new("--add") { Description = "A scope to allow (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> RemoveScope = new("--remove") { Description = "A scope to take away (repeatable).", Arity = ArgumentArity.ZeroOrMore };
 
@@ -32,10 +44,14 @@ internal static class ClientsCommand
     {
         var clients = new Command("clients", "Manage registered clients (services that authenticate with a secret).");
 
-        var add = new Command("add", "Register a client and print its secret, once.") { Name, Grant, Scope, Audience, Introspect, Json };
+        var add = new Command("add", "Register a client and print its secret, once.")
+        {
+            Name, Grant, Scope, Audience, Introspect, RedirectUri, PostLogoutRedirectUri, Public, FirstParty, Json,
+        };
         add.SetAction((parse, ct) => RunAsync(parse,
             (admin, name) => admin.Clients.AddAsync(name, parse.GetValue(Grant) ?? [], parse.GetValue(Scope) ?? [], parse.GetValue(Audience), Actor, ct,
-                IntrospectionOf(parse)),
+                IntrospectionOf(parse), new BrowserSettings(parse.GetValue(RedirectUri) ?? [], parse.GetValue(PostLogoutRedirectUri) ?? [], parse.GetValue(Public),
+                    parse.GetValue(FirstParty))),
             result => PrintSecret(parse, result, $"Created client {result.Client!.ClientId} ({Describe(result.Client)})."), ct));
 
         var list = new Command("list", "List clients (never their secrets).");
@@ -106,11 +122,19 @@ internal static class ClientsCommand
         string clientId = parse.GetValue(Name)!;
         if (parse.GetValue(Json))
         {
-            Console.WriteLine($"{{\"client_id\": {JsonString(clientId)}, \"client_secret\": {JsonString(result.Secret!)}}}");
+            Console.WriteLine(result.Secret is null
+                ? $"{{\"client_id\": {JsonString(clientId)}}}"
+                : $"{{\"client_id\": {JsonString(clientId)}, \"client_secret\": {JsonString(result.Secret)}}}");
             return;
         }
 
         Console.WriteLine(headline);
+        if (result.Secret is null)
+        {
+            Console.WriteLine("A public client: it has no secret, and proves itself with PKCE at each sign-in.");
+            return;
+        }
+
         Console.WriteLine($"client_secret: {result.Secret}");
         Console.WriteLine("Store this secret now: it cannot be shown again (only its hash is kept).");
     }
@@ -123,7 +147,9 @@ internal static class ClientsCommand
 
     private static string Describe(ClientRegistration c) =>
         $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}" +
-        (c.Introspection is null ? "" : $"; may introspect: {c.Introspection}");
+        (c.Introspection is null ? "" : $"; may introspect: {c.Introspection}") +
+        (c.RedirectUris.Count == 0 ? "" : $"; redirect URIs: {string.Join(", ", c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}, " +
+            (c.FirstParty ? "first-party" : "third-party (users are asked to consent)"));
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "-" : string.Join(",", values);
 }

@@ -33,10 +33,10 @@ public sealed record AccountResult(UserAccount? User, string? Error, ChangeFailu
 /// <c>actor</c>: the admin's name for the admin API, <c>cli</c> for <c>latchkey users</c>.
 /// Disabling a user, changing their roles or password, and logging them out end everything they hold: their tokens issued
 /// until then are refused by Latchkey's own endpoints (at once on this node, on every node within
-/// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and every refresh-token family of theirs is revoked.
+/// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and every refresh-token family and browser sign-in session of theirs ends.
 /// </summary>
-internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies families, Revocations revocations, PasswordHasher hasher, AuditTrail audit,
-    TimeProvider time)
+internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies families, LoginSessions sessions, Revocations revocations, PasswordHasher hasher,
+    AuditTrail audit, TimeProvider time)
 {
     public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
         (await users.ListAsync(cancellationToken)).Select(UserAccount.From).ToArray();
@@ -161,7 +161,9 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
         if (cutOff is not null)
         {
             int revoked = await families.RevokeAllOfUserAsync(after.Id, cutOff.At, cancellationToken);
-            await AuditAsync(AuditEvents.TokensCutOff, actor, name, $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked: {why}",
+            int ended = await sessions.EndAllOfUserAsync(after.Id, cutOff.At, cancellationToken);
+            await AuditAsync(AuditEvents.TokensCutOff, actor, name,
+                $"tokens issued until {cutOff.At.UtcDateTime:O} refused; {revoked} refresh token families revoked; {ended} sign-in sessions ended: {why}",
                 cancellationToken);
         }
 

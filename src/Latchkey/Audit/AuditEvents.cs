@@ -37,6 +37,15 @@ public static class AuditEvents
     public const string UserEnabled = "user_enabled";
     public const string UserRolesChanged = "user_roles_changed";
     public const string UserLoggedOut = "user_logged_out";
+
+    /// <summary>A browser sign-in began (the hosted login page); its session id is in the detail.</summary>
+    public const string SessionStarted = "session_started";
+
+    /// <summary>A browser sign-in ended: logout, a cut-off of the user's tokens, or a new login in the same browser.</summary>
+    public const string SessionEnded = "session_ended";
+
+    /// <summary>An authorization code was redeemed a second time: what was issued from it is revoked (RFC 6749 §4.1.2).</summary>
+    public const string CodeReplayed = "authorization_code_replayed";
 }
 
 /// <summary>The outcomes an audit event records, as stored and shown.</summary>

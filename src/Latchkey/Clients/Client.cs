@@ -10,6 +10,18 @@ namespace Latchkey.Clients;
 public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string> AllowedGrantTypes, IReadOnlyList<string> AllowedScopes, string? Audience,
     string? Introspection = null)
 {
+    /// <summary>Where the authorization endpoint may send the browser back (exact strings; RFC 9700 §4.1.3).</summary>
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+
+    /// <summary>Where the end-session endpoint may send the browser after logout (exact strings).</summary>
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+
+    /// <summary>The operator's own app: its users are not asked to consent.</summary>
+    public bool IsFirstParty { get; init; }
+
+    /// <summary>Disabled clients are found (so that the authorization endpoint can say so) but never authenticated.</summary>
+    public bool Disabled { get; init; }
+
     /// <summary>
     /// When this client's record was read from the database (from the cache, the time it was read into it): tokens minted
     /// for it carry no more authority than the record had then, so a cut-off of the client after it refuses them.
@@ -25,7 +37,8 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
     public const string FirstPartyClientId = "default";
 
     /// <summary>The grant types a registered client may be given.</summary>
-    public static readonly IReadOnlyList<string> AssignableGrantTypes = [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
+    public static readonly IReadOnlyList<string> AssignableGrantTypes =
+        [GrantTypes.AuthorizationCode, GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken];
 
     public bool MayUse(string grantType) => AllowedGrantTypes.Contains(grantType, StringComparer.Ordinal);
 
@@ -38,7 +51,14 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
             [.. options.Scopes.Where(s => s != Scopes.Admin), Scopes.Admin], Audience: null);
 
     public static Client From(ClientRecord record, DateTimeOffset readAt) =>
-        new(record.ClientId, IsPublic: false, record.GrantTypes, record.Scopes, record.Audience, record.Introspection) { ReadAt = readAt };
+        new(record.ClientId, record.IsPublic, record.GrantTypes, record.Scopes, record.Audience, record.Introspection)
+        {
+            ReadAt = readAt,
+            RedirectUris = record.RedirectUris,
+            PostLogoutRedirectUris = record.PostLogoutRedirectUris,
+            IsFirstParty = record.FirstParty,
+            Disabled = record.Disabled,
+        };
 }
 
 /// <summary>The values of a client's introspection permission, as stored and as <c>--introspect</c> takes them.</summary>

@@ -36,8 +36,9 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
     /// client id, and an API must never mistake a client for a user (RFC 9068 §5).
     /// </summary>
     public async Task<ClientResult> AddAsync(string clientId, IReadOnlyCollection<string> grantTypes, IReadOnlyCollection<string> scopes, string? audience,
-        string actor, CancellationToken cancellationToken, string? introspection = null)
+        string actor, CancellationToken cancellationToken, string? introspection = null, BrowserSettings? browser = null)
     {
+        browser ??= BrowserSettings.None;
         if (!IsValidId(clientId))
             return ClientResult.Fail($"'{clientId}' is not a valid client name: use 1 to 64 ASCII letters, digits or . _ -.");
         if (clientId == Client.FirstPartyClientId)
@@ -48,8 +49,10 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
             return ClientResult.Fail($"Give the client at least one grant type: {string.Join(", ", Client.AssignableGrantTypes)}.");
         if (grantTypes.FirstOrDefault(g => !Client.AssignableGrantTypes.Contains(g)) is { } badGrant)
             return ClientResult.Fail($"'{badGrant}' is not a grant a client can have: use {string.Join(", ", Client.AssignableGrantTypes)}.");
-        if (grantTypes.Contains(GrantTypes.RefreshToken) && !grantTypes.Contains(GrantTypes.Password))
-            return ClientResult.Fail("refresh_token is only useful with the password grant (client_credentials gets no refresh token).");
+        if (grantTypes.Contains(GrantTypes.RefreshToken) && !grantTypes.Contains(GrantTypes.Password) && !grantTypes.Contains(GrantTypes.AuthorizationCode))
+            return ClientResult.Fail("refresh_token is only useful with the authorization_code or password grant (client_credentials gets no refresh token).");
+        if (browser.Check(grantTypes) is { } browserError)
+            return ClientResult.Fail(browserError);
         if (CheckScopes(scopes) is { } scopeError)
             return ClientResult.Fail(scopeError);
         if (audience is not null && !Scopes.IsValid(audience))
@@ -57,9 +60,15 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
         if (!IntrospectionPermission.IsValid(introspection))
             return ClientResult.Fail($"'{introspection}' is not an introspection permission: use {IntrospectionPermission.Any} or {IntrospectionPermission.OwnAudience}.");
 
-        string secret = ClientSecrets.Generate();
-        var record = new ClientRecord(clientId, ClientSecrets.Hash(secret), grantTypes.Distinct().ToArray(), scopes.Distinct().ToArray(), audience,
-            Disabled: false, time.GetUtcNow(), introspection);
+        // A public client has no secret (RFC 6749 §2.1): its stored hash is empty, and no secret can match it.
+        string? secret = browser.Public ? null : ClientSecrets.Generate();
+        var record = new ClientRecord(clientId, secret is null ? "" : ClientSecrets.Hash(secret), grantTypes.Distinct().ToArray(), scopes.Distinct().ToArray(),
+            audience, Disabled: false, time.GetUtcNow(), introspection, IsPublic: browser.Public)
+        {
+            RedirectUris = browser.RedirectUris.Distinct(StringComparer.Ordinal).ToArray(),
+            PostLogoutRedirectUris = browser.PostLogoutRedirectUris.Distinct(StringComparer.Ordinal).ToArray(),
+            FirstParty = browser.FirstParty,
+        };
         if (!await clients.TryAddAsync(record, cancellationToken))
             return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
         await AuditAsync(AuditEvents.ClientAdded, actor, clientId, cancellationToken, Describe(record));
@@ -74,6 +83,8 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
     {
         if (clientId == Client.FirstPartyClientId)
             return ClientResult.Fail($"'{Client.FirstPartyClientId}' is a public client: it has no secret.");
+        if ((await clients.FindAsync(clientId, cancellationToken)) is { IsPublic: true })
+            return ClientResult.Fail($"'{clientId}' is a public client: it has no secret.");
         string secret = ClientSecrets.Generate();
         ClientUpdate? update = await clients.UpdateAsync(clientId, c => c with { SecretHash = ClientSecrets.Hash(secret) }, cutOff: null, cancellationToken);
         if (update is null)
@@ -138,7 +149,7 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
     /// <summary>The record as clients see it: the first-party client with its configured grants and scopes.</summary>
     private ClientRecord Effective(ClientRecord record)
     {
-        if (!record.IsPublic)
+        if (record.ClientId != Client.FirstPartyClientId)
             return record;
         Client firstParty = Client.FirstParty(options.Value);
         return record with { GrantTypes = firstParty.AllowedGrantTypes, Scopes = firstParty.AllowedScopes };
@@ -170,7 +181,8 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
         id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static string Describe(ClientRecord c) =>
-        $"grants: {Join(c.GrantTypes)}; scopes: {Join(c.Scopes)}; audience: {c.Audience ?? "-"}; introspection: {c.Introspection ?? "no"}";
+        $"grants: {Join(c.GrantTypes)}; scopes: {Join(c.Scopes)}; audience: {c.Audience ?? "-"}; introspection: {c.Introspection ?? "no"}" +
+        (c.RedirectUris.Count > 0 ? $"; redirect URIs: {Join(c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}; {(c.FirstParty ? "first-party" : "third-party")}" : "");
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "none" : string.Join(",", values);
 
@@ -178,4 +190,60 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
         audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, AuditOutcomes.Success, Actor: actor, ClientId: clientId, Detail: detail), cancellationToken);
 
     private static ClientResult NotFound(string clientId) => ClientResult.Fail($"No client named '{clientId}'.", ChangeFailure.NotFound);
+}
+
+/// <summary>
+/// What a client that signs users in through a browser registers: where the browser may return after sign-in and after
+/// logout, whether it is public (a single-page or native app, which cannot keep a secret: RFC 6749 §2.1) and whether it is
+/// first-party (the operator's own, whose users are not asked to consent).
+/// </summary>
+public sealed record BrowserSettings(IReadOnlyList<string> RedirectUris, IReadOnlyList<string> PostLogoutRedirectUris, bool Public, bool FirstParty)
+{
+    public static readonly BrowserSettings None = new([], [], Public: false, FirstParty: false);
+
+    /// <summary>Why these settings do not fit a client with <paramref name="grantTypes"/>, or null.</summary>
+    internal string? Check(IReadOnlyCollection<string> grantTypes)
+    {
+        bool code = grantTypes.Contains(GrantTypes.AuthorizationCode);
+        if (code && RedirectUris.Count == 0)
+            return "A client with authorization_code needs at least one redirect URI (--redirect-uri).";
+        if (!code && (RedirectUris.Count > 0 || PostLogoutRedirectUris.Count > 0 || Public || FirstParty))
+            return "Redirect URIs, --public and --first-party are for clients with the authorization_code grant.";
+        if (Public && grantTypes.Any(g => g is not (GrantTypes.AuthorizationCode or GrantTypes.RefreshToken)))
+            return "A public client can only use authorization_code and refresh_token: it has no secret to prove itself with anywhere else.";
+        if (RedirectUris.Concat(PostLogoutRedirectUris).FirstOrDefault(u => RedirectUriRules.Problem(u) is not null) is { } bad)
+            return $"'{bad}' cannot be a redirect URI: {RedirectUriRules.Problem(bad)}.";
+        return null;
+    }
+}
+
+/// <summary>
+/// Which redirect URIs a client may register (RFC 9700 §2.1, §4.1; RFC 8252 §7): absolute, without a fragment, https; http only
+/// for a loopback host (127.0.0.1, [::1] or localhost), where a native app listens; or a native app's private-use scheme
+/// (reverse domain name, such as <c>com.example.app:/callback</c>).
+/// </summary>
+public static class RedirectUriRules
+{
+    public static string? Problem(string uri)
+    {
+        if (uri.Length > 2000)
+            return "it is longer than 2000 characters";
+        // On Unix, "/callback" parses as an absolute file: URI: it must start with the scheme it parsed as.
+        if (!Uri.TryCreate(uri, UriKind.Absolute, out Uri? parsed) || !uri.StartsWith(parsed.Scheme + ":", StringComparison.OrdinalIgnoreCase))
+            return "it is not an absolute URI";
+        if (uri.Contains('#'))
+            return "it has a fragment (RFC 6749 §3.1.2)";
+        if (uri.Any(c => c <= ' ' || c >= 0x7f))
+            return "it has spaces, control or non-ASCII characters";
+        if (parsed.Scheme == Uri.UriSchemeHttps)
+            return null;
+        if (parsed.Scheme == Uri.UriSchemeHttp)
+            return IsLoopback(parsed) ? null : "http is allowed only for a loopback host (127.0.0.1, [::1] or localhost); use https";
+        if (parsed.Scheme.Contains('.'))
+            return null;
+        return "use https, http on a loopback host, or a private-use scheme with a reverse domain name (com.example.app:/callback)";
+    }
+
+    /// <summary>127.0.0.1, [::1] or localhost: a native app's loopback redirect (RFC 8252 §7.3).</summary>
+    public static bool IsLoopback(Uri uri) => uri.IsLoopback && (uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 || uri.Host == "localhost");
 }

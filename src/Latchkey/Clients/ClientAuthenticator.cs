@@ -49,7 +49,15 @@ internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<L
 
         (ClientRecord? record, DateTimeOffset readAt) = await clients.FindWithReadTimeAsync(clientId, cancellationToken);
         if (record is { IsPublic: true })
-            record = null; // a public client is only ever reached by its own name, above
+        {
+            // A registered public client (a browser or native app, RFC 6749 §2.1): it has no secret, and proves itself with PKCE.
+            if (!string.IsNullOrEmpty(secret))
+                return (null, InvalidClient($"a secret was sent for public client '{clientId}'", viaHeader));
+            if (record.Disabled)
+                return (null, InvalidClient($"client '{clientId}' is disabled", viaHeader));
+            return (Client.From(record, readAt), null);
+        }
+
         bool secretMatches = ClientSecrets.Verify(secret ?? "", record?.SecretHash ?? DummyHash);
         if (record is null)
             return (null, InvalidClient($"unknown client '{clientId}'", viaHeader));
@@ -60,6 +68,19 @@ internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<L
         if (record.Disabled)
             return (null, InvalidClient($"client '{clientId}' is disabled", viaHeader));
         return (Client.From(record, readAt), null);
+    }
+
+    /// <summary>
+    /// A registered client by its id, for the authorization endpoint, where a client is named but not authenticated (the browser
+    /// carries the request): disabled ones included, so that the endpoint can refuse them; null for an unknown id and for the
+    /// built-in first-party client, which has no redirect URIs.
+    /// </summary>
+    public async Task<Client?> FindRegisteredAsync(string clientId, CancellationToken cancellationToken)
+    {
+        if (clientId == Client.FirstPartyClientId)
+            return null;
+        (ClientRecord? record, DateTimeOffset readAt) = await clients.FindWithReadTimeAsync(clientId, cancellationToken);
+        return record is null ? null : Client.From(record, readAt);
     }
 
     /// <summary>
@@ -75,7 +96,7 @@ internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<L
         (ClientRecord? record, DateTimeOffset readAt) = await clients.FindWithReadTimeAsync(client.ClientId, cancellationToken, readAfter);
         if (record is null || record.Disabled)
             return null;
-        return client.IsPublic ? client with { ReadAt = readAt } : Client.From(record, readAt);
+        return client.ClientId == Client.FirstPartyClientId ? client with { ReadAt = readAt } : Client.From(record, readAt);
     }
 
     /// <summary>
@@ -85,7 +106,7 @@ internal sealed class ClientAuthenticator(CachingClientStore clients, IOptions<L
     public async Task<bool> MayStillRequestAsync(string clientId, string scope, CancellationToken cancellationToken)
     {
         ClientRecord? client = (await clients.FindWithReadTimeAsync(clientId, cancellationToken)).Client;
-        return client is { Disabled: false } && (client.IsPublic ? _firstParty.AllowedScopes.Contains(scope) : client.Scopes.Contains(scope));
+        return client is { Disabled: false } && (client.ClientId == Client.FirstPartyClientId ? _firstParty.AllowedScopes.Contains(scope) : client.Scopes.Contains(scope));
     }
 
     public static OAuthError InvalidClient(string detail, bool challenge) =>

@@ -9,5 +9,15 @@ namespace Latchkey.Clients;
 public sealed record ClientRegistration(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
     DateTimeOffset CreatedAt, string? Introspection, bool IsPublic)
 {
-    internal static ClientRegistration From(ClientRecord c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+    public bool FirstParty { get; init; }
+
+    internal static ClientRegistration From(ClientRecord c) =>
+        new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic)
+        {
+            RedirectUris = c.RedirectUris,
+            PostLogoutRedirectUris = c.PostLogoutRedirectUris,
+            FirstParty = c.FirstParty,
+        };
 }

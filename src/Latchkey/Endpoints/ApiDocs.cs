@@ -98,7 +98,7 @@ internal static class ApiDocs
     /// </summary>
     private static readonly (string Name, string Description, Func<string, bool> HoldsPath)[] TagsInOrder =
     [
-        ("Tokens", "Get an access token (password, client credentials or refresh token grant), then revoke or introspect it.",
+        ("Tokens", "Get an access token (authorization code, password, client credentials or refresh token grant), then revoke or introspect it.",
             path => path is "/token" or "/revoke" or "/introspect"),
         ("Signed-in user", "Who an access token belongs to: its claims, as /me or as OpenID Connect's /userinfo.",
             path => path is "/me" or "/userinfo"),
@@ -165,10 +165,14 @@ internal static class ApiDocs
         operation.RequestBody = Form(
             "grant_type is required; the other parameters depend on it. Send client credentials in the body or with HTTP Basic, never both.",
             ["grant_type"],
-            ("grant_type", "password, client_credentials or refresh_token.", [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]),
+            ("grant_type", "authorization_code, password, client_credentials or refresh_token.",
+                [GrantTypes.AuthorizationCode, GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]),
+            ("code", "authorization_code grant: the code from /authorize (single-use, 60 seconds).", null),
+            ("redirect_uri", "authorization_code grant: the redirect_uri of the authorization request, exactly.", null),
+            ("code_verifier", "authorization_code grant: the PKCE verifier of the request's code_challenge (RFC 7636).", null),
             ("username", "password grant: the user's name.", null),
             ("password", "password grant: the user's password.", null),
-            ("scope", "Space-separated scopes; empty or absent for the default.", null),
+            ("scope", "Space-separated scopes; empty or absent for the default (the authorization_code grant takes the code's).", null),
             ("refresh_token", "refresh_token grant: the refresh token to exchange (it is rotated).", null),
             ("client_id", "A registered client, or absent for the public first-party client.", null),
             ("client_secret", "The registered client's secret (client_secret_post).", null));

@@ -4,9 +4,10 @@ using Microsoft.Extensions.Options;
 
 namespace Latchkey.Endpoints;
 
-/// <summary>Authorization server metadata (RFC 8414), also served as OpenID Connect discovery for verifiers that look there.</summary>
+/// <summary>Authorization server metadata (RFC 8414), also served as OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3).</summary>
 internal sealed record DiscoveryDocument(
     string Issuer,
+    string AuthorizationEndpoint,
     string TokenEndpoint,
     string JwksUri,
     string UserinfoEndpoint,
@@ -19,7 +20,15 @@ internal sealed record DiscoveryDocument(
     string[] ScopesSupported,
     string[] ResponseTypesSupported,
     string[] SubjectTypesSupported,
-    string[] AccessTokenSigningAlgValuesSupported);
+    string[] AccessTokenSigningAlgValuesSupported,
+    string[] ResponseModesSupported,
+    string[] CodeChallengeMethodsSupported,
+    string[] IdTokenSigningAlgValuesSupported,
+    string[] ClaimsSupported,
+    string[] PromptValuesSupported,
+    bool AuthorizationResponseIssParameterSupported,
+    bool RequestParameterSupported,
+    bool RequestUriParameterSupported);
 
 internal static class DiscoveryEndpoint
 {
@@ -37,21 +46,29 @@ internal static class DiscoveryEndpoint
         string issuer = o.Issuer!.TrimEnd('/');
         return TypedResults.Json(new DiscoveryDocument(
             Issuer: o.Issuer!,
+            AuthorizationEndpoint: issuer + "/authorize",
             TokenEndpoint: issuer + "/token",
             JwksUri: issuer + "/.well-known/jwks.json",
             UserinfoEndpoint: issuer + "/userinfo",
             RevocationEndpoint: issuer + "/revoke",
             IntrospectionEndpoint: issuer + "/introspect",
             GrantTypesSupported: o.PasswordGrant.Enabled
-                ? [GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]
-                : [GrantTypes.ClientCredentials, GrantTypes.RefreshToken],
+                ? [GrantTypes.AuthorizationCode, GrantTypes.Password, GrantTypes.ClientCredentials, GrantTypes.RefreshToken]
+                : [GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken],
             TokenEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
             RevocationEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "none"],
             IntrospectionEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post"],
-            ScopesSupported: [.. o.Scopes.Where(s => s != Scopes.Admin), Scopes.Admin],
-            // No authorization endpoint: Latchkey issues tokens at the token endpoint only.
-            ResponseTypesSupported: [],
+            ScopesSupported: [Scopes.OpenId, Scopes.Profile, .. o.Scopes.Where(s => s is not (Scopes.Admin or Scopes.OpenId or Scopes.Profile)), Scopes.Admin],
+            ResponseTypesSupported: ["code"],
             SubjectTypesSupported: ["public"],
-            AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm]), EndpointsJsonContext.Default.DiscoveryDocument);
+            AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm],
+            ResponseModesSupported: ["query", "form_post"],
+            CodeChallengeMethodsSupported: [Tokens.Pkce.S256],
+            IdTokenSigningAlgValuesSupported: [o.SigningAlgorithm],
+            ClaimsSupported: ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username"],
+            PromptValuesSupported: ["none", "login", "consent"],
+            AuthorizationResponseIssParameterSupported: true,
+            RequestParameterSupported: false,
+            RequestUriParameterSupported: false), EndpointsJsonContext.Default.DiscoveryDocument);
     }
 }

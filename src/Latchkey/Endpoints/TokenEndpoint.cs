@@ -14,7 +14,8 @@ namespace Latchkey.Endpoints;
 /// It answers a database outage itself (503, as <see cref="DatabaseUnavailableFilter"/> does for the other endpoints).
 /// </summary>
 internal sealed class TokenEndpoint(
-    ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials, RefreshTokenGrant refresh, TokenMint mint,
+    ClientAuthenticator clients, PasswordGrant password, ClientCredentialsGrant clientCredentials, RefreshTokenGrant refresh,
+    AuthorizationCodeGrant authorizationCode, TokenMint mint,
     LatchkeyMetrics metrics, IOptions<LatchkeyOptions> options)
 {
     private readonly bool _passwordGrantEnabled = options.Value.PasswordGrant.Enabled;
@@ -66,6 +67,7 @@ internal sealed class TokenEndpoint(
         GrantTypes.Password when _passwordGrantEnabled => password,
         GrantTypes.ClientCredentials => clientCredentials,
         GrantTypes.RefreshToken => refresh,
+        GrantTypes.AuthorizationCode => authorizationCode,
         _ => null,
     };
 

@@ -24,7 +24,19 @@ internal sealed record TokenGrant(string GrantType, Client Client, string Subjec
 
     /// <summary>The user's latest cut-off, if any: the client's record must have been read after it.</summary>
     public DateTimeOffset? UserCutOff { get; init; }
+
+    /// <summary>An OpenID Connect id token to issue with the access token, when the scope has <c>openid</c>.</summary>
+    public IdTokenRequest? IdToken { get; init; }
+
+    /// <summary>Called with what was issued, once it is: a grant that must remember it (a code, to revoke it on a replay).</summary>
+    public Func<IssuedTokens, CancellationToken, Task>? OnIssued { get; init; }
 }
+
+/// <summary>What an id token says about the sign-in: its session (<c>sid</c>), when (<c>auth_time</c>), and the client's <c>nonce</c>.</summary>
+internal sealed record IdTokenRequest(string SessionId, DateTimeOffset AuthTime, string? Nonce);
+
+/// <summary>What <see cref="TokenMint"/> issued: the login's refresh family (if any) and the access token.</summary>
+internal sealed record IssuedTokens(string? FamilyId, string AccessTokenId, DateTimeOffset AccessTokenExpiresAt);
 
 /// <summary>What a grant does with refresh tokens: none, a new login's first one, or the next one of a login being refreshed.</summary>
 internal abstract record RefreshPlan

@@ -11,8 +11,8 @@ namespace Latchkey.Grants;
 /// The one place tokens are made, whatever the grant: it settles what the tokens rest on, starts or rotates the login's
 /// refresh tokens, signs the access token, logs it, counts it and builds the response (RFC 6749 §5.1).
 /// </summary>
-internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer issuer, RefreshTokenFamilies families, LatchkeyMetrics metrics,
-    ILogger<TokenMint> logger)
+internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer issuer, IdTokenIssuer idTokens, RefreshTokenFamilies families,
+    LatchkeyMetrics metrics, TimeProvider time, ILogger<TokenMint> logger)
 {
     public async Task<GrantResult> MintAsync(TokenGrant grant, IPAddress? address, CancellationToken cancellationToken)
     {
@@ -43,10 +43,20 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
             (refreshToken, sessionId) = (successor.Token, rotation.Login.FamilyId);
         }
 
-        // 3. The access token.
+        // 3. The access token, and the id token that comes with it when the scope has openid.
         IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(grant.Subject, grant.Username, grant.Roles, grant.Scope, client.ClientId, client.Audience,
             sessionId, authorizedAt));
-        var response = new TokenResponse { AccessToken = access.Token, ExpiresIn = access.ExpiresIn, Scope = grant.Scope, RefreshToken = refreshToken };
+        string? idToken = grant.IdToken is { } id
+            ? idTokens.Issue(new IdTokenSubject(grant.Subject, grant.Username, client.ClientId, id.SessionId, id.AuthTime, id.Nonce, grant.Scope, access.Token))
+            : null;
+        var response = new TokenResponse
+        {
+            AccessToken = access.Token,
+            ExpiresIn = access.ExpiresIn,
+            Scope = grant.Scope,
+            RefreshToken = refreshToken,
+            IdToken = idToken,
+        };
 
         // 4. A refresh commits its rotation only now, with this response sealed for a retry within the reuse window.
         if (rotation is not null)
@@ -58,7 +68,10 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
                 return RefreshTokenGrant.Invalid(refusal);
         }
 
-        // 5. Log and count what was issued.
+        // 5. Tell the grant what was issued, if it keeps track (a code, to revoke it all on a replay); then log and count it.
+        if (grant.OnIssued is { } onIssued)
+            await onIssued(new IssuedTokens(sessionId, access.JwtId, time.GetUtcNow() + TimeSpan.FromSeconds(access.ExpiresIn) + Jose.JwsVerifier.Leeway),
+                cancellationToken);
         Log.TokenIssued(logger, access.JwtId, grant.Subject, grant.GrantType);
         metrics.TokenIssued(grant.GrantType, access.Algorithm);
         return response;

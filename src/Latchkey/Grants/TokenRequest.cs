@@ -16,6 +16,9 @@ public sealed record TokenRequest
     public string? ClientId { get; init; }
     public string? ClientSecret { get; init; }
     public string? RefreshToken { get; init; }
+    public string? Code { get; init; }
+    public string? RedirectUri { get; init; }
+    public string? CodeVerifier { get; init; }
 
     /// <summary>The caller's address, for login throttling.</summary>
     public IPAddress? ClientAddress { get; init; }
@@ -38,6 +41,9 @@ public sealed record TokenRequest
             ClientId = form.GetValueOrDefault(OAuthParameters.ClientId),
             ClientSecret = form.GetValueOrDefault(OAuthParameters.ClientSecret),
             RefreshToken = form.GetValueOrDefault(OAuthParameters.RefreshToken),
+            Code = form.GetValueOrDefault(OAuthParameters.Code),
+            RedirectUri = form.GetValueOrDefault(OAuthParameters.RedirectUri),
+            CodeVerifier = form.GetValueOrDefault(OAuthParameters.CodeVerifier),
             ClientAddress = clientAddress,
         }, null);
     }

@@ -16,7 +16,7 @@ namespace Latchkey.Hosting;
 /// by one node only.
 /// </summary>
 internal sealed class Housekeeping(Tokens.RefreshTokenFamilies families, IRevocationStore revocations, ILoginThrottleStore throttleStore, LoginThrottle throttle,
-    IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<Housekeeping> logger) : BackgroundService
+    Tokens.AuthorizationCodes codes, LoginSessions sessions, IOptions<LatchkeyOptions> options, TimeProvider time, ILogger<Housekeeping> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 
@@ -50,6 +50,8 @@ internal sealed class Housekeeping(Tokens.RefreshTokenFamilies families, IRevoca
         int total = 0;
         total += await UntilDrainedAsync(() => families.PurgeExpiredAsync(now, Batch, cancellationToken));
         total += await UntilDrainedAsync(() => revocations.PurgeExpiredAsync(now, Batch, cancellationToken));
+        total += await UntilDrainedAsync(() => codes.PurgeAsync(Batch, cancellationToken));
+        total += await UntilDrainedAsync(() => sessions.PurgeAsync(Batch, cancellationToken));
         TimeSpan longestWindow = t.UsernameWindow > t.AddressWindow ? t.UsernameWindow : t.AddressWindow;
         total += await throttleStore.PurgeAsync(now - longestWindow, now - StaleStreak, now - t.KnownAddressLifetime, cancellationToken);
         total += await UntilDrainedAsync(() => throttle.ReportEndedLocksAsync(Batch, cancellationToken));

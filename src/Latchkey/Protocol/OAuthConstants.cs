@@ -41,6 +41,9 @@ public static class OAuthParameters
     public const string ClientId = "client_id";
     public const string ClientSecret = "client_secret";
     public const string RefreshToken = "refresh_token";
+    public const string Code = "code";
+    public const string RedirectUri = "redirect_uri";
+    public const string CodeVerifier = "code_verifier";
 }
 
 /// <summary>Claim names Latchkey writes into access tokens (RFC 7519 §4.1, RFC 9068 §2.2).</summary>
@@ -62,4 +65,9 @@ public static class LatchkeyClaims
     /// (logout through <c>/revoke</c>, refresh-token reuse) makes Latchkey refuse every access token that carries it.
     /// </summary>
     public const string SessionId = "sid";
+
+    /// <summary>OpenID Connect id token claims (Core §2, §3.1.3.6).</summary>
+    public const string AuthTime = "auth_time";
+    public const string Nonce = "nonce";
+    public const string AccessTokenHash = "at_hash";
 }

@@ -11,6 +11,12 @@ public static class Scopes
     /// </summary>
     public const string Admin = "latchkey:admin";
 
+    /// <summary>OpenID Connect: an id token is issued (Core §3.1.2.1).</summary>
+    public const string OpenId = "openid";
+
+    /// <summary>OpenID Connect: the id token and <c>/userinfo</c> describe the user's profile (Core §5.4).</summary>
+    public const string Profile = "profile";
+
     /// <summary>True when the space-separated <paramref name="scope"/> holds <see cref="Admin"/>.</summary>
     public static bool IncludesAdmin(string? scope)
     {

@@ -22,6 +22,11 @@ public sealed record TokenResponse
     [JsonPropertyName("refresh_token")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? RefreshToken { get; init; }
+
+    /// <summary>The OpenID Connect id token (Core §3.1.3.3), when the scope had <c>openid</c>.</summary>
+    [JsonPropertyName("id_token")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? IdToken { get; init; }
 }
 
 /// <summary>The §5.2 error body.</summary>

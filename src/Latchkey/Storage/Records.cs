@@ -42,7 +42,17 @@ public sealed record ClientRecord(
     bool Disabled,
     DateTimeOffset CreatedAt,
     string? Introspection = null,
-    bool IsPublic = false);
+    bool IsPublic = false)
+{
+    /// <summary>Where the authorization endpoint may send this client's browser back to, compared as exact strings.</summary>
+    public IReadOnlyList<string> RedirectUris { get; init; } = [];
+
+    /// <summary>Where the end-session endpoint may send the browser after logout, compared as exact strings.</summary>
+    public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
+
+    /// <summary>A first-party client (the operator's own app): the user is not asked to consent to its scopes.</summary>
+    public bool FirstParty { get; init; }
+}
 
 /// <summary>Every refresh token descended from one login. Revoking it revokes them all.</summary>
 public sealed record RefreshFamilyRecord(
@@ -104,3 +114,38 @@ public sealed record AuditEvent(
     string? ClientId = null,
     string? Address = null,
     string? Detail = null);
+
+/// <summary>
+/// A browser's sign-in: found by the SHA-256 of the secret its cookie holds (<see cref="SecretHash"/>), known to clients
+/// and the audit log by <see cref="SessionId"/> (an id token's <c>sid</c>). Live until <see cref="EndedAt"/>, its absolute
+/// expiry <see cref="ExpiresAt"/>, or its idle timeout after <see cref="LastUsedAt"/>.
+/// </summary>
+public sealed record LoginSessionRecord(
+    string SessionId,
+    string SecretHash,
+    string UserId,
+    DateTimeOffset AuthTime,
+    DateTimeOffset LastUsedAt,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? EndedAt,
+    string? Address);
+
+/// <summary>
+/// An authorization code (RFC 6749 §4.1.2), by the SHA-256 of its value, with everything it is bound to. Once redeemed,
+/// <see cref="IssuedFamilyId"/> and <see cref="IssuedJwtId"/> say what was issued from it, for revocation on a replay.
+/// </summary>
+public sealed record AuthorizationCodeRecord(
+    string CodeHash,
+    string ClientId,
+    string RedirectUri,
+    string CodeChallenge,
+    string? Nonce,
+    string? Scope,
+    string SessionId,
+    string UserId,
+    DateTimeOffset AuthTime,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset? RedeemedAt = null,
+    string? IssuedFamilyId = null,
+    string? IssuedJwtId = null,
+    DateTimeOffset? IssuedExpiresAt = null);

@@ -84,6 +84,8 @@ internal sealed class RefreshTokenFamilies(
     {
         public const string ReuseDetected = "reuse detected";
         public const string RevokedByClient = "revoked by the client";
+        public const string CodeReplayed = "its authorization code was redeemed again";
+        public const string LoggedOut = "the user logged out of the session it was issued in";
     }
 
     /// <summary>
@@ -95,7 +97,21 @@ internal sealed class RefreshTokenFamilies(
         DateTimeOffset now = time.GetUtcNow();
         if (!await store.RevokeFamilyAsync(login.FamilyId, now, cancellationToken))
             return false;
-        await FamilyRevokedAsync(login, now, reason, address, cancellationToken);
+        await FamilyRevokedAsync(login.FamilyId, login.UserId, login.ClientId, now, reason, address, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Revokes a family known by its id, as <see cref="RevokeAsync"/> does: the login an authorization code started, when the
+    /// code is redeemed again. False when it was already revoked.
+    /// </summary>
+    public async Task<bool> RevokeByIdAsync(string familyId, string userId, string clientId, string reason, IPAddress? address,
+        CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        if (!await store.RevokeFamilyAsync(familyId, now, cancellationToken))
+            return false;
+        await FamilyRevokedAsync(familyId, userId, clientId, now, reason, address, cancellationToken);
         return true;
     }
 
@@ -144,7 +160,7 @@ internal sealed class RefreshTokenFamilies(
                 metrics.RefreshReuseDetected();
                 await audit.WriteAsync(new AuditEvent(now, AuditEvents.RefreshReuseDetected, AuditOutcomes.FamilyRevoked,
                     Subject: login.UserId, ClientId: login.ClientId, Address: address?.ToString(), Detail: $"family {login.FamilyId}"), cancellationToken);
-                await FamilyRevokedAsync(login, now, Reasons.ReuseDetected, address, cancellationToken);
+                await FamilyRevokedAsync(login.FamilyId, login.UserId, login.ClientId, now, Reasons.ReuseDetected, address, cancellationToken);
                 return RotationResult.Refused("refresh token reused after rotation; family revoked");
             default:
                 return RotationResult.Refused($"refresh token {result.Status.ToString().ToLowerInvariant()}");
@@ -192,11 +208,12 @@ internal sealed class RefreshTokenFamilies(
         }
     }
 
-    private async Task FamilyRevokedAsync(RefreshLogin login, DateTimeOffset at, string reason, IPAddress? address, CancellationToken cancellationToken)
+    private async Task FamilyRevokedAsync(string familyId, string userId, string clientId, DateTimeOffset at, string reason, IPAddress? address,
+        CancellationToken cancellationToken)
     {
-        revocations.Apply(Revocation.Of(RevocationKinds.Family, login.FamilyId, at));
-        await audit.WriteAsync(new AuditEvent(at, AuditEvents.FamilyRevoked, AuditOutcomes.Success, Subject: login.UserId, ClientId: login.ClientId,
-            Address: address?.ToString(), Detail: $"family {login.FamilyId}: {reason}"), cancellationToken);
+        revocations.Apply(Revocation.Of(RevocationKinds.Family, familyId, at));
+        await audit.WriteAsync(new AuditEvent(at, AuditEvents.FamilyRevoked, AuditOutcomes.Success, Subject: userId, ClientId: clientId,
+            Address: address?.ToString(), Detail: $"family {familyId}: {reason}"), cancellationToken);
     }
 
     private RefreshTokenRecord Record(string token, RefreshFamilyRecord family, string? scope, DateTimeOffset now)

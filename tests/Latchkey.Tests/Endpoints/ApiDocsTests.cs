@@ -38,15 +38,15 @@ public sealed class ApiDocsTests : IAsyncLifetime
 
         JsonElement token = doc.GetProperty("paths").GetProperty("/token").GetProperty("post");
         JsonElement form = token.GetProperty("requestBody").GetProperty("content").GetProperty("application/x-www-form-urlencoded").GetProperty("schema");
-        Assert.Equal(["grant_type", "username", "password", "scope", "refresh_token", "client_id", "client_secret"],
+        Assert.Equal(["grant_type", "code", "redirect_uri", "code_verifier", "username", "password", "scope", "refresh_token", "client_id", "client_secret"],
             form.GetProperty("properties").EnumerateObject().Select(p => p.Name));
         Assert.Equal(["grant_type"], form.GetProperty("required").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal(["password", "client_credentials", "refresh_token"],
+        Assert.Equal(["authorization_code", "password", "client_credentials", "refresh_token"],
             form.GetProperty("properties").GetProperty("grant_type").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
 
         JsonElement responses = token.GetProperty("responses");
         Assert.Equal(["200", "400", "401", "429"], responses.EnumerateObject().Select(p => p.Name).Order());
-        Assert.Equal(["access_token", "token_type", "expires_in", "scope", "refresh_token"],
+        Assert.Equal(["access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token"],
             PropertiesOf(doc, responses.GetProperty("200")));
         foreach (string status in new[] { "400", "401", "429" })
             Assert.Equal(["error", "error_description"], PropertiesOf(doc, responses.GetProperty(status)));

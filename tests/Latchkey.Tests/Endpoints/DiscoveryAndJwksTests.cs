@@ -28,8 +28,30 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.Equal(LatchkeyTestServer.Issuer + "/userinfo", doc.GetProperty("userinfo_endpoint").GetString());
         Assert.Equal(LatchkeyTestServer.Issuer + "/revoke", doc.GetProperty("revocation_endpoint").GetString());
         Assert.Equal(LatchkeyTestServer.Issuer + "/introspect", doc.GetProperty("introspection_endpoint").GetString());
-        Assert.Equal(["password", "client_credentials", "refresh_token"], doc.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["authorization_code", "password", "client_credentials", "refresh_token"],
+            doc.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
     }
+
+    [Fact]
+    public async Task Discovery_IsACompleteOpenIdProviderMetadataDocument()
+    {
+        JsonElement doc = await HttpAssert.OkJsonAsync(await _server.Client.GetAsync("/.well-known/openid-configuration"));
+
+        // OpenID Connect Discovery 1.0 §3: the REQUIRED members, and what a code-flow RP looks for.
+        Assert.Equal(LatchkeyTestServer.Issuer + "/authorize", doc.GetProperty("authorization_endpoint").GetString());
+        Assert.Equal(["code"], Strings(doc, "response_types_supported"));
+        Assert.Equal(["public"], Strings(doc, "subject_types_supported"));
+        Assert.Equal(["ES256"], Strings(doc, "id_token_signing_alg_values_supported"));
+        Assert.Equal(["S256"], Strings(doc, "code_challenge_methods_supported"));
+        Assert.Equal(["query", "form_post"], Strings(doc, "response_modes_supported"));
+        Assert.Contains("openid", Strings(doc, "scopes_supported"));
+        Assert.Contains("none", Strings(doc, "token_endpoint_auth_methods_supported"));
+        Assert.Contains("nonce", Strings(doc, "claims_supported"));
+        Assert.True(doc.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());
+        Assert.False(doc.GetProperty("request_uri_parameter_supported").GetBoolean());
+    }
+
+    private static string[] Strings(JsonElement doc, string name) => doc.GetProperty(name).EnumerateArray().Select(e => e.GetString()!).ToArray();
 
     [Fact]
     public async Task Jwks_DefaultInstall_PublishesOnePublicEs256Key()

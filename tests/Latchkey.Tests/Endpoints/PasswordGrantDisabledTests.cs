@@ -48,7 +48,7 @@ public sealed class PasswordGrantDisabledTests : IAsyncLifetime
     public async Task Discovery_NoLongerAdvertisesThePasswordGrant_ClientCredentialsStillWorks()
     {
         using HttpResponseMessage discovery = await _server.Client.GetAsync("/.well-known/oauth-authorization-server");
-        Assert.Equal(["client_credentials", "refresh_token"],
+        Assert.Equal(["authorization_code", "client_credentials", "refresh_token"],
             (await HttpAssert.OkJsonAsync(discovery)).GetProperty("grant_types_supported").EnumerateArray().Select(g => g.GetString()));
 
         string secret = await _server.AddClientAsync("svc", ["client_credentials"]);

@@ -8,24 +8,29 @@ namespace Latchkey.Endpoints.Admin;
 
 /// <summary>
 /// A client as the admin API lists it: never its secret or the secret's hash. <c>introspection</c>: null (may not call
-/// /introspect), <c>any</c> or <c>audience</c> (only tokens for its own audience); <c>public</c>: the built-in first-party client.
+/// /introspect), <c>any</c> or <c>audience</c> (only tokens for its own audience); <c>public</c>: it has no secret (the built-in
+/// first-party client, a single-page or native app); <c>first_party</c>: its users are not asked to consent.
 /// </summary>
 internal sealed record ClientSummary(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
-    DateTimeOffset CreatedAt, string? Introspection, bool Public)
+    DateTimeOffset CreatedAt, string? Introspection, bool Public, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> PostLogoutRedirectUris,
+    bool FirstParty)
 {
-    public static ClientSummary From(ClientRegistration c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic);
+    public static ClientSummary From(ClientRegistration c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic,
+        c.RedirectUris, c.PostLogoutRedirectUris, c.FirstParty);
 }
 
-/// <summary>A newly registered client with its secret, shown this once.</summary>
-internal sealed record ClientCreated(string ClientId, string ClientSecret, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience,
-    string? Introspection);
+/// <summary>A newly registered client with its secret, shown this once (none for a public client).</summary>
+internal sealed record ClientCreated(string ClientId, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClientSecret,
+    IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, string? Introspection, IReadOnlyList<string> RedirectUris,
+    IReadOnlyList<string> PostLogoutRedirectUris, bool Public, bool FirstParty);
 
 /// <summary>A client's new secret, shown this once.</summary>
 internal sealed record ClientSecretIssued(string ClientId, string ClientSecret);
 
 /// <summary>The body of <c>POST /admin/clients</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience, string? Introspection);
+internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience, string? Introspection,
+    string?[]? RedirectUris = null, string?[]? PostLogoutRedirectUris = null, bool Public = false, bool FirstParty = false);
 
 /// <summary>The body of <c>POST /admin/clients/{clientId}/scopes</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -67,18 +72,21 @@ internal static class ClientsApi
             return problem!;
         if (body.ClientId is null)
             return AdminRequests.BadRequest("Give the client_id.");
-        if (AdminRequests.HasNull(body.GrantTypes) || AdminRequests.HasNull(body.Scopes))
-            return AdminRequests.BadRequest("grant_types and scopes must be lists of strings.");
+        if (AdminRequests.HasNull(body.GrantTypes) || AdminRequests.HasNull(body.Scopes) || AdminRequests.HasNull(body.RedirectUris) ||
+            AdminRequests.HasNull(body.PostLogoutRedirectUris))
+            return AdminRequests.BadRequest("grant_types, scopes, redirect_uris and post_logout_redirect_uris must be lists of strings.");
 
+        var browser = new BrowserSettings(body.RedirectUris?.OfType<string>().ToArray() ?? [], body.PostLogoutRedirectUris?.OfType<string>().ToArray() ?? [],
+            body.Public, body.FirstParty);
         ClientResult result = await clients.AddAsync(body.ClientId, body.GrantTypes?.OfType<string>().ToArray() ?? [], body.Scopes?.OfType<string>().ToArray() ?? [],
-            body.Audience, AdminRequests.Actor(http.User), cancellationToken, body.Introspection);
+            body.Audience, AdminRequests.Actor(http.User), cancellationToken, body.Introspection, browser);
         if (!result.Succeeded)
             return AdminRequests.Refused(result.Failure, result.Error!);
         ClientRegistration c = result.Client!;
         // The secret is in this response only: no cache may keep it.
         http.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret!, c.GrantTypes, c.Scopes, c.Audience, c.Introspection), AdminJsonContext.Default.ClientCreated,
-            statusCode: StatusCodes.Status201Created);
+        return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret, c.GrantTypes, c.Scopes, c.Audience, c.Introspection, c.RedirectUris,
+            c.PostLogoutRedirectUris, c.IsPublic, c.FirstParty), AdminJsonContext.Default.ClientCreated, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<Results<JsonHttpResult<ClientSecretIssued>, ProblemHttpResult>> RotateSecretAsync(

@@ -162,5 +162,43 @@ internal static class Schema
             value TEXT NOT NULL
         );
         """,
+        // 4: browser sign-in. Clients' redirect URIs and whether they are first-party (no consent page); login sessions (one per
+        // browser sign-in, found by the hash of the cookie's secret); authorization codes (by the hash of the code), with what
+        // was issued from each, so that a second redemption can revoke it.
+        $"""
+        ALTER TABLE clients ADD COLUMN redirect_uris TEXT;
+        ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
+        ALTER TABLE clients ADD COLUMN first_party {types.Integer} NOT NULL DEFAULT 0;
+        CREATE TABLE login_sessions (
+            session_id TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            auth_time {types.Integer} NOT NULL,
+            last_used_at {types.Integer} NOT NULL,
+            expires_at {types.Integer} NOT NULL,
+            ended_at {types.Integer},
+            address TEXT
+        );
+        CREATE INDEX ix_login_sessions_user ON login_sessions (user_id);
+        CREATE INDEX ix_login_sessions_expires ON login_sessions (expires_at);
+        CREATE TABLE authorization_codes (
+            code_hash TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            code_challenge TEXT NOT NULL,
+            nonce TEXT,
+            scope TEXT,
+            session_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            auth_time {types.Integer} NOT NULL,
+            expires_at {types.Integer} NOT NULL,
+            redeemed_at {types.Integer},
+            replayed_at {types.Integer},
+            issued_family_id TEXT,
+            issued_jti TEXT,
+            issued_expires_at {types.Integer}
+        );
+        CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at);
+        """,
     ];
 }

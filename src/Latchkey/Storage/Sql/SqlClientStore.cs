@@ -4,7 +4,8 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
 {
-    private const string Columns = "client_id, secret_hash, grant_types, scopes, audience, disabled, created_at, introspection, is_public";
+    private const string Columns = "client_id, secret_hash, grant_types, scopes, audience, disabled, created_at, introspection, is_public, redirect_uris, " +
+        "post_logout_redirect_uris, first_party";
 
     public async Task<ClientRecord?> FindAsync(string clientId, CancellationToken cancellationToken)
     {
@@ -29,7 +30,8 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created, @introspection, @public)
+            INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created, @introspection, @public, @redirects, @logout_redirects,
+              @first_party)
             ON CONFLICT (client_id) DO NOTHING
             """)
             .Add("@created", client.CreatedAt)
@@ -46,7 +48,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
             before => change(before) with { ClientId = before.ClientId, CreatedAt = before.CreatedAt, IsPublic = before.IsPublic },
             """
             UPDATE clients SET secret_hash = @hash, grant_types = @grants, scopes = @scopes, audience = @audience, disabled = @disabled,
-              introspection = @introspection
+              introspection = @introspection, redirect_uris = @redirects, post_logout_redirect_uris = @logout_redirects, first_party = @first_party
             WHERE client_id = @id
             """,
             (command, after) => command.AddClient(after),
@@ -77,7 +79,12 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         Disabled: reader.GetInt64(5) != 0,
         CreatedAt: reader.GetTime(6),
         Introspection: reader.GetStringOrNull(7),
-        IsPublic: reader.GetInt64(8) != 0);
+        IsPublic: reader.GetInt64(8) != 0)
+    {
+        RedirectUris = reader.GetStringOrNull(9) is { } redirects ? StoredJson.ReadList(redirects) : [],
+        PostLogoutRedirectUris = reader.GetStringOrNull(10) is { } logoutRedirects ? StoredJson.ReadList(logoutRedirects) : [],
+        FirstParty = reader.GetInt64(11) != 0,
+    };
 }
 
 file static class ClientParameters
@@ -90,5 +97,8 @@ file static class ClientParameters
         .Add("@scopes", StoredJson.Write(client.Scopes))
         .Add("@audience", client.Audience)
         .Add("@disabled", client.Disabled ? 1L : 0L)
-        .Add("@introspection", client.Introspection);
+        .Add("@introspection", client.Introspection)
+        .Add("@redirects", StoredJson.Write(client.RedirectUris))
+        .Add("@logout_redirects", StoredJson.Write(client.PostLogoutRedirectUris))
+        .Add("@first_party", client.FirstParty ? 1L : 0L);
 }

@@ -160,7 +160,7 @@ public sealed class AuditApiTests : IAsyncLifetime
             events.Select(e => (Field(e, "type"), Field(e, "subject"))));
         Assert.All(events, e => Assert.Equal(("root", "success"), (Field(e, "actor"), Field(e, "outcome"))));
         Assert.Equal("roles: ops,billing", Field(events[3], "detail"));
-        Assert.EndsWith("; 1 refresh token families revoked: user disabled", Field(events[6], "detail"));
+        Assert.EndsWith("; 1 refresh token families revoked; 0 sign-in sessions ended: user disabled", Field(events[6], "detail"));
         Assert.DoesNotContain(_server.Logs, l => l.Contains("another long one", StringComparison.Ordinal));
     }
 

@@ -61,7 +61,8 @@ public sealed class ClientsApiTests : IAsyncLifetime
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", ServiceJson);
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
-        Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience", "introspection"], body.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience", "introspection", "redirect_uris", "post_logout_redirect_uris", "public",
+            "first_party"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", body.GetProperty("client_id").GetString());
         Assert.StartsWith(ClientSecrets.Prefix, body.GetProperty("client_secret").GetString());
         Assert.Equal(["client_credentials"], body.GetProperty("grant_types").EnumerateArray().Select(g => g.GetString()));
@@ -276,7 +277,8 @@ public sealed class ClientsApiTests : IAsyncLifetime
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.OK);
         JsonElement client = Assert.Single(body.EnumerateArray(), c => !c.GetProperty("public").GetBoolean());
-        Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at", "introspection", "public"], client.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at", "introspection", "public", "redirect_uris",
+            "post_logout_redirect_uris", "first_party"], client.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", client.GetProperty("client_id").GetString());
         Assert.False(client.GetProperty("disabled").GetBoolean());
         string raw = body.GetRawText();

@@ -1,0 +1,270 @@
+using System.Net;
+using Latchkey.Accounts;
+using Latchkey.Clients;
+using Latchkey.Protocol;
+using Latchkey.Tokens;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.Extensions.Options;
+
+namespace Latchkey.Endpoints.SignIn;
+
+/// <summary>
+/// The authorization endpoint (RFC 6749 §3.1, OpenID Connect Core §3.1.2) and its hosted pages: <c>GET|POST /authorize</c>
+/// checks the request, then signs the user in (the login page, unless the browser's session already has), asks a third-party
+/// app's user to consent, and sends the browser back to the app with a code. The forms post to
+/// <c>/authorize/login</c> and <c>/authorize/consent</c>, carrying the request, which is checked again each time.
+/// </summary>
+internal sealed class AuthorizeEndpoint(
+    ClientAuthenticator clients, PasswordLogin passwords, LoginSessions sessions, AuthorizationCodes codes, IAntiforgery antiforgery,
+    IOptions<LatchkeyOptions> options, TimeProvider time)
+{
+    public const string Path = "/authorize";
+    public const string LoginPath = "/authorize/login";
+    public const string ConsentPath = "/authorize/consent";
+
+    private readonly string _brand = options.Value.Branding.Name;
+    private readonly string _issuer = options.Value.Issuer!;
+    private readonly SessionCookie _cookie = new(options.Value);
+    private readonly bool _httpsIssuer = options.Value.Issuer!.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        AuthorizeEndpoint endpoint = ActivatorUtilities.CreateInstance<AuthorizeEndpoint>(routes.ServiceProvider);
+        // Browser pages and redirects, not an API: described by discovery (authorization_endpoint), not by /openapi.json.
+        routes.MapMethods(Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext http) => endpoint.GuardAsync(http, endpoint.AuthorizeAsync))
+            .DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(ConsentPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ConsentAsync)).DisableAntiforgery().ExcludeFromDescription();
+    }
+
+    /// <summary>
+    /// Runs a handler. With an https issuer the browser reached Latchkey over https, whatever the hop from a TLS-terminating
+    /// proxy was: the request is treated as https, so that the antiforgery cookie is issued <c>Secure</c> (its <c>__Host-</c>
+    /// name needs it) rather than refused. A database outage is a page that says so (503), never a 500.
+    /// </summary>
+    private async Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler)
+    {
+        if (_httpsIssuer)
+            http.Request.Scheme = Uri.UriSchemeHttps;
+        try
+        {
+            await handler(http);
+        }
+        catch (Exception e) when (!http.Response.HasStarted && DatabaseUnavailableFilter.OAuthError(http, e) is not null)
+        {
+            await SignInPages.ErrorAsync(http, _brand, "Sign-in is unavailable", "Sign-in is unavailable for a moment. Try again shortly.",
+                StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    /// <summary>An authorization request, from the app (GET, or POST as OpenID Connect Core §3.1.2.1 allows).</summary>
+    private async Task AuthorizeAsync(HttpContext http)
+    {
+        (AuthorizationRequest? request, string? problem) = HttpMethods.IsPost(http.Request.Method)
+            ? http.Request.HasFormContentType
+                ? AuthorizationRequest.From(await http.Request.ReadFormAsync(http.RequestAborted))
+                : (null, "The request must be a form (application/x-www-form-urlencoded).")
+            : AuthorizationRequest.From(http.Request.Query);
+        if (request is null)
+        {
+            await InvalidRequestPageAsync(http, problem!);
+            return;
+        }
+
+        if (await CheckAsync(http, request) is not { } valid)
+            return;
+        LoginSession? session = await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted);
+        if (session is null || valid.Prompt.Contains("login") || IsTooOld(session, valid.MaxAge))
+        {
+            if (valid.Prompt.Contains("none"))
+            {
+                await RefuseAsync(http, valid, "login_required", "The user is not signed in.", afterForm: false);
+                return;
+            }
+
+            await ShowLoginAsync(http, valid, valid.LoginHint, error: null);
+            return;
+        }
+
+        await ContinueAsync(http, valid, session, afterForm: false);
+    }
+
+    /// <summary>The login form, posted back: the same throttle, timing and hashing gate as the password grant.</summary>
+    private async Task LoginAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return;
+
+        string username = form.Fields["username"].ToString();
+        string password = form.Fields["password"].ToString();
+        if (username.Length == 0 || password.Length == 0)
+        {
+            await ShowLoginAsync(http, valid, username, "Enter your username and password.");
+            return;
+        }
+
+        IPAddress? address = http.Connection.RemoteIpAddress;
+        LoginResult result = username.Length > Usernames.MaximumLength || password.Length > PasswordHasher.MaximumPasswordLength
+            ? LoginResult.Failed("too long")
+            : await passwords.LoginAsync(username, password, address, valid.Client.ClientId, http.RequestAborted);
+        if (result.RetryAfter is { } wait)
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ShowLoginAsync(http, valid, username, result.IsBusy
+                ? "Sign-in is busy right now. Try again in a moment."
+                : $"Too many attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} seconds.",
+                result.IsBusy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        if (result.User is not { } user)
+        {
+            await ShowLoginAsync(http, valid, username, "The username or password is incorrect.");
+            return;
+        }
+
+        (string secret, LoginSession session) = await sessions.StartAsync(user, result.AuthenticatedAt, _cookie.Read(http.Request), address, http.RequestAborted);
+        _cookie.Write(http.Response, secret);
+        await ContinueAsync(http, valid, session, afterForm: true);
+    }
+
+    /// <summary>The consent form, posted back: "Allow" issues the code, "Deny" tells the app <c>access_denied</c>.</summary>
+    private async Task ConsentAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return;
+        if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is not { } session)
+        {
+            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            return;
+        }
+
+        switch (form.Fields["decision"].ToString())
+        {
+            case "allow":
+                await IssueCodeAsync(http, valid, session, afterForm: true);
+                break;
+            case "deny":
+                await RefuseAsync(http, valid, "access_denied", "The user denied access.", afterForm: true);
+                break;
+            default:
+                await InvalidRequestPageAsync(http, "The consent form is incomplete.");
+                break;
+        }
+    }
+
+    /// <summary>Signed in: ask for consent when the app is a third party's, then send the code.</summary>
+    private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
+    {
+        if (!valid.Client.IsFirstParty)
+        {
+            if (valid.Prompt.Contains("none"))
+            {
+                await RefuseAsync(http, valid, "consent_required", "The user has not consented to this app.", afterForm);
+                return;
+            }
+
+            AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+            var page = new ConsentPage(_brand, SignInPages.NewNonce(), ConsentPath, valid.Client.ClientId, session.User.Username,
+                valid.Scopes.Select(ScopeDescriptions.Describe).ToArray(), valid.Request.Serialize(), tokens.FormFieldName, tokens.RequestToken!);
+            await SignInPages.ConsentAsync(http, page, valid.RedirectUri);
+            return;
+        }
+
+        await IssueCodeAsync(http, valid, session, afterForm);
+    }
+
+    private async Task IssueCodeAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
+    {
+        string code = await codes.IssueAsync(new CodeBinding(valid.Client.ClientId, valid.RedirectUri, valid.CodeChallenge, valid.Nonce, valid.Scope,
+            session.SessionId, session.User.Id, session.AuthTime), http.RequestAborted);
+        await RespondAsync(http, valid.RedirectUri, valid.FormPost, [new("code", code), .. StateAndIssuer(valid.State)], afterForm);
+    }
+
+    /// <summary>The request checked against its client; when it is refused, the refusal is already answered and this returns null.</summary>
+    private async Task<ValidAuthorization?> CheckAsync(HttpContext http, AuthorizationRequest request)
+    {
+        Client? client = request.ClientId is { Length: <= 64 } id ? await clients.FindRegisteredAsync(id, http.RequestAborted) : null;
+        (ValidAuthorization? valid, AuthorizationRefusal? refusal) = AuthorizationRules.Check(request, client);
+        if (valid is not null)
+            return valid;
+        if (refusal!.PageMessage is { } message)
+            await InvalidRequestPageAsync(http, message);
+        else
+            await RespondAsync(http, refusal.RedirectUri!, refusal.FormPost,
+                [new("error", refusal.Error!), new("error_description", refusal.Description!), .. StateAndIssuer(refusal.State)],
+                afterForm: HttpMethods.IsPost(http.Request.Method));
+        return null;
+    }
+
+    private Task RefuseAsync(HttpContext http, ValidAuthorization valid, string error, string description, bool afterForm) =>
+        RespondAsync(http, valid.RedirectUri, valid.FormPost, [new("error", error), new("error_description", description), .. StateAndIssuer(valid.State)],
+            afterForm);
+
+    /// <summary>The state, and the issuer (RFC 9207), which every authorization response carries.</summary>
+    private KeyValuePair<string, string>[] StateAndIssuer(string? state) =>
+        state is null ? [new("iss", _issuer)] : [new("state", state), new("iss", _issuer)];
+
+    /// <summary>
+    /// Sends the browser back to the app: a redirect with the parameters in the query (303 after a form post, RFC 9700 §4.12,
+    /// so the browser does not post the password on), or the form_post page.
+    /// </summary>
+    private Task RespondAsync(HttpContext http, string redirectUri, bool formPost, IReadOnlyList<KeyValuePair<string, string>> parameters, bool afterForm)
+    {
+        if (formPost)
+            return SignInPages.FormPostAsync(http, _brand, redirectUri, parameters);
+        string query = string.Join('&', parameters.Select(p => Uri.EscapeDataString(p.Key) + "=" + Uri.EscapeDataString(p.Value)));
+        http.Response.StatusCode = afterForm ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+        http.Response.Headers.Location = redirectUri + (redirectUri.Contains('?') ? "&" : "?") + query;
+        http.Response.Headers.CacheControl = "no-store";
+        return Task.CompletedTask;
+    }
+
+    private Task ShowLoginAsync(HttpContext http, ValidAuthorization valid, string? username, string? error, int status = StatusCodes.Status200OK)
+    {
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, valid.Client.ClientId, valid.Request.Serialize(), tokens.FormFieldName,
+            tokens.RequestToken!, username, error);
+        return SignInPages.LoginAsync(http, page, valid.RedirectUri, status);
+    }
+
+    private Task InvalidRequestPageAsync(HttpContext http, string message) =>
+        SignInPages.ErrorAsync(http, _brand, "This sign-in link is not valid", message);
+
+    private sealed record PostedForm(IFormCollection Fields, AuthorizationRequest Request);
+
+    /// <summary>A form of ours, posted back: its antiforgery token must match the browser's cookie (no other site can make one).</summary>
+    private async Task<PostedForm?> ReadFormAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(http))
+        {
+            await SignInPages.ErrorAsync(http, _brand, "This form has expired",
+                "The form was not sent from this sign-in page, or it has expired. Go back to the app and sign in again.");
+            return null;
+        }
+
+        IFormCollection fields = await http.Request.ReadFormAsync(http.RequestAborted);
+        (AuthorizationRequest? request, string? problem) = AuthorizationRequest.Deserialize(fields["request"].Count == 1 ? fields["request"].ToString() : null);
+        if (request is null)
+        {
+            await InvalidRequestPageAsync(http, problem!);
+            return null;
+        }
+
+        return new PostedForm(fields, request);
+    }
+
+    private bool IsTooOld(LoginSession session, long? maxAge) =>
+        maxAge is { } seconds && time.GetUtcNow() - session.AuthTime > TimeSpan.FromSeconds(Math.Min(seconds, (long)TimeSpan.MaxValue.TotalSeconds - 1));
+}
+
+/// <summary>What each scope lets an app do, in words for the consent page.</summary>
+internal static class ScopeDescriptions
+{
+    public static ScopeDescription Describe(string scope) => scope switch
+    {
+        Scopes.OpenId => new(scope, "Know who you are when you sign in"),
+        Scopes.Profile => new(scope, "See your username"),
+        _ => new(scope, "Access on your behalf"),
+    };
+}

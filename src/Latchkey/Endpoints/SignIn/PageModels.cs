@@ -1,0 +1,25 @@
+namespace Latchkey.Endpoints.SignIn;
+
+/// <summary>What every hosted page shows (the product name, the title) and the nonce its one style block (and script) carry.</summary>
+public abstract record PageModel(string Brand, string Title, string Nonce);
+
+/// <summary>
+/// The login form. <paramref name="Request"/> is the authorization request, carried through the form and checked again when
+/// the form comes back; <paramref name="Error"/> is generic, never which of username or password was wrong.
+/// </summary>
+public sealed record LoginPage(string Brand, string Nonce, string Action, string ClientId, string Request, string AntiforgeryFieldName, string AntiforgeryToken,
+    string? Username, string? Error) : PageModel(Brand, "Sign in", Nonce);
+
+/// <summary>A scope, and what it lets the app do, in words.</summary>
+public sealed record ScopeDescription(string Name, string Description);
+
+/// <summary>The consent page of a third-party client: the scopes it asks for, with "Allow" and "Deny".</summary>
+public sealed record ConsentPage(string Brand, string Nonce, string Action, string ClientId, string Username, IReadOnlyList<ScopeDescription> Scopes, string Request,
+    string AntiforgeryFieldName, string AntiforgeryToken) : PageModel(Brand, "Allow access?", Nonce);
+
+/// <summary>An error that cannot be sent back to the app (its redirect URI is unknown or not registered).</summary>
+public sealed record ErrorPage(string Brand, string Nonce, string Heading, string Message) : PageModel(Brand, Heading, Nonce);
+
+/// <summary>The <c>form_post</c> response mode: a form that posts the response to the app, submitted by script or by hand.</summary>
+public sealed record FormPostPage(string Brand, string Nonce, string Action, IReadOnlyList<KeyValuePair<string, string>> Fields)
+    : PageModel(Brand, "Signing you in", Nonce);
