@@ -20,6 +20,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         TokenEndpoint.Map(routes);
         // The browser sign-in answers an outage with a page of its own (503), so it is outside the group too.
         Latchkey.Endpoints.SignIn.AuthorizeEndpoint.Map(routes);
+        Latchkey.Endpoints.SignIn.LogoutEndpoint.Map(routes);
         RouteGroupBuilder latchkey = routes.MapGroup("");
         latchkey.AddEndpointFilter(DatabaseUnavailableFilter.InvokeAsync);
         latchkey.MapSeedTokenEndpoint();

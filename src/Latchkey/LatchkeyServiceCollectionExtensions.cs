@@ -114,6 +114,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<ISettingsStore, SqlSettingsStore>();
         services.TryAddSingleton<ILoginSessionStore, SqlLoginSessionStore>();
         services.TryAddSingleton<IAuthorizationCodeStore, SqlAuthorizationCodeStore>();
+        services.TryAddSingleton<IConsentStore, SqlConsentStore>();
         return services;
     }
 
@@ -144,6 +145,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<IdTokenIssuer>();
         services.TryAddSingleton<AuthorizationCodes>();
         services.TryAddSingleton<LoginSessions>();
+        services.TryAddSingleton<Consents>();
+        services.TryAddSingleton<IdTokenHints>();
         services.TryAddSingleton<AccessTokenValidator>();
         services.TryAddSingleton<TokenRevocation>();
         services.TryAddSingleton<UserAccounts>();

@@ -22,6 +22,8 @@ internal sealed class AdminServices : IAsyncDisposable
 
     public ClientAccounts Clients => _provider.GetRequiredService<ClientAccounts>();
 
+    public Consents Consents => _provider.GetRequiredService<Consents>();
+
     public Keys.KeyRotation Keys => _provider.GetRequiredService<Keys.KeyRotation>();
 
     public Audit.AuditTrail Audit => _provider.GetRequiredService<Audit.AuditTrail>();

@@ -4,7 +4,7 @@ using Latchkey.Accounts;
 namespace Latchkey.Server.Cli;
 
 /// <summary>
-/// <c>latchkey users add|list|set-password|disable|enable|roles|logout</c>. Disabling, a role or password change, and
+/// <c>latchkey users add|list|set-password|disable|enable|roles|logout|consents</c>. Disabling, a role or password change, and
 /// logout end the user's tokens and logins: running servers refuse their tokens within Latchkey:RevocationRefreshInterval.
 /// </summary>
 internal static class UsersCommand
@@ -14,6 +14,7 @@ internal static class UsersCommand
     private static readonly Option<string[]> Role = new("--role") { Description = "A role to give the user (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> Add = new("--add") { Description = "A role to add (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> Remove = new("--remove") { Description = "A role to remove (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string?> RevokeConsent = new("--revoke") { Description = "Withdraw the consent to this client id (its refresh tokens for the user are revoked)." };
 
     /// <summary>Who the audit log names for changes made here.</summary>
     private const string Actor = "cli";
@@ -73,6 +74,31 @@ internal static class UsersCommand
         logout.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.LogoutAsync(name, Actor, ct),
             u => $"Logged {u.Username} out: tokens issued until now are refused, refresh tokens revoked.", ct));
         users.Subcommands.Add(logout);
+
+        var consents = new Command("consents", "List the consents a user gave third-party apps, or withdraw one (--revoke CLIENT).") { Name, RevokeConsent };
+        consents.SetAction(async (parse, ct) =>
+        {
+            if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
+                return 2;
+            await using var _ = admin;
+            string name = parse.GetValue(Name)!;
+            if (parse.GetValue(RevokeConsent) is { } clientId)
+            {
+                string? error = (await admin.Consents.RevokeAsync(name, clientId, Actor, ct)).Error;
+                if (error is not null)
+                    return CommonOptions.Fail(error);
+                Console.WriteLine($"Withdrew {name}'s consent to {clientId}: its refresh tokens for {name} are revoked; the next sign-in asks again.");
+                return 0;
+            }
+
+            if (await admin.Consents.ListAsync(name, ct) is not { } list)
+                return CommonOptions.Fail($"No user named '{name}'.");
+            Console.WriteLine($"{"CLIENT_ID",-32} {"GRANTED (UTC)",-20} SCOPES");
+            foreach (ConsentEntry c in list)
+                Console.WriteLine($"{c.ClientId,-32} {c.GrantedAt.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {string.Join(" ", c.Scopes)}");
+            return 0;
+        });
+        users.Subcommands.Add(consents);
         return users;
     }
 

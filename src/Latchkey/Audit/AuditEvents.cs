@@ -44,6 +44,12 @@ public static class AuditEvents
     /// <summary>A browser sign-in ended: logout, a cut-off of the user's tokens, or a new login in the same browser.</summary>
     public const string SessionEnded = "session_ended";
 
+    /// <summary>A user allowed a third-party client scopes on the consent page.</summary>
+    public const string ConsentGranted = "consent_granted";
+
+    /// <summary>A consent was withdrawn (CLI or admin API): the client's refresh tokens for the user are revoked.</summary>
+    public const string ConsentRevoked = "consent_revoked";
+
     /// <summary>An authorization code was redeemed a second time: what was issued from it is revoked (RFC 6749 §4.1.2).</summary>
     public const string CodeReplayed = "authorization_code_replayed";
 }

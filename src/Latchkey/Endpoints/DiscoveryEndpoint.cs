@@ -8,6 +8,7 @@ namespace Latchkey.Endpoints;
 internal sealed record DiscoveryDocument(
     string Issuer,
     string AuthorizationEndpoint,
+    string EndSessionEndpoint,
     string TokenEndpoint,
     string JwksUri,
     string UserinfoEndpoint,
@@ -47,6 +48,7 @@ internal static class DiscoveryEndpoint
         return TypedResults.Json(new DiscoveryDocument(
             Issuer: o.Issuer!,
             AuthorizationEndpoint: issuer + "/authorize",
+            EndSessionEndpoint: issuer + "/logout",
             TokenEndpoint: issuer + "/token",
             JwksUri: issuer + "/.well-known/jwks.json",
             UserinfoEndpoint: issuer + "/userinfo",

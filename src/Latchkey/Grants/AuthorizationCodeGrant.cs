@@ -36,6 +36,7 @@ internal sealed class AuthorizationCodeGrant(AuthorizationCodes codes, LoginSess
         {
             LoggedInAt = code.AuthTime,
             UserCutOff = user.TokensValidAfter,
+            SignInSessionId = code.SessionId,
             IdToken = granted.Contains(Scopes.OpenId) ? new IdTokenRequest(code.SessionId, code.AuthTime, code.Nonce) : null,
             OnIssued = (issued, ct) => codes.RecordIssuedAsync(codeHash, code, issued.FamilyId, issued.AccessTokenId, issued.AccessTokenExpiresAt,
                 request.ClientAddress, ct),

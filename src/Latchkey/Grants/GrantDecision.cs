@@ -25,6 +25,9 @@ internal sealed record TokenGrant(string GrantType, Client Client, string Subjec
     /// <summary>The user's latest cut-off, if any: the client's record must have been read after it.</summary>
     public DateTimeOffset? UserCutOff { get; init; }
 
+    /// <summary>The browser sign-in session the grant came from (a code's), whose logout revokes the login's refresh tokens.</summary>
+    public string? SignInSessionId { get; init; }
+
     /// <summary>An OpenID Connect id token to issue with the access token, when the scope has <c>openid</c>.</summary>
     public IdTokenRequest? IdToken { get; init; }
 

@@ -35,7 +35,8 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
         var rotation = grant.Refresh as RefreshPlan.Rotate;
         if (grant.Refresh == RefreshPlan.StartLogin)
         {
-            (refreshToken, sessionId) = await families.StartAsync(grant.Subject, client.ClientId, grant.Scope, authorizedAt, cancellationToken);
+            (refreshToken, sessionId) = await families.StartAsync(grant.Subject, client.ClientId, grant.Scope, authorizedAt, cancellationToken,
+                grant.SignInSessionId);
         }
         else if (rotation is not null)
         {

@@ -75,9 +75,18 @@ public interface IRefreshTokenStore
     /// <summary>Revokes every live family of a client (disabled or removed) and returns how many. Recorded as the client's cut-off.</summary>
     Task<int> RevokeFamiliesOfClientAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>The ids of the live families that began in a sign-in session (to revoke them one by one at its logout).</summary>
+    Task<IReadOnlyList<LiveFamily>> ListLiveFamiliesOfSessionAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>The ids of a user's live families with one client (to revoke them when the user withdraws consent).</summary>
+    Task<IReadOnlyList<LiveFamily>> ListLiveFamiliesOfUserAndClientAsync(string userId, string clientId, CancellationToken cancellationToken);
+
     /// <summary>
     /// Deletes up to <paramref name="limit"/> families past their absolute lifetime (with their tokens), and up to as many
     /// expired tokens; returns how many rows went.
     /// </summary>
     Task<int> PurgeExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 }
+
+/// <summary>A live refresh family, by id, with the client it is for.</summary>
+public sealed record LiveFamily(string FamilyId, string ClientId);

@@ -61,7 +61,11 @@ public sealed record RefreshFamilyRecord(
     string ClientId,
     DateTimeOffset CreatedAt,
     DateTimeOffset AbsoluteExpiresAt,
-    DateTimeOffset? RevokedAt);
+    DateTimeOffset? RevokedAt)
+{
+    /// <summary>The browser sign-in session this login began in (through an authorization code); null for the password grant.</summary>
+    public string? SessionId { get; init; }
+}
 
 /// <summary>One refresh token, by the SHA-256 of its value (the value itself is never stored).</summary>
 public sealed record RefreshTokenRecord(
@@ -149,3 +153,6 @@ public sealed record AuthorizationCodeRecord(
     string? IssuedFamilyId = null,
     string? IssuedJwtId = null,
     DateTimeOffset? IssuedExpiresAt = null);
+
+/// <summary>A user's consent to a third-party client: the scopes it may have without asking again.</summary>
+public sealed record ConsentRecord(string UserId, string ClientId, IReadOnlyList<string> Scopes, DateTimeOffset GrantedAt);

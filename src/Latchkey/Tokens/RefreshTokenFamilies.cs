@@ -34,11 +34,14 @@ internal sealed class RefreshTokenFamilies(
     /// user's or the client's tokens after that moment ends it, even if it was stored after the cut-off.
     /// </summary>
     public async Task<(string Token, string FamilyId)> StartAsync(string userId, string clientId, string? scope, DateTimeOffset loggedInAt,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? signInSessionId = null)
     {
         RefreshTokenOptions o = options.Value.RefreshTokens;
         string familyId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
-        var family = new RefreshFamilyRecord(familyId, userId, clientId, loggedInAt, loggedInAt + o.AbsoluteLifetime, RevokedAt: null);
+        var family = new RefreshFamilyRecord(familyId, userId, clientId, loggedInAt, loggedInAt + o.AbsoluteLifetime, RevokedAt: null)
+        {
+            SessionId = signInSessionId,
+        };
         string token = RefreshTokens.Generate();
         await store.AddFamilyAsync(family, Record(token, family, scope, time.GetUtcNow()), cancellationToken);
         return (token, familyId);
@@ -86,6 +89,7 @@ internal sealed class RefreshTokenFamilies(
         public const string RevokedByClient = "revoked by the client";
         public const string CodeReplayed = "its authorization code was redeemed again";
         public const string LoggedOut = "the user logged out of the session it was issued in";
+        public const string ConsentWithdrawn = "the user withdrew consent to the client";
     }
 
     /// <summary>
@@ -113,6 +117,35 @@ internal sealed class RefreshTokenFamilies(
             return false;
         await FamilyRevokedAsync(familyId, userId, clientId, now, reason, address, cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// Revokes, one by one (each refused on every node with its access tokens, and audited), the live families that began in
+    /// a browser sign-in session: its logout ends what the apps got in it. Returns how many.
+    /// </summary>
+    public async Task<int> RevokeAllOfSessionAsync(string sessionId, string userId, string reason, IPAddress? address, CancellationToken cancellationToken)
+    {
+        int revoked = 0;
+        foreach (LiveFamily family in await store.ListLiveFamiliesOfSessionAsync(sessionId, cancellationToken))
+        {
+            if (await RevokeByIdAsync(family.FamilyId, userId, family.ClientId, reason, address, cancellationToken))
+                revoked++;
+        }
+
+        return revoked;
+    }
+
+    /// <summary>Revokes a user's live families with one client (consent withdrawn), one by one, and returns how many.</summary>
+    public async Task<int> RevokeAllOfUserAndClientAsync(string userId, string clientId, string reason, CancellationToken cancellationToken)
+    {
+        int revoked = 0;
+        foreach (LiveFamily family in await store.ListLiveFamiliesOfUserAndClientAsync(userId, clientId, cancellationToken))
+        {
+            if (await RevokeByIdAsync(family.FamilyId, userId, clientId, reason, address: null, cancellationToken))
+                revoked++;
+        }
+
+        return revoked;
     }
 
     /// <summary>

@@ -7,6 +7,7 @@ namespace Latchkey.Endpoints.Admin;
 /// <summary>Source-generated JSON for the admin API's requests and answers (and <c>latchkey audit --json</c>, which shows the same entries).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(UserSummary[]))]
+[JsonSerializable(typeof(Latchkey.Accounts.ConsentEntry[]))]
 [JsonSerializable(typeof(UserSummary))]
 [JsonSerializable(typeof(CreateUserRequest))]
 [JsonSerializable(typeof(ChangeRolesRequest))]

@@ -46,8 +46,25 @@ internal static class UsersApi
             .WithSummary("Add and remove roles; the user's tokens issued until now are refused, their refresh tokens revoked.");
         admin.MapPost("/{username}/password", SetPasswordAsync).WithName("SetUserPassword")
             .WithSummary("Set a user's password; their tokens issued until now are refused, their refresh tokens revoked.");
+        admin.MapGet("/{username}/consents", ListConsentsAsync).WithName("ListUserConsents")
+            .WithSummary("The consents the user gave third-party apps: which client, which scopes, since when.");
+        admin.MapDelete("/{username}/consents/{clientId}", RevokeConsentAsync).WithName("RevokeUserConsent")
+            .WithSummary("Withdraw a consent: the app's refresh tokens for the user are revoked, and the next sign-in asks again.");
         admin.MapPost("/{username}/logout", LogoutUserAsync).WithName("LogoutUser")
             .WithSummary("Log a user out everywhere: their tokens issued until now are refused, their refresh tokens revoked.");
+    }
+
+    private static async Task<Results<JsonHttpResult<ConsentEntry[]>, ProblemHttpResult>> ListConsentsAsync(string username, Consents consents,
+        CancellationToken cancellationToken) =>
+        await consents.ListAsync(username, cancellationToken) is { } list
+            ? TypedResults.Json(list.ToArray(), AdminJsonContext.Default.ConsentEntryArray)
+            : AdminRequests.Refused(ChangeFailure.NotFound, $"No user named '{username}'.");
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeConsentAsync(string username, string clientId, ClaimsPrincipal user, Consents consents,
+        CancellationToken cancellationToken)
+    {
+        (string? error, ChangeFailure? failure) = await consents.RevokeAsync(username, clientId, AdminRequests.Actor(user), cancellationToken);
+        return error is null ? TypedResults.NoContent() : AdminRequests.Refused(failure, error);
     }
 
     private static async Task<JsonHttpResult<UserSummary[]>> ListUsersAsync(UserAccounts accounts, CancellationToken cancellationToken)

@@ -15,7 +15,7 @@ namespace Latchkey.Endpoints.SignIn;
 /// <c>/authorize/login</c> and <c>/authorize/consent</c>, carrying the request, which is checked again each time.
 /// </summary>
 internal sealed class AuthorizeEndpoint(
-    ClientAuthenticator clients, PasswordLogin passwords, LoginSessions sessions, AuthorizationCodes codes, IAntiforgery antiforgery,
+    ClientAuthenticator clients, PasswordLogin passwords, LoginSessions sessions, Consents consents, AuthorizationCodes codes, IAntiforgery antiforgery,
     IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/authorize";
@@ -60,11 +60,11 @@ internal sealed class AuthorizeEndpoint(
     /// <summary>An authorization request, from the app (GET, or POST as OpenID Connect Core §3.1.2.1 allows).</summary>
     private async Task AuthorizeAsync(HttpContext http)
     {
-        (AuthorizationRequest? request, string? problem) = HttpMethods.IsPost(http.Request.Method)
+        (RequestParameters? request, string? problem) = HttpMethods.IsPost(http.Request.Method)
             ? http.Request.HasFormContentType
-                ? AuthorizationRequest.From(await http.Request.ReadFormAsync(http.RequestAborted))
+                ? RequestParameters.From(await http.Request.ReadFormAsync(http.RequestAborted))
                 : (null, "The request must be a form (application/x-www-form-urlencoded).")
-            : AuthorizationRequest.From(http.Request.Query);
+            : RequestParameters.From(http.Request.Query);
         if (request is null)
         {
             await InvalidRequestPageAsync(http, problem!);
@@ -142,6 +142,7 @@ internal sealed class AuthorizeEndpoint(
         switch (form.Fields["decision"].ToString())
         {
             case "allow":
+                await consents.GrantAsync(session.User, valid.Client.ClientId, valid.Scopes, http.RequestAborted);
                 await IssueCodeAsync(http, valid, session, afterForm: true);
                 break;
             case "deny":
@@ -153,10 +154,14 @@ internal sealed class AuthorizeEndpoint(
         }
     }
 
-    /// <summary>Signed in: ask for consent when the app is a third party's, then send the code.</summary>
+    /// <summary>
+    /// Signed in: a third party's app needs the user's consent to the scopes it asks for (remembered: asked again only for
+    /// more scopes, or with <c>prompt=consent</c>), then the code goes back to the app.
+    /// </summary>
     private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
-        if (!valid.Client.IsFirstParty)
+        if (!valid.Client.IsFirstParty &&
+            (valid.Prompt.Contains("consent") || !await consents.CoversAsync(session.User.Id, valid.Client.ClientId, valid.Scopes, http.RequestAborted)))
         {
             if (valid.Prompt.Contains("none"))
             {
@@ -182,7 +187,7 @@ internal sealed class AuthorizeEndpoint(
     }
 
     /// <summary>The request checked against its client; when it is refused, the refusal is already answered and this returns null.</summary>
-    private async Task<ValidAuthorization?> CheckAsync(HttpContext http, AuthorizationRequest request)
+    private async Task<ValidAuthorization?> CheckAsync(HttpContext http, RequestParameters request)
     {
         Client? client = request.ClientId is { Length: <= 64 } id ? await clients.FindRegisteredAsync(id, http.RequestAborted) : null;
         (ValidAuthorization? valid, AuthorizationRefusal? refusal) = AuthorizationRules.Check(request, client);
@@ -231,7 +236,7 @@ internal sealed class AuthorizeEndpoint(
     private Task InvalidRequestPageAsync(HttpContext http, string message) =>
         SignInPages.ErrorAsync(http, _brand, "This sign-in link is not valid", message);
 
-    private sealed record PostedForm(IFormCollection Fields, AuthorizationRequest Request);
+    private sealed record PostedForm(IFormCollection Fields, RequestParameters Request);
 
     /// <summary>A form of ours, posted back: its antiforgery token must match the browser's cookie (no other site can make one).</summary>
     private async Task<PostedForm?> ReadFormAsync(HttpContext http)
@@ -244,7 +249,7 @@ internal sealed class AuthorizeEndpoint(
         }
 
         IFormCollection fields = await http.Request.ReadFormAsync(http.RequestAborted);
-        (AuthorizationRequest? request, string? problem) = AuthorizationRequest.Deserialize(fields["request"].Count == 1 ? fields["request"].ToString() : null);
+        (RequestParameters? request, string? problem) = RequestParameters.Deserialize(fields["request"].Count == 1 ? fields["request"].ToString() : null);
         if (request is null)
         {
             await InvalidRequestPageAsync(http, problem!);

@@ -23,3 +23,10 @@ public sealed record ErrorPage(string Brand, string Nonce, string Heading, strin
 /// <summary>The <c>form_post</c> response mode: a form that posts the response to the app, submitted by script or by hand.</summary>
 public sealed record FormPostPage(string Brand, string Nonce, string Action, IReadOnlyList<KeyValuePair<string, string>> Fields)
     : PageModel(Brand, "Signing you in", Nonce);
+
+/// <summary>The logout confirmation, shown when the app's request carries no valid id token: "Sign out" or "Stay signed in".</summary>
+public sealed record LogoutPage(string Brand, string Nonce, string Action, string? Username, string Request, string AntiforgeryFieldName, string AntiforgeryToken)
+    : PageModel(Brand, "Sign out", Nonce);
+
+/// <summary>What the browser sees after logout when the app named no place to return to.</summary>
+public sealed record SignedOutPage(string Brand, string Nonce, string Heading, string Message) : PageModel(Brand, Heading, Nonce);

@@ -23,6 +23,15 @@ internal static class SignInPages
     public static Task ConsentAsync(HttpContext http, ConsentPage page, string returnTo) =>
         RenderAsync(http, Consent.Create(page), page.Nonce, returnTo, StatusCodes.Status200OK);
 
+    public static Task LogoutAsync(HttpContext http, LogoutPage page, string? returnTo) =>
+        RenderAsync(http, Logout.Create(page), page.Nonce, returnTo, StatusCodes.Status200OK);
+
+    public static Task SignedOutAsync(HttpContext http, string brand, string heading, string message)
+    {
+        string nonce = NewNonce();
+        return RenderAsync(http, SignedOut.Create(new SignedOutPage(brand, nonce, heading, message)), nonce, returnTo: null, StatusCodes.Status200OK);
+    }
+
     public static Task ErrorAsync(HttpContext http, string brand, string heading, string message, int status = StatusCodes.Status400BadRequest)
     {
         string nonce = NewNonce();

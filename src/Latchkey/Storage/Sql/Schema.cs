@@ -164,7 +164,8 @@ internal static class Schema
         """,
         // 4: browser sign-in. Clients' redirect URIs and whether they are first-party (no consent page); login sessions (one per
         // browser sign-in, found by the hash of the cookie's secret); authorization codes (by the hash of the code), with what
-        // was issued from each, so that a second redemption can revoke it.
+        // was issued from each, so that a second redemption can revoke it; the session a refresh family began in (logout of
+        // the session revokes it); consents given to third-party clients; users' optional e-mail address and name.
         $"""
         ALTER TABLE clients ADD COLUMN redirect_uris TEXT;
         ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT;
@@ -199,6 +200,17 @@ internal static class Schema
             issued_expires_at {types.Integer}
         );
         CREATE INDEX ix_authorization_codes_expires ON authorization_codes (expires_at);
+        ALTER TABLE refresh_families ADD COLUMN session_id TEXT;
+        CREATE INDEX ix_refresh_families_session ON refresh_families (session_id) WHERE session_id IS NOT NULL;
+        CREATE TABLE consents (
+            user_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            granted_at {types.Integer} NOT NULL,
+            PRIMARY KEY (user_id, client_id)
+        );
+        ALTER TABLE users ADD COLUMN email TEXT;
+        ALTER TABLE users ADD COLUMN display_name TEXT;
         """,
     ];
 }

@@ -78,8 +78,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         await using DbConnection connection = await _database.OpenAsync(cancellationToken);
         await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at)
-            VALUES (@family, @user, @client, @created, @absolute, NULL);
+            INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at, session_id)
+            VALUES (@family, @user, @client, @created, @absolute, NULL, @session);
             {InsertToken}
             """, transaction)
             .Add("@family", family.FamilyId)
@@ -87,6 +87,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             .Add("@client", family.ClientId)
             .Add("@created", family.CreatedAt)
             .Add("@absolute", family.AbsoluteExpiresAt)
+            .Add("@session", family.SessionId)
             .AddToken(first);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -268,6 +269,25 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         bool revoked = await RevokeLockedFamilyAsync(commands, familyId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return revoked;
+    }
+
+    public Task<IReadOnlyList<LiveFamily>> ListLiveFamiliesOfSessionAsync(string sessionId, CancellationToken cancellationToken) =>
+        ListLiveFamiliesAsync("session_id = @a", sessionId, null, cancellationToken);
+
+    public Task<IReadOnlyList<LiveFamily>> ListLiveFamiliesOfUserAndClientAsync(string userId, string clientId, CancellationToken cancellationToken) =>
+        ListLiveFamiliesAsync("user_id = @a AND client_id = @b", userId, clientId, cancellationToken);
+
+    private async Task<IReadOnlyList<LiveFamily>> ListLiveFamiliesAsync(string where, string a, string? b, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await _database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"SELECT family_id, client_id FROM refresh_families WHERE {where} AND revoked_at IS NULL")
+            .Add("@a", a)
+            .Add("@b", b);
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var families = new List<LiveFamily>();
+        while (await reader.ReadAsync(cancellationToken))
+            families.Add(new LiveFamily(reader.GetString(0), reader.GetString(1)));
+        return families;
     }
 
     public Task<int> RevokeFamiliesOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) =>

@@ -7,11 +7,11 @@ using Microsoft.Extensions.Primitives;
 namespace Latchkey.Endpoints.SignIn;
 
 /// <summary>
-/// An authorization request's parameters as sent (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1), each at most once
-/// (RFC 6749 §3.1), empty ones absent. Carried through the login and consent forms as <see cref="Serialize"/> gives it,
-/// and checked again each time it comes back.
+/// The parameters of a request from an app through the browser (an authorization request, RFC 6749 §4.1.1 and OpenID
+/// Connect Core §3.1.2.1; a logout request), each at most once (RFC 6749 §3.1), empty ones absent. Carried through the
+/// hosted pages' forms as <see cref="Serialize"/> gives it, and checked again each time it comes back.
 /// </summary>
-internal sealed class AuthorizationRequest
+internal sealed class RequestParameters
 {
     /// <summary>The most parameters, and the longest request, Latchkey reads: anything larger is not a real client's.</summary>
     private const int MaxParameters = 40;
@@ -19,7 +19,7 @@ internal sealed class AuthorizationRequest
 
     private readonly Dictionary<string, string> _parameters;
 
-    private AuthorizationRequest(Dictionary<string, string> parameters) => _parameters = parameters;
+    private RequestParameters(Dictionary<string, string> parameters) => _parameters = parameters;
 
     public string? this[string name] => _parameters.GetValueOrDefault(name);
 
@@ -28,7 +28,7 @@ internal sealed class AuthorizationRequest
     public string? State => this["state"];
 
     /// <summary>The parameters, or why they cannot be read (a repeated one, too many, too long).</summary>
-    public static (AuthorizationRequest? Request, string? Problem) From(IEnumerable<KeyValuePair<string, StringValues>> parameters)
+    public static (RequestParameters? Request, string? Problem) From(IEnumerable<KeyValuePair<string, StringValues>> parameters)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         int length = 0;
@@ -44,11 +44,11 @@ internal sealed class AuthorizationRequest
                 values[name] = text;
         }
 
-        return (new AuthorizationRequest(values), null);
+        return (new RequestParameters(values), null);
     }
 
     /// <summary>Parses what <see cref="Serialize"/> made (the hidden field of the login and consent forms).</summary>
-    public static (AuthorizationRequest? Request, string? Problem) Deserialize(string? serialized) =>
+    public static (RequestParameters? Request, string? Problem) Deserialize(string? serialized) =>
         serialized is null or { Length: > MaxLength * 3 }
             ? (null, "The sign-in form is incomplete.")
             : From(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery("?" + serialized));
@@ -69,7 +69,7 @@ internal sealed class AuthorizationRequest
 
 /// <summary>A checked authorization request: everything the rest of the flow needs, each value valid.</summary>
 internal sealed record ValidAuthorization(Client Client, string RedirectUri, bool FormPost, string? State, IReadOnlyList<string> Scopes, string? Nonce,
-    string CodeChallenge, IReadOnlySet<string> Prompt, long? MaxAge, string? LoginHint, AuthorizationRequest Request)
+    string CodeChallenge, IReadOnlySet<string> Prompt, long? MaxAge, string? LoginHint, RequestParameters Request)
 {
     public string? Scope => Scopes.Count > 0 ? string.Join(' ', Scopes) : null;
 }
@@ -87,7 +87,7 @@ internal static class AuthorizationRules
     /// <summary>The scopes of OpenID Connect that every client using the authorization endpoint may ask for, besides its own.</summary>
     private static readonly string[] OpenIdScopes = [Scopes.OpenId, Scopes.Profile];
 
-    public static (ValidAuthorization? Valid, AuthorizationRefusal? Refusal) Check(AuthorizationRequest request, Client? client)
+    public static (ValidAuthorization? Valid, AuthorizationRefusal? Refusal) Check(RequestParameters request, Client? client)
     {
         // 1. Whom to answer: an unknown client, or a redirect URI it has not registered, gets a page, never a redirect.
         if (request.ClientId is null)
