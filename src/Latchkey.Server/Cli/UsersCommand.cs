@@ -4,7 +4,7 @@ using Latchkey.Accounts;
 namespace Latchkey.Server.Cli;
 
 /// <summary>
-/// <c>latchkey users add|list|set-password|disable|enable|roles|logout|consents</c>. Disabling, a role or password change, and
+/// <c>latchkey users add|list|set-password|disable|enable|roles|logout|consents|profile</c>. Disabling, a role or password change, and
 /// logout end the user's tokens and logins: running servers refuse their tokens within Latchkey:RevocationRefreshInterval.
 /// </summary>
 internal static class UsersCommand
@@ -14,6 +14,9 @@ internal static class UsersCommand
     private static readonly Option<string[]> Role = new("--role") { Description = "A role to give the user (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> Add = new("--add") { Description = "A role to add (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> Remove = new("--remove") { Description = "A role to remove (repeatable).", Arity = ArgumentArity.ZeroOrMore };
+    private static readonly Option<string?> Email = new("--email") { Description = "The user's e-mail address (apps see it with the email scope)." };
+    private static readonly Option<bool> EmailVerified = new("--email-verified") { Description = "You checked that the e-mail address is the user's (email_verified)." };
+    private static readonly Option<string?> FullName = new("--name") { Description = "The user's full name (apps see it with the profile scope)." };
     private static readonly Option<string?> RevokeConsent = new("--revoke") { Description = "Withdraw the consent to this client id (its refresh tokens for the user are revoked)." };
 
     /// <summary>Who the audit log names for changes made here.</summary>
@@ -23,12 +26,15 @@ internal static class UsersCommand
     {
         var users = new Command("users", "Manage user accounts.");
 
-        var add = new Command("add", "Create a user. The first admin: latchkey users add NAME --role admin") { Name, Role, PasswordStdin };
+        var add = new Command("add", "Create a user. The first admin: latchkey users add NAME --role admin")
+        {
+            Name, Role, PasswordStdin, Email, EmailVerified, FullName,
+        };
         add.SetAction((parse, ct) => RunAsync(parse, async (admin, name) =>
         {
             if (PasswordInput.Read(parse.GetValue(PasswordStdin), out string? error) is not { } password)
                 return AccountResult.Fail(error!);
-            return await admin.Accounts.AddAsync(name, password, parse.GetValue(Role) ?? [], Actor, ct);
+            return await admin.Accounts.AddAsync(name, password, parse.GetValue(Role) ?? [], Actor, ct, ProfileOf(parse));
         }, user => $"Created user {user.Username} ({Describe(user.Roles)}).", ct));
 
         var list = new Command("list", "List users.");
@@ -99,6 +105,14 @@ internal static class UsersCommand
             return 0;
         });
         users.Subcommands.Add(consents);
+
+        var profile = new Command("profile", "Set a user's e-mail address and name (what apps see with the email and profile scopes); an option left out is cleared.")
+        {
+            Name, Email, EmailVerified, FullName,
+        };
+        profile.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetProfileAsync(name, ProfileOf(parse), Actor, ct),
+            u => $"{u.Username}: e-mail {u.Email ?? "none"}{(u.EmailVerified ? " (verified)" : "")}, name {u.Name ?? "none"}.", ct));
+        users.Subcommands.Add(profile);
         return users;
     }
 
@@ -113,6 +127,8 @@ internal static class UsersCommand
         Console.WriteLine(success(result.User!));
         return 0;
     }
+
+    private static UserProfile ProfileOf(ParseResult parse) => new(parse.GetValue(Email), parse.GetValue(FullName), parse.GetValue(EmailVerified));
 
     private static string Describe(IReadOnlyList<string> roles) => roles.Count == 0 ? "no roles" : "roles: " + string.Join(", ", roles);
 }

@@ -49,8 +49,10 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
     public async Task<UserAccount?> FindByIdAsync(string id, CancellationToken cancellationToken) =>
         await users.FindByIdAsync(id, cancellationToken) is { } user ? UserAccount.From(user) : null;
 
-    public async Task<AccountResult> AddAsync(string username, string password, IEnumerable<string> roles, string actor, CancellationToken cancellationToken)
+    public async Task<AccountResult> AddAsync(string username, string password, IEnumerable<string> roles, string actor, CancellationToken cancellationToken,
+        UserProfile? profile = null)
     {
+        profile ??= UserProfile.None;
         string name = Usernames.Normalize(username);
         if (!Usernames.IsValid(name))
             return AccountResult.Fail($"'{username}' is not a valid username: use 1 to {Usernames.MaximumLength} ASCII letters, digits or . _ - @ +.");
@@ -58,6 +60,8 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
             return AccountResult.Fail(roleError);
         if (CheckPassword(password) is { } passwordError)
             return AccountResult.Fail(passwordError);
+        if (profile.Problem() is { } profileError)
+            return AccountResult.Fail(profileError);
 
         DateTimeOffset now = time.GetUtcNow();
         var user = new UserRecord(
@@ -67,11 +71,29 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
             Roles: roles.Distinct(StringComparer.Ordinal).ToArray(),
             Disabled: false,
             CreatedAt: now,
-            PasswordChangedAt: now);
+            PasswordChangedAt: now)
+        {
+            Email = profile.Email,
+            EmailVerified = profile.Email is not null && profile.EmailVerified,
+            Name = profile.Name,
+        };
         if (!await users.TryAddAsync(user, cancellationToken))
             return AccountResult.Fail($"A user named '{name}' already exists.", ChangeFailure.Conflict);
         await AuditAsync(AuditEvents.UserAdded, actor, name, DescribeRoles(user.Roles), cancellationToken);
         return AccountResult.Ok(user);
+    }
+
+    /// <summary>
+    /// Sets the user's e-mail address and name (what OpenID Connect's <c>email</c> and <c>profile</c> scopes show apps). Their
+    /// tokens stay valid: new id tokens and <c>/userinfo</c> show the change.
+    /// </summary>
+    public async Task<AccountResult> SetProfileAsync(string username, UserProfile profile, string actor, CancellationToken cancellationToken)
+    {
+        if (profile.Problem() is { } profileError)
+            return AccountResult.Fail(profileError);
+        return await ChangeAsync(username, u => u with { Email = profile.Email, EmailVerified = profile.Email is not null && profile.EmailVerified, Name = profile.Name },
+            endSessions: false, actor, AuditEvents.UserProfileChanged,
+            u => $"email: {u.Email ?? "none"}{(u.EmailVerified ? " (verified)" : "")}; name: {(u.Name is null ? "none" : "set")}", "profile changed", cancellationToken);
     }
 
     /// <summary>Sets the password; the user's tokens and logins until now end (someone else may have known the old one).</summary>
@@ -181,4 +203,26 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
         audit.WriteAsync(new AuditEvent(time.GetUtcNow(), type, AuditOutcomes.Success, Actor: actor, Subject: username, Detail: detail), cancellationToken);
 
     private static AccountResult NotFound(string username) => AccountResult.Fail($"No user named '{username}'.", ChangeFailure.NotFound);
+}
+
+/// <summary>
+/// What OpenID Connect's <c>email</c> and <c>profile</c> scopes show apps about a user: an e-mail address (and whether the admin
+/// who gave it checked it is theirs: <c>email_verified</c>), and a full name. All optional.
+/// </summary>
+public sealed record UserProfile(string? Email, string? Name, bool EmailVerified = false)
+{
+    public static readonly UserProfile None = new(null, null);
+
+    /// <summary>Why the profile cannot be stored, or null.</summary>
+    internal string? Problem()
+    {
+        if (Email is not null && (Email.Length > 254 || Email.IndexOf('@') is <= 0 || Email.IndexOf('@') == Email.Length - 1 ||
+            Email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+            return $"'{Email}' is not an e-mail address.";
+        if (Name is not null && (Name.Length is 0 or > 128 || Name.Any(char.IsControl)))
+            return "The name must be 1 to 128 characters, without control characters.";
+        if (EmailVerified && Email is null)
+            return "--email-verified needs an --email.";
+        return null;
+    }
 }

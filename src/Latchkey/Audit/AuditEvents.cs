@@ -37,6 +37,7 @@ public static class AuditEvents
     public const string UserEnabled = "user_enabled";
     public const string UserRolesChanged = "user_roles_changed";
     public const string UserLoggedOut = "user_logged_out";
+    public const string UserProfileChanged = "user_profile_changed";
 
     /// <summary>A browser sign-in began (the hosted login page); its session id is in the detail.</summary>
     public const string SessionStarted = "session_started";

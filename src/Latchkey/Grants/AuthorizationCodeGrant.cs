@@ -37,7 +37,9 @@ internal sealed class AuthorizationCodeGrant(AuthorizationCodes codes, LoginSess
             LoggedInAt = code.AuthTime,
             UserCutOff = user.TokensValidAfter,
             SignInSessionId = code.SessionId,
-            IdToken = granted.Contains(Scopes.OpenId) ? new IdTokenRequest(code.SessionId, code.AuthTime, code.Nonce) : null,
+            IdToken = granted.Contains(Scopes.OpenId)
+                ? new IdTokenRequest(code.SessionId, code.AuthTime, code.Nonce) { Name = user.Name, Email = user.Email, EmailVerified = user.EmailVerified }
+                : null,
             OnIssued = (issued, ct) => codes.RecordIssuedAsync(codeHash, code, issued.FamilyId, issued.AccessTokenId, issued.AccessTokenExpiresAt,
                 request.ClientAddress, ct),
         };

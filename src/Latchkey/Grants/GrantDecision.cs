@@ -36,7 +36,13 @@ internal sealed record TokenGrant(string GrantType, Client Client, string Subjec
 }
 
 /// <summary>What an id token says about the sign-in: its session (<c>sid</c>), when (<c>auth_time</c>), and the client's <c>nonce</c>.</summary>
-internal sealed record IdTokenRequest(string SessionId, DateTimeOffset AuthTime, string? Nonce);
+internal sealed record IdTokenRequest(string SessionId, DateTimeOffset AuthTime, string? Nonce)
+{
+    /// <summary>The user's profile, for the <c>profile</c> and <c>email</c> scopes' claims.</summary>
+    public string? Name { get; init; }
+    public string? Email { get; init; }
+    public bool EmailVerified { get; init; }
+}
 
 /// <summary>What <see cref="TokenMint"/> issued: the login's refresh family (if any) and the access token.</summary>
 internal sealed record IssuedTokens(string? FamilyId, string AccessTokenId, DateTimeOffset AccessTokenExpiresAt);

@@ -48,7 +48,12 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
         IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(grant.Subject, grant.Username, grant.Roles, grant.Scope, client.ClientId, client.Audience,
             sessionId, authorizedAt));
         string? idToken = grant.IdToken is { } id
-            ? idTokens.Issue(new IdTokenSubject(grant.Subject, grant.Username, client.ClientId, id.SessionId, id.AuthTime, id.Nonce, grant.Scope, access.Token))
+            ? idTokens.Issue(new IdTokenSubject(grant.Subject, grant.Username, client.ClientId, id.SessionId, id.AuthTime, id.Nonce, grant.Scope, access.Token)
+            {
+                Name = id.Name,
+                Email = id.Email,
+                EmailVerified = id.EmailVerified,
+            })
             : null;
         var response = new TokenResponse
         {

@@ -70,4 +70,7 @@ public static class LatchkeyClaims
     public const string AuthTime = "auth_time";
     public const string Nonce = "nonce";
     public const string AccessTokenHash = "at_hash";
+    public const string Name = "name";
+    public const string Email = "email";
+    public const string EmailVerified = "email_verified";
 }

@@ -17,6 +17,9 @@ public static class Scopes
     /// <summary>OpenID Connect: the id token and <c>/userinfo</c> describe the user's profile (Core §5.4).</summary>
     public const string Profile = "profile";
 
+    /// <summary>OpenID Connect: the id token and <c>/userinfo</c> give the user's e-mail address (Core §5.4).</summary>
+    public const string Email = "email";
+
     /// <summary>True when the space-separated <paramref name="scope"/> holds <see cref="Admin"/>.</summary>
     public static bool IncludesAdmin(string? scope)
     {

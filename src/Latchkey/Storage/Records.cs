@@ -12,7 +12,17 @@ public sealed record UserRecord(
     bool Disabled,
     DateTimeOffset CreatedAt,
     DateTimeOffset PasswordChangedAt,
-    DateTimeOffset? TokensValidAfter = null);
+    DateTimeOffset? TokensValidAfter = null)
+{
+    /// <summary>The user's e-mail address, if an admin gave one (OpenID Connect's <c>email</c> scope).</summary>
+    public string? Email { get; init; }
+
+    /// <summary>Whether the admin who gave <see cref="Email"/> checked that it is the user's (<c>email_verified</c>).</summary>
+    public bool EmailVerified { get; init; }
+
+    /// <summary>The user's full name, if given (OpenID Connect's <c>name</c>, with the <c>profile</c> scope).</summary>
+    public string? Name { get; init; }
+}
 
 /// <summary>
 /// A signing key. The private part is stored only encrypted (<see cref="ProtectedPrivateKey"/>); HMAC deployments

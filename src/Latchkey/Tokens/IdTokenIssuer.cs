@@ -12,7 +12,12 @@ namespace Latchkey.Tokens;
 
 /// <summary>Who an id token is about, for which client, from which sign-in, and the access token it comes with.</summary>
 public sealed record IdTokenSubject(string Subject, string? Username, string ClientId, string SessionId, DateTimeOffset AuthTime, string? Nonce, string? Scope,
-    string AccessToken);
+    string AccessToken)
+{
+    public string? Name { get; init; }
+    public string? Email { get; init; }
+    public bool EmailVerified { get; init; }
+}
 
 /// <summary>
 /// Signs OpenID Connect id tokens (Core §2, §3.1.3.6): <c>iss sub aud exp iat auth_time sid at_hash</c>, <c>nonce</c> when the
@@ -40,13 +45,33 @@ internal sealed class IdTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOption
                 writer.WriteString(LatchkeyClaims.Nonce, subject.Nonce);
             writer.WriteString(LatchkeyClaims.SessionId, subject.SessionId);
             writer.WriteString(LatchkeyClaims.AccessTokenHash, AccessTokenHash(subject.AccessToken, key.Algorithm));
-            if (subject.Username is not null && Scopes.Parse(subject.Scope) is { } scopes && scopes.Contains(Scopes.Profile))
-                writer.WriteString(LatchkeyClaims.PreferredUsername, subject.Username);
+            WriteProfile(writer, Scopes.Parse(subject.Scope) ?? [], subject.Username, subject.Name, subject.Email, subject.EmailVerified);
             writer.WriteEndObject();
         }
 
         byte[] header = JwsWriter.Header(key.Algorithm, "JWT", key.KeyId);
         return JwsWriter.Write(header, payload.WrittenSpan, key.Key, key.Algorithm);
+    }
+
+    /// <summary>
+    /// The claims the <c>profile</c> scope (<c>preferred_username</c>, and <c>name</c> when the user has one) and the <c>email</c>
+    /// scope (<c>email</c> and <c>email_verified</c>, when the user has an address) add, to an id token or to <c>/userinfo</c>.
+    /// </summary>
+    public static void WriteProfile(Utf8JsonWriter writer, IReadOnlyList<string> scopes, string? username, string? name, string? email, bool emailVerified)
+    {
+        if (scopes.Contains(Scopes.Profile))
+        {
+            if (username is not null)
+                writer.WriteString(LatchkeyClaims.PreferredUsername, username);
+            if (name is not null)
+                writer.WriteString(LatchkeyClaims.Name, name);
+        }
+
+        if (scopes.Contains(Scopes.Email) && email is not null)
+        {
+            writer.WriteString(LatchkeyClaims.Email, email);
+            writer.WriteBoolean(LatchkeyClaims.EmailVerified, emailVerified);
+        }
     }
 
     /// <summary>

@@ -86,6 +86,42 @@ public sealed partial class ClientsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_PublicBrowserClient_Json_IsTheClientIdAlone_AndNoSecretIsStored()
+    {
+        CliResult result = await RunOkAsync("clients", "add", "spa", "--grant", "authorization_code", "--grant", "refresh_token",
+            "--redirect-uri", "http://127.0.0.1:5173/callback", "--redirect-uri", "https://spa.example/callback", "--post-logout-redirect-uri",
+            "https://spa.example/", "--public", "--first-party", "--json");
+
+        Assert.Equal("{\"client_id\": \"spa\"}", result.Stdout.TrimEnd('\n'));
+        List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath,
+            "SELECT secret_hash, is_public, first_party, redirect_uris, post_logout_redirect_uris FROM clients WHERE client_id = 'spa'");
+        object?[] row = Assert.Single(rows);
+        Assert.Equal("", row[0]);
+        Assert.Equal(1L, row[1]);
+        Assert.Equal(1L, row[2]);
+        Assert.Equal("[\"http://127.0.0.1:5173/callback\",\"https://spa.example/callback\"]", row[3]);
+        Assert.Equal("[\"https://spa.example/\"]", row[4]);
+        Assert.Contains("public, first-party", (await RunOkAsync("clients", "add", "web", "--grant", "authorization_code", "--redirect-uri",
+            "https://web.example/cb", "--public", "--first-party")).Stdout);
+    }
+
+    [Fact]
+    public async Task Add_ConfidentialBrowserClient_Json_HasASecret_AndAnHttpRedirectForANonLoopbackHostIsRefused()
+    {
+        (string clientId, string secret) = ParseJson(await RunOkAsync("clients", "add", "webapp", "--grant", "authorization_code", "--redirect-uri",
+            "https://web.example/signin-oidc", "--json"));
+        Assert.Equal("webapp", clientId);
+        Assert.Matches(SecretPattern(), secret);
+
+        CliResult refused = await RunAsync("clients", "add", "plain", "--grant", "authorization_code", "--redirect-uri", "http://web.example/cb");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("http is allowed only for a loopback host", refused.Stderr);
+        CliResult noRedirect = await RunAsync("clients", "add", "none", "--grant", "authorization_code");
+        Assert.Equal(2, noRedirect.ExitCode);
+        Assert.Contains("--redirect-uri", noRedirect.Stderr);
+    }
+
+    [Fact]
     public async Task Add_StoresTheLowercaseHexSha256OfTheSecretAndNotTheSecret()
     {
         string secret = ParseJson(await RunOkAsync("clients", "add", "reports", "--grant", "client_credentials", "--json")).Secret;
@@ -215,7 +251,7 @@ public sealed partial class ClientsCommandTests : IDisposable
     [Theory]
     [InlineData("not a grant", "reports", "--grant", "implicit")]
     [InlineData("at least one grant type", "reports")]
-    [InlineData("only useful with the password grant", "reports", "--grant", "client_credentials", "--grant", "refresh_token")]
+    [InlineData("only useful with the authorization_code or password grant", "reports", "--grant", "client_credentials", "--grant", "refresh_token")]
     [InlineData("not a valid client name", "bad name", "--grant", "client_credentials")]
     [InlineData("not a valid scope", "reports", "--grant", "client_credentials", "--scope", "a\"b")]
     [InlineData("built-in first-party client", "default", "--grant", "client_credentials")]

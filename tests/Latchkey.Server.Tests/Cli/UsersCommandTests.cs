@@ -47,6 +47,32 @@ public sealed class UsersCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_WithEmailAndName_ThenProfileChangesThem_AndConsentsListsNone()
+    {
+        CliResult add = await AddAsync("alice", Password, "--email", "alice@example.com", "--email-verified", "--name", "Alice Liddell");
+        Assert.True(add.ExitCode == 0, add.ToString());
+        List<object?[]> rows = await Database.QueryAsync(_folder.DatabasePath, "SELECT email, email_verified, display_name FROM users WHERE username = 'alice'");
+        Assert.Equal(["alice@example.com", 1L, "Alice Liddell"], Assert.Single(rows));
+
+        CliResult profile = await RunAsync(["users", "profile", "alice", "--email", "a@example.org", "--data-dir", _folder.Data]);
+        Assert.True(profile.ExitCode == 0, profile.ToString());
+        Assert.Contains("e-mail a@example.org, name none", profile.Stdout);
+        rows = await Database.QueryAsync(_folder.DatabasePath, "SELECT email, email_verified, display_name FROM users WHERE username = 'alice'");
+        Assert.Equal(["a@example.org", 0L, null], Assert.Single(rows));
+
+        CliResult bad = await RunAsync(["users", "profile", "alice", "--email", "not-an-address", "--data-dir", _folder.Data]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("is not an e-mail address", bad.Stderr);
+
+        CliResult consents = await RunAsync(["users", "consents", "alice", "--data-dir", _folder.Data]);
+        Assert.True(consents.ExitCode == 0, consents.ToString());
+        Assert.StartsWith("CLIENT_ID", consents.Stdout);
+        CliResult revoke = await RunAsync(["users", "consents", "alice", "--revoke", "thirdparty", "--data-dir", _folder.Data]);
+        Assert.Equal(2, revoke.ExitCode);
+        Assert.Contains("has not consented to client 'thirdparty'", revoke.Stderr);
+    }
+
+    [Fact]
     public async Task Add_PasswordOnStdin_StoresOwaspArgon2idHashNotThePassword()
     {
         Assert.Equal(0, (await AddAsync("alice", Password)).ExitCode);

@@ -100,6 +100,58 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProfileAndEmailScopes_IdTokenAndUserInfoShowWhatTheyAllow_UserInfoFollowsTheAccount()
+    {
+        Latchkey.Accounts.UserAccounts accounts = _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>();
+        Assert.True((await accounts.SetProfileAsync("alice", new Latchkey.Accounts.UserProfile("alice@example.com", "Alice Liddell", EmailVerified: true), "test",
+            CancellationToken.None)).Succeeded);
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        Dictionary<string, string> callback = await SignInAsync("webapp", WebRedirect, challenge,
+            new Dictionary<string, string?> { ["scope"] = "openid profile email" });
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("webapp", callback["code"], WebRedirect, verifier, _webSecret));
+
+        JsonElement id = HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1);
+        Assert.Equal("alice", id.GetProperty("preferred_username").GetString());
+        Assert.Equal("Alice Liddell", id.GetProperty("name").GetString());
+        Assert.Equal("alice@example.com", id.GetProperty("email").GetString());
+        Assert.True(id.GetProperty("email_verified").GetBoolean());
+
+        string access = tokens.GetProperty("access_token").GetString()!;
+        JsonElement info = await HttpAssert.OkJsonAsync(await _server.GetWithBearerAsync("/userinfo", access));
+        Assert.Equal(["sub", "preferred_username", "name", "email", "email_verified"], info.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(id.GetProperty("sub").GetString(), info.GetProperty("sub").GetString());
+
+        // /userinfo reads the account as it is now.
+        Assert.True((await accounts.SetProfileAsync("alice", new Latchkey.Accounts.UserProfile("new@example.com", null), "test", CancellationToken.None)).Succeeded);
+        info = await HttpAssert.OkJsonAsync(await _server.GetWithBearerAsync("/userinfo", access));
+        Assert.Equal(["sub", "preferred_username", "email", "email_verified"], info.EnumerateObject().Select(p => p.Name));
+        Assert.False(info.GetProperty("email_verified").GetBoolean());
+    }
+
+    [Fact]
+    public async Task OpenIdScopeAlone_IdTokenAndUserInfoHaveNoProfile()
+    {
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        Dictionary<string, string> callback = await SignInAsync("webapp", WebRedirect, challenge, new Dictionary<string, string?> { ["scope"] = "openid" });
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("webapp", callback["code"], WebRedirect, verifier, _webSecret));
+
+        Assert.False(HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1).TryGetProperty("preferred_username", out _));
+        JsonElement info = await HttpAssert.OkJsonAsync(await _server.GetWithBearerAsync("/userinfo", tokens.GetProperty("access_token").GetString()!));
+        Assert.Equal(["sub"], info.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task WithoutOpenId_NoIdToken()
+    {
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        Dictionary<string, string> callback = await SignInAsync("webapp", WebRedirect, challenge, new Dictionary<string, string?> { ["scope"] = "api" });
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("webapp", callback["code"], WebRedirect, verifier, _webSecret));
+
+        Assert.False(tokens.TryGetProperty("id_token", out _));
+        Assert.Equal("api", tokens.GetProperty("scope").GetString());
+    }
+
+    [Fact]
     public async Task PublicClient_NoSecret_PkceAlone_GetsTokens_AndSecondAuthorizeSkipsTheLoginPage()
     {
         (string verifier, string challenge) = BrowserFlow.Pkce();

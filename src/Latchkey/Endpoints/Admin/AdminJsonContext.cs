@@ -12,6 +12,7 @@ namespace Latchkey.Endpoints.Admin;
 [JsonSerializable(typeof(CreateUserRequest))]
 [JsonSerializable(typeof(ChangeRolesRequest))]
 [JsonSerializable(typeof(SetPasswordRequest))]
+[JsonSerializable(typeof(SetProfileRequest))]
 [JsonSerializable(typeof(ClientSummary[]))]
 [JsonSerializable(typeof(ClientSummary))]
 [JsonSerializable(typeof(ClientCreated))]

@@ -10,14 +10,19 @@ namespace Latchkey.Endpoints.Admin;
 /// A user as the admin API shows it: never the password hash. <c>tokens_valid_after</c>: Latchkey refuses their tokens
 /// issued at or before it (the last disable, role or password change, or logout).
 /// </summary>
-internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt, DateTimeOffset? TokensValidAfter)
+internal sealed record UserSummary(string Id, string Username, IReadOnlyList<string> Roles, bool Disabled, DateTimeOffset CreatedAt, DateTimeOffset? TokensValidAfter,
+    string? Email, bool EmailVerified, string? Name)
 {
-    public static UserSummary From(UserAccount u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt, u.TokensValidAfter);
+    public static UserSummary From(UserAccount u) => new(u.Id, u.Username, u.Roles, u.Disabled, u.CreatedAt, u.TokensValidAfter, u.Email, u.EmailVerified, u.Name);
 }
 
 /// <summary>The body of <c>POST /admin/users</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-internal sealed record CreateUserRequest(string? Username, string? Password, string?[]? Roles);
+internal sealed record CreateUserRequest(string? Username, string? Password, string?[]? Roles, string? Email = null, string? Name = null, bool EmailVerified = false);
+
+/// <summary>The body of <c>POST /admin/users/{username}/profile</c>: the whole profile (an absent field is cleared).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+internal sealed record SetProfileRequest(string? Email, string? Name, bool EmailVerified = false);
 
 /// <summary>The body of <c>POST /admin/users/{username}/roles</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -46,12 +51,24 @@ internal static class UsersApi
             .WithSummary("Add and remove roles; the user's tokens issued until now are refused, their refresh tokens revoked.");
         admin.MapPost("/{username}/password", SetPasswordAsync).WithName("SetUserPassword")
             .WithSummary("Set a user's password; their tokens issued until now are refused, their refresh tokens revoked.");
+        admin.MapPost("/{username}/profile", SetProfileAsync).WithName("SetUserProfile")
+            .WithSummary("Set the user's e-mail address and name, which apps see with the email and profile scopes.");
         admin.MapGet("/{username}/consents", ListConsentsAsync).WithName("ListUserConsents")
             .WithSummary("The consents the user gave third-party apps: which client, which scopes, since when.");
         admin.MapDelete("/{username}/consents/{clientId}", RevokeConsentAsync).WithName("RevokeUserConsent")
             .WithSummary("Withdraw a consent: the app's refresh tokens for the user are revoked, and the next sign-in asks again.");
         admin.MapPost("/{username}/logout", LogoutUserAsync).WithName("LogoutUser")
             .WithSummary("Log a user out everywhere: their tokens issued until now are refused, their refresh tokens revoked.");
+    }
+
+    private static async Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> SetProfileAsync(
+        string username, HttpRequest request, UserAccounts accounts, CancellationToken cancellationToken)
+    {
+        (SetProfileRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.SetProfileRequest, cancellationToken);
+        if (body is null)
+            return problem!;
+        return await SummaryOrProblemAsync(accounts.SetProfileAsync(username, new UserProfile(body.Email, body.Name, body.EmailVerified),
+            AdminRequests.Actor(request.HttpContext.User), cancellationToken));
     }
 
     private static async Task<Results<JsonHttpResult<ConsentEntry[]>, ProblemHttpResult>> ListConsentsAsync(string username, Consents consents,
@@ -84,7 +101,8 @@ internal static class UsersApi
         if (AdminRequests.HasNull(body.Roles))
             return AdminRequests.BadRequest("roles must be a list of strings.");
 
-        AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], AdminRequests.Actor(request.HttpContext.User), cancellationToken);
+        AccountResult result = await accounts.AddAsync(body.Username, body.Password, body.Roles?.OfType<string>() ?? [], AdminRequests.Actor(request.HttpContext.User),
+            cancellationToken, new UserProfile(body.Email, body.Name, body.EmailVerified));
         return result.Succeeded
             ? TypedResults.Json(UserSummary.From(result.User!), AdminJsonContext.Default.UserSummary, statusCode: StatusCodes.Status201Created)
             : AdminRequests.Refused(result.Failure, result.Error!);

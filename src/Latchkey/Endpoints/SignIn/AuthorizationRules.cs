@@ -85,7 +85,7 @@ internal sealed record AuthorizationRefusal(string? PageMessage, string? Error, 
 internal static class AuthorizationRules
 {
     /// <summary>The scopes of OpenID Connect that every client using the authorization endpoint may ask for, besides its own.</summary>
-    private static readonly string[] OpenIdScopes = [Scopes.OpenId, Scopes.Profile];
+    private static readonly string[] OpenIdScopes = [Scopes.OpenId, Scopes.Profile, Scopes.Email];
 
     public static (ValidAuthorization? Valid, AuthorizationRefusal? Refusal) Check(RequestParameters request, Client? client)
     {

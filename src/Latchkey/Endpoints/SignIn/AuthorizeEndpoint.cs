@@ -269,7 +269,8 @@ internal static class ScopeDescriptions
     public static ScopeDescription Describe(string scope) => scope switch
     {
         Scopes.OpenId => new(scope, "Know who you are when you sign in"),
-        Scopes.Profile => new(scope, "See your username"),
+        Scopes.Profile => new(scope, "See your username and name"),
+        Scopes.Email => new(scope, "See your e-mail address"),
         _ => new(scope, "Access on your behalf"),
     };
 }

@@ -210,6 +210,7 @@ internal static class Schema
             PRIMARY KEY (user_id, client_id)
         );
         ALTER TABLE users ADD COLUMN email TEXT;
+        ALTER TABLE users ADD COLUMN email_verified {types.Integer} NOT NULL DEFAULT 0;
         ALTER TABLE users ADD COLUMN display_name TEXT;
         """,
     ];

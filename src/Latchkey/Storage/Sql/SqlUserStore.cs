@@ -4,7 +4,8 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
 {
-    private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after";
+    private const string Columns = "id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after, email, email_verified, " +
+        "display_name";
 
     /// <summary>The columns <see cref="Read"/> reads, each prefixed with <paramref name="alias"/>, for queries that join users.</summary>
     internal static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => alias + "." + c));
@@ -39,8 +40,9 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         // ON CONFLICT DO NOTHING: two concurrent adds of one name cannot both succeed, and neither throws.
         await using DbCommand command = connection.CreateCommand("""
-            INSERT INTO users (id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after)
-            VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed, @cut)
+            INSERT INTO users (id, username, password_hash, roles, disabled, created_at, password_changed_at, tokens_valid_after, email, email_verified,
+              display_name)
+            VALUES (@id, @username, @hash, @roles, @disabled, @created, @changed, @cut, @email, @email_verified, @name)
             ON CONFLICT (username) DO NOTHING
             """)
             .Add("@id", user.Id)
@@ -50,7 +52,10 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
             .Add("@disabled", user.Disabled ? 1L : 0L)
             .Add("@created", user.CreatedAt)
             .Add("@changed", user.PasswordChangedAt)
-            .Add("@cut", user.TokensValidAfter);
+            .Add("@cut", user.TokensValidAfter)
+            .Add("@email", user.Email)
+            .Add("@email_verified", user.EmailVerified ? 1L : 0L)
+            .Add("@name", user.Name);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
@@ -67,7 +72,8 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
                 TokensValidAfter = cutOff?.At ?? before.TokensValidAfter,
             },
             """
-            UPDATE users SET password_hash = @hash, roles = @roles, disabled = @disabled, password_changed_at = @changed, tokens_valid_after = @cut
+            UPDATE users SET password_hash = @hash, roles = @roles, disabled = @disabled, password_changed_at = @changed, tokens_valid_after = @cut,
+              email = @email, email_verified = @email_verified, display_name = @name
             WHERE id = @user_id
             """,
             (command, after) => command.Add("@hash", after.PasswordHash)
@@ -75,6 +81,9 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
                 .Add("@disabled", after.Disabled ? 1L : 0L)
                 .Add("@changed", after.PasswordChangedAt)
                 .Add("@cut", after.TokensValidAfter)
+                .Add("@email", after.Email)
+                .Add("@email_verified", after.EmailVerified ? 1L : 0L)
+                .Add("@name", after.Name)
                 .Add("@user_id", after.Id),
             cutOff, cancellationToken);
         return update is { } u ? new UserUpdate(u.Before, u.After) : null;
@@ -117,5 +126,10 @@ internal sealed class SqlUserStore(SqlDatabase database) : IUserStore
         Disabled: reader.GetInt64(first + 4) != 0,
         CreatedAt: reader.GetTime(first + 5),
         PasswordChangedAt: reader.GetTime(first + 6),
-        TokensValidAfter: reader.GetTimeOrNull(first + 7));
+        TokensValidAfter: reader.GetTimeOrNull(first + 7))
+    {
+        Email = reader.GetStringOrNull(first + 8),
+        EmailVerified = reader.GetInt64(first + 9) != 0,
+        Name = reader.GetStringOrNull(first + 10),
+    };
 }

@@ -50,7 +50,7 @@ public sealed class UsersApiTests : IAsyncLifetime
 
         JsonElement body = await HttpAssert.OkJsonAsync(response);
         Assert.Equal(["alice", "root"], body.EnumerateArray().Select(u => u.GetProperty("username").GetString()));
-        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after"], body[0].EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after", "email", "email_verified", "name"], body[0].EnumerateObject().Select(p => p.Name));
         Assert.DoesNotContain("argon2", body.GetRawText());
     }
 
@@ -88,13 +88,30 @@ public sealed class UsersApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetProfile_EmailAndName_ShownInTheSummary_AndABadAddressIs400()
+    {
+        await _server.AddUserAsync("bob", "correct horse battery");
+        string token = await _server.GetAdminTokenAsync("root", Password);
+
+        using HttpResponseMessage set = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/users/bob/profile", token,
+            """{"email": "bob@example.com", "name": "Bob", "email_verified": true}""");
+        JsonElement body = await AdminHttp.JsonAsync(set, HttpStatusCode.OK);
+        Assert.Equal("bob@example.com", body.GetProperty("email").GetString());
+        Assert.True(body.GetProperty("email_verified").GetBoolean());
+        Assert.Equal("Bob", body.GetProperty("name").GetString());
+
+        using HttpResponseMessage bad = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/users/bob/profile", token, """{"email": "bob"}""");
+        Assert.Contains("is not an e-mail address", await AdminHttp.ProblemAsync(bad, HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
     public async Task CreateUser_ValidBody_201SummaryAndTheUserCanLogIn()
     {
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/users",
             """{"username": "Carol", "password": "carols password", "roles": ["ops", "billing"]}""");
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
-        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after"], body.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["id", "username", "roles", "disabled", "created_at", "tokens_valid_after", "email", "email_verified", "name"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("carol", body.GetProperty("username").GetString());
         Assert.Equal(["ops", "billing"], body.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         Assert.False(body.GetProperty("disabled").GetBoolean());
