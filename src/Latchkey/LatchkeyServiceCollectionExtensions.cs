@@ -61,6 +61,8 @@ public static class LatchkeyServiceCollectionExtensions
         // Security headers, client addresses behind trusted proxies and the rate limit: middleware, so a startup filter.
         services.TryAddEnumerable(ServiceDescriptor.Transient<Microsoft.AspNetCore.Hosting.IStartupFilter, HttpEdge>());
         services.TryAddSingleton<RequestRateLimit>();
+        services.AddCors();
+        services.AddSingleton<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, BrowserCors>();
         // Registered always (it costs nothing until /openapi.json is requested); mapped only when Docs.Enabled.
         services.AddLatchkeyOpenApi();
         // The hosted pages' forms carry an antiforgery token matched against a cookie of its own (the double-submit pattern):

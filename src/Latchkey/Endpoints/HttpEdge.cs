@@ -12,6 +12,7 @@ namespace Latchkey.Endpoints;
 /// middleware). In order:
 /// <list type="number">
 /// <item><see cref="SecurityHeaders"/> on every response, the refusals below included;</item>
+/// <item>CORS for browser apps (<see cref="BrowserCors"/>), answering preflights;</item>
 /// <item><see cref="ClientAddressMiddleware"/>: the client's address behind <see cref="LatchkeyOptions.TrustedProxies"/> (only when some are listed);</item>
 /// <item><see cref="RequestRateLimit"/> per client address on /token, /revoke and /introspect (unless turned off).</item>
 /// </list>
@@ -39,6 +40,8 @@ internal sealed class HttpEdge(IOptions<LatchkeyOptions> options, IConfiguration
         return app =>
         {
             app.Use(rest => new SecurityHeaders(rest, o).InvokeAsync);
+            // CORS for browser apps (BrowserCors): before the rate limit, so that a refused request still carries its headers.
+            app.UseCors();
             // Not installed at all without proxies: the busiest endpoint does not pay for a header it must ignore.
             if (proxies is not null)
                 app.Use(rest => new ClientAddressMiddleware(rest, proxies, o).InvokeAsync);
