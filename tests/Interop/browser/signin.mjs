@@ -1,0 +1,158 @@
+// Usage: node signin.mjs <baseUrl> <clientId> <callbackPort> <username> <password> <outputDir>
+// Signs in through Latchkey's hosted pages in Debian's chromium, as a person would (fields found by their labels, buttons by
+// their names), at a phone size (390x844) and a desktop size (1280x800): the login page (and its error after a wrong password),
+// the consent page of a third-party client ("Allow"; prompt=consent, since the consent given at the first size is remembered), the return to the app with a code (a loopback listener on
+// <callbackPort> plays the app), the logout confirmation ("Sign out"), the signed-out page and the error page of an unknown
+// client. On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, the keyboard focus ring of its first control, and
+// no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and <outputDir>/axe.json, prints a JSON
+// summary on stdout, and exits 0 when everything held; otherwise says what did not on stderr and exits 1.
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const [baseUrl, clientId, callbackPort, username, password, outputDir] = process.argv.slice(2);
+if (!outputDir) {
+  console.error('usage: node signin.mjs <baseUrl> <clientId> <callbackPort> <username> <password> <outputDir>');
+  process.exit(2);
+}
+mkdirSync(outputDir, { recursive: true });
+const here = dirname(fileURLToPath(import.meta.url));
+const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
+
+// The app's callback: records what Latchkey sent back, and shows a plain page.
+const callbacks = [];
+const app = createServer((req, res) => {
+  const url = new URL(req.url, redirectUri);
+  if (url.pathname === '/callback')
+    callbacks.push(url);
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end('<!DOCTYPE html><html lang="en"><title>App</title><h1>Back in the app</h1></html>');
+});
+await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resolve));
+
+const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
+const profile = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const problems = [];
+const report = {};
+const shots = [];
+
+async function check(page, name, size) {
+  await page.waitForLoadState('load');
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
+  const violations = result.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }));
+  report[`${name}-${size.name}`] = violations;
+  for (const v of violations.filter(v => v.impact === 'serious' || v.impact === 'critical'))
+    problems.push(`${name} at ${size.name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes} elements)`);
+  // The keyboard focus is visible: the first control gets an outline when tabbed to.
+  const first = page.locator('input:not([type=hidden]), button').first();
+  if (await first.count() > 0) {
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => {
+      const el = document.activeElement;
+      const style = el ? getComputedStyle(el) : null;
+      return style ? `${style.outlineStyle} ${style.outlineWidth}` : 'none';
+    });
+    if (outline.startsWith('none') || outline.endsWith(' 0px'))
+      problems.push(`${name} at ${size.name}: the focused control has no visible outline (${outline})`);
+  }
+  // Nothing wider than the viewport (no sideways scrolling on a phone).
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (overflow > 0)
+    problems.push(`${name} at ${size.name}: the page is ${overflow}px wider than the viewport`);
+  const file = join(outputDir, `${name}-${size.name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  shots.push(file);
+}
+
+function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+try {
+  for (const size of sizes) {
+    const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
+    let expectedStatus = null;
+    page.on('console', m => {
+      // The error page answers 400 on purpose, and chromium logs that as a failed load.
+      if (m.type() === 'error' && !(expectedStatus && m.text().includes(`status of ${expectedStatus}`)))
+        problems.push(`${size.name}: console error: ${m.text()}`);
+    });
+    await context.addInitScript(() => document.addEventListener('securitypolicyviolation', e =>
+      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`)));
+
+    const state = `st-${size.name}`;
+    const { challenge } = pkce();
+    const authorize = new URL('/authorize', baseUrl);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid profile api',
+      state, nonce: 'n-' + size.name, code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent' }))
+      authorize.searchParams.set(k, v);
+
+    // The login page, then its error after a wrong password.
+    await page.goto(authorize.href);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await check(page, 'login', size);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    await check(page, 'login-error', size);
+
+    // The right password: the consent page of a third-party app.
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await check(page, 'consent', size);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Back in the app' }).waitFor();
+    const back = callbacks.at(-1);
+    if (!back || back.searchParams.get('state') !== state || !back.searchParams.get('code') || back.searchParams.get('iss') === null)
+      problems.push(`${size.name}: the app got ${back} instead of a code with state ${state} and iss`);
+
+    // Logout: the confirmation (no id_token_hint), then the signed-out page.
+    await page.goto(new URL('/logout', baseUrl).href);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await check(page, 'logout', size);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+    await check(page, 'signed-out', size);
+
+    // The error page of a request no app could have sent.
+    const bad = new URL(authorize.href);
+    bad.searchParams.set('client_id', 'no-such-app');
+    expectedStatus = 400;
+    const response = await page.goto(bad.href);
+    if (response.status() !== 400)
+      problems.push(`${size.name}: an unknown client got ${response.status()}, not 400`);
+    await check(page, 'error', size);
+    await context.close();
+  }
+} catch (e) {
+  problems.push(`the run stopped: ${e.stack || e}`);
+} finally {
+  await browser.close();
+  app.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
+console.log(JSON.stringify({ screenshots: shots, callbacks: callbacks.length, axe: report }));
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
