@@ -268,7 +268,7 @@ public sealed class LoginThrottleOptions
 public sealed class RateLimitOptions
 {
     /// <summary>
-    /// Requests one address may send to <c>/token</c>, <c>/revoke</c> and <c>/introspect</c> in a minute (a fixed window).
+    /// Requests one address may send to <c>/token</c>, <c>/revoke</c>, <c>/introspect</c> and the sign-in pages (<c>/authorize</c>, <c>/logout</c>) in a minute (a fixed window).
     /// Counted per node. The default, 6000 (100 a second), is far above any real client; lower it to slow down a client that
     /// guesses client secrets or probes tokens, but remember that an office or a NAT gateway is one address. 0 turns it off.
     /// </summary>

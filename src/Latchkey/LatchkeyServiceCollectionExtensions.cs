@@ -67,6 +67,9 @@ public static class LatchkeyServiceCollectionExtensions
         services.AddLatchkeyOpenApi();
         // The hosted pages' forms carry an antiforgery token matched against a cookie of its own (the double-submit pattern):
         // __Host- prefixed and Secure with an https issuer, like the session cookie.
+        // Before anything registers Data Protection (authentication and antiforgery do, with TryAdd): keyed by the master key, so
+        // the forms work across nodes and restarts. A host that configured Data Protection before AddLatchkey keeps its own.
+        services.TryAddSingleton<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider, MasterKeyDataProtection>();
         services.AddAntiforgery();
         services.AddOptions<Microsoft.AspNetCore.Antiforgery.AntiforgeryOptions>().Configure<IOptions<Latchkey.LatchkeyOptions>>((antiforgery, latchkey) =>
         {
@@ -87,6 +90,7 @@ public static class LatchkeyServiceCollectionExtensions
             .AddPolicy(LatchkeyPolicies.Admin, p => p.AddAuthenticationSchemes(BearerAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
                 .AddRequirements(new Latchkey.Endpoints.Admin.AdminAccessRequirement()));
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, Latchkey.Endpoints.Admin.AdminAccessHandler>();
+        WithoutDataProtectionKeyRing(services);
 
         // Keeps /metrics and the other endpoints apart when Latchkey:Metrics:Urls gives /metrics a listener of its own.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Routing.MatcherPolicy, MetricsListenerPolicy>());
@@ -164,6 +168,20 @@ public static class LatchkeyServiceCollectionExtensions
                 sp.GetRequiredService<TimeProvider>());
         });
         return services;
+    }
+
+    /// <summary>
+    /// With Latchkey's own Data Protection (<see cref="MasterKeyDataProtection"/>), the framework's key ring is never used, but its
+    /// hosted service would still create a key at start and write it, unencrypted, under the user's home folder: it goes.
+    /// </summary>
+    private static void WithoutDataProtectionKeyRing(IServiceCollection services)
+    {
+        if (services.LastOrDefault(d => d.ServiceType == typeof(Microsoft.AspNetCore.DataProtection.IDataProtectionProvider))?.ImplementationType !=
+            typeof(MasterKeyDataProtection))
+            return;
+        foreach (ServiceDescriptor keyRingStartup in services.Where(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) &&
+                     d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService").ToArray())
+            services.Remove(keyRingStartup);
     }
 
     private static Latchkey.LatchkeyOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<Latchkey.LatchkeyOptions>>().Value;

@@ -90,9 +90,6 @@ internal static class ServeCommand
         }
 
         builder.Services.AddProblemDetails();
-        // ASP.NET Core's authentication registers Data Protection, which Latchkey does not use; keep its keys in
-        // memory rather than writing them under the user's home folder.
-        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
         builder.Services.AddLatchkey(builder.Configuration.GetSection(LatchkeyOptions.SectionName));
         // Latchkey's protected endpoints name their scheme (LatchkeyPolicies), so this host needs no default one. Without
         // the switch ASP.NET Core makes the only registered scheme the default and runs the bearer handler on every

@@ -14,7 +14,7 @@ namespace Latchkey.Endpoints;
 /// <item><see cref="SecurityHeaders"/> on every response, the refusals below included;</item>
 /// <item>CORS for browser apps (<see cref="BrowserCors"/>), answering preflights;</item>
 /// <item><see cref="ClientAddressMiddleware"/>: the client's address behind <see cref="LatchkeyOptions.TrustedProxies"/> (only when some are listed);</item>
-/// <item><see cref="RequestRateLimit"/> per client address on /token, /revoke and /introspect (unless turned off).</item>
+/// <item><see cref="RequestRateLimit"/> per client address on /token, /revoke, /introspect and the sign-in pages (unless turned off).</item>
 /// </list>
 /// </summary>
 internal sealed class HttpEdge(IOptions<LatchkeyOptions> options, IConfiguration configuration, ILogger<HttpEdge> logger) : IStartupFilter

@@ -54,7 +54,9 @@ internal sealed class RequestRateLimit : IDisposable
             p = p[..^1];
         return p.Equals("/token", StringComparison.OrdinalIgnoreCase) ||
                p.Equals("/revoke", StringComparison.OrdinalIgnoreCase) ||
-               p.Equals("/introspect", StringComparison.OrdinalIgnoreCase);
+               p.Equals("/introspect", StringComparison.OrdinalIgnoreCase) ||
+               p.StartsWith("/authorize", StringComparison.OrdinalIgnoreCase) ||
+               p.StartsWith("/logout", StringComparison.OrdinalIgnoreCase);
     }
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next)

@@ -105,7 +105,8 @@ internal sealed class TokenEndpoint(
         // 4. The scope must be well-formed, and every value one the client may ask for (RFC 6749 §3.3).
         if (request.Scopes is not { } scopes)
             return (grantType, new OAuthError(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
-        if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s)) is { } unknownScope)
+        if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s) && !(Scopes.OpenIdConnect.Contains(s) && client.MayUse(GrantTypes.AuthorizationCode)))
+            is { } unknownScope)
             return (grantType, new OAuthError(OAuthErrors.InvalidScope, "The requested scope is not allowed.") { Detail = $"scope '{unknownScope}'" });
         if (scopes.Contains(Scopes.Admin) && AdminScopeRefusal(grantType, scopes) is { } adminRefusal)
             return (grantType, adminRefusal);

@@ -31,7 +31,8 @@ internal sealed class AuthorizationCodeGrant(AuthorizationCodes codes, LoginSess
         IReadOnlyList<string> granted = Scopes.Parse(code.Scope) ?? [];
 
         string codeHash = redeemed.CodeHash!;
-        return new TokenGrant(GrantTypes.AuthorizationCode, client, user.Id, user.Username, user.Roles, code.Scope,
+        // The username is the profile scope's to give (an app granted only openid learns the user's sub, not their name).
+        return new TokenGrant(GrantTypes.AuthorizationCode, client, user.Id, granted.Contains(Scopes.Profile) ? user.Username : null, user.Roles, code.Scope,
             client.MayUse(GrantTypes.RefreshToken) ? RefreshPlan.StartLogin : RefreshPlan.None)
         {
             LoggedInAt = code.AuthTime,

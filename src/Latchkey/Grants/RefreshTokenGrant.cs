@@ -48,12 +48,15 @@ internal sealed class RefreshTokenGrant(RefreshTokenFamilies families, IOptions<
         // token is issued at all, not even to a login that began before the switch. Roles are the user's current ones.
         bool adminAllowed = login.Roles.Contains(Roles.Admin) && !JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm);
         string[] kept = (scopes.Count > 0 ? scopes : original)
-            .Where(s => client.AllowedScopes.Contains(s) && (s != Scopes.Admin || adminAllowed))
+            .Where(s => (client.AllowedScopes.Contains(s) || (Scopes.OpenIdConnect.Contains(s) && client.MayUse(GrantTypes.AuthorizationCode))) &&
+                        (s != Scopes.Admin || adminAllowed))
             .ToArray();
 
         // 5. A refreshed token is as good as its login: its authority dates from when the login began, so a later cut-off
         // refuses every token of the login however recently it was refreshed.
-        return new TokenGrant(GrantTypes.RefreshToken, client, login.UserId, login.Username, login.Roles, Scopes.Join(kept),
+        // A browser login that was not given the profile scope does not get the username on refresh either.
+        string? username = kept.Contains(Scopes.OpenId) && !kept.Contains(Scopes.Profile) ? null : login.Username;
+        return new TokenGrant(GrantTypes.RefreshToken, client, login.UserId, username, login.Roles, Scopes.Join(kept),
             new RefreshPlan.Rotate(login, presented))
         {
             LoggedInAt = login.LoggedInAt,

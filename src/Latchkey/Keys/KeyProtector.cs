@@ -16,8 +16,14 @@ public sealed class KeyProtector
     private readonly byte[] _key;
 
     public KeyProtector(byte[] masterKey)
+        : this(masterKey, "latchkey/signing-key/v1"u8)
     {
-        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, masterKey, 32, salt: [], info: "latchkey/signing-key/v1"u8.ToArray());
+    }
+
+    /// <summary>A protector under another key derived from the master key, for another use (<paramref name="info"/> names it).</summary>
+    internal KeyProtector(byte[] masterKey, ReadOnlySpan<byte> info)
+    {
+        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, masterKey, 32, salt: [], info: info.ToArray());
     }
 
     public byte[] Protect(byte[] plaintext, string keyId)

@@ -18,7 +18,7 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
     private readonly Lock _gate = new();
     private Derived? _derived;
 
-    private sealed record Derived(KeyProtector Protector, byte[] LoginNameKey, string Source);
+    private sealed record Derived(KeyProtector Protector, byte[] LoginNameKey, KeyProtector DataProtector, string Source);
 
     /// <summary>
     /// Loads the master key, creating <c>master.key</c> only when <paramref name="signingKeysExist"/> is false (see
@@ -50,7 +50,7 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
                     if (created)
                         Log.MasterKeyCreated(logger, source);
                     byte[] names = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, salt: [], info: "latchkey/login-names/v1"u8.ToArray());
-                    _derived = new Derived(new KeyProtector(master), names, source);
+                    _derived = new Derived(new KeyProtector(master), names, new KeyProtector(master, "latchkey/data-protection/v1"u8), source);
                 }
 
                 return _derived.Protector;
@@ -70,6 +70,12 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
     /// trying a dictionary of names; without this key, which never leaves the master key's keeper, it cannot.
     /// </summary>
     public byte[] LoginNameKey => Loaded.LoginNameKey;
+
+    /// <summary>
+    /// Encrypts what the hosted pages' forms carry (their antiforgery tokens) under a key derived from the master key: the same
+    /// on every node that shares the database, and across restarts.
+    /// </summary>
+    public KeyProtector DataProtector => Loaded.DataProtector;
 
     private Derived Loaded => _derived ?? throw new InvalidOperationException("The master key is not loaded yet.");
 }

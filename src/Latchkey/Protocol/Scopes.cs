@@ -20,6 +20,9 @@ public static class Scopes
     /// <summary>OpenID Connect: the id token and <c>/userinfo</c> give the user's e-mail address (Core §5.4).</summary>
     public const string Email = "email";
 
+    /// <summary>The scopes OpenID Connect defines, which every client with the authorization code grant may ask for besides its own.</summary>
+    public static readonly IReadOnlyList<string> OpenIdConnect = [OpenId, Profile, Email];
+
     /// <summary>True when the space-separated <paramref name="scope"/> holds <see cref="Admin"/>.</summary>
     public static bool IncludesAdmin(string? scope)
     {

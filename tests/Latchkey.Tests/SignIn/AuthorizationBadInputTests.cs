@@ -41,9 +41,12 @@ public sealed class AuthorizationBadInputTests : IAsyncLifetime
     private async Task<(string Code, string Verifier)> CodeAsync(string clientId = "webapp", string redirectUri = WebRedirect)
     {
         (string verifier, string challenge) = BrowserFlow.Pkce();
-        using HttpResponseMessage first = await _browser.GetAsync(BrowserFlow.AuthorizeUrl(clientId, redirectUri, challenge));
-        HttpResponseMessage callback = first.StatusCode == HttpStatusCode.OK ? await _browser.LoginAsync(first, "alice", Password) : first;
-        return (BrowserFlow.Callback(callback, redirectUri)["code"], verifier);
+        HttpResponseMessage response = await _browser.GetAsync(BrowserFlow.AuthorizeUrl(clientId, redirectUri, challenge));
+        if (response.StatusCode == HttpStatusCode.OK && (await response.Content.ReadAsStringAsync()).Contains("current-password"))
+            response = await _browser.LoginAsync(response, "alice", Password);
+        if (response.StatusCode == HttpStatusCode.OK && (await response.Content.ReadAsStringAsync()).Contains(">Allow</button>"))
+            response = await _browser.SubmitAsync(response, new Dictionary<string, string> { ["decision"] = "allow" });
+        return (BrowserFlow.Callback(response, redirectUri)["code"], verifier);
     }
 
     private static async Task AssertErrorPageAsync(HttpResponseMessage response, string text)
@@ -248,7 +251,8 @@ public sealed class AuthorizationBadInputTests : IAsyncLifetime
         (string verifier, string challenge) = BrowserFlow.Pkce();
         const string withPort = "http://127.0.0.1:53123/callback";
         using HttpResponseMessage page = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("native", withPort, challenge));
-        string code = BrowserFlow.Callback(await _browser.LoginAsync(page, "alice", Password), withPort)["code"];
+        using HttpResponseMessage consent = await _browser.LoginAsync(page, "alice", Password);
+        string code = BrowserFlow.Callback(await _browser.SubmitAsync(consent, new Dictionary<string, string> { ["decision"] = "allow" }), withPort)["code"];
         await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("native", code, withPort, verifier));
 
         await AssertErrorPageAsync(await _browser.GetAsync(BrowserFlow.AuthorizeUrl("native", "http://127.0.0.1:53123/callbackx", challenge)), "has not registered");
@@ -362,6 +366,60 @@ public sealed class AuthorizationBadInputTests : IAsyncLifetime
         var audit = await _server.Services.GetRequiredService<Latchkey.Audit.AuditTrail>().ReadAsync(DateTimeOffset.MinValue, null, CancellationToken.None);
         Assert.Equal(2, audit.Count(e => e.Type == "session_started"));
         Assert.Contains(audit, e => e.Type == "tokens_cut_off" && e.Detail!.Contains("1 sign-in sessions ended"));
+    }
+
+    [Fact]
+    public async Task NativePublicClient_IsAskedEveryTime_EvenFirstPartyAndAfterAllow_AndPromptNoneIsConsentRequired()
+    {
+        // Anything on the device can listen on a loopback port and claim to be this app (RFC 8252 §8.6).
+        await CodeAsync("native", NativeRedirect);
+        (_, string challenge) = BrowserFlow.Pkce();
+
+        using HttpResponseMessage again = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("native", NativeRedirect, challenge));
+        Assert.Contains(">Allow</button>", await again.Content.ReadAsStringAsync());
+        using HttpResponseMessage silent = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("native", NativeRedirect, challenge,
+            new Dictionary<string, string?> { ["prompt"] = "none" }));
+        Assert.Equal("consent_required", BrowserFlow.Callback(silent, NativeRedirect)["error"]);
+    }
+
+    [Theory]
+    [InlineData("multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\nwebapp\r\n--x--\r\n")]
+    [InlineData("multipart/form-data", "no boundary")]
+    [InlineData("text/plain", "client_id=webapp")]
+    public async Task Authorize_PostThatIsNotAnUrlencodedForm_400Page(string contentType, string body)
+    {
+        var content = new StringContent(body);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+
+        await AssertErrorPageAsync(await _browser.Http.PostAsync("/authorize", content), "must be a form");
+    }
+
+    [Fact]
+    public async Task Authorize_PostWithTooManyFieldsOrTooLarge_400Page_Not500()
+    {
+        string many = string.Join('&', Enumerable.Range(0, 2000).Select(i => $"f{i}=x"));
+        await AssertErrorPageAsync(await _browser.Http.PostAsync("/authorize", new StringContent(many, System.Text.Encoding.ASCII,
+            "application/x-www-form-urlencoded")), "not valid");
+        string large = "client_id=" + new string('a', 100_000);
+        await AssertErrorPageAsync(await _browser.Http.PostAsync("/authorize", new StringContent(large, System.Text.Encoding.ASCII,
+            "application/x-www-form-urlencoded")), "not valid");
+        using HttpResponseMessage login = await _browser.Http.PostAsync("/authorize/login", new StringContent(many, System.Text.Encoding.ASCII,
+            "application/x-www-form-urlencoded"));
+        Assert.Equal(HttpStatusCode.BadRequest, login.StatusCode);
+    }
+
+    [Fact]
+    public async Task Authorize_Post_IsAnsweredLikeGet_With303()
+    {
+        await CodeAsync(); // a session
+        (_, string challenge) = BrowserFlow.Pkce();
+        string query = new Uri(new Uri("http://x"), BrowserFlow.AuthorizeUrl("webapp", WebRedirect, challenge)).Query.TrimStart('?');
+
+        using HttpResponseMessage response = await _browser.Http.PostAsync("/authorize", new StringContent(query, System.Text.Encoding.ASCII,
+            "application/x-www-form-urlencoded"));
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.True(BrowserFlow.Callback(response, WebRedirect).ContainsKey("code"));
     }
 
     [Fact]

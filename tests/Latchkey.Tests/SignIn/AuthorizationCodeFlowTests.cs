@@ -16,7 +16,7 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
 {
     private const string Password = "correct horse battery";
     private const string WebRedirect = "https://app.example/callback";
-    private const string SpaRedirect = "http://127.0.0.1:5173/callback";
+    private const string SpaRedirect = "https://spa.example/callback";
 
     private LatchkeyTestServer _server = null!;
     private BrowserFlow _browser = null!;

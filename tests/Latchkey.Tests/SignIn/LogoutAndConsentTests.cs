@@ -172,6 +172,91 @@ public sealed class LogoutAndConsentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Logout_CrossSitePostWithoutTheCookie_ChangesNothing()
+    {
+        await TokensAsync();
+        using var otherSite = new HttpClient { BaseAddress = _server.BaseAddress };
+
+        using HttpResponseMessage response = await otherSite.PostAsync("/logout", new FormUrlEncodedContent(new Dictionary<string, string>()));
+
+        Assert.False(response.Headers.Contains("Set-Cookie"), "no cookie was sent, so none is cleared");
+        Assert.True(await SignedInAsync());
+    }
+
+    [Fact]
+    public async Task Forms_WorkAcrossARestart_TheirProtectionIsKeyedByTheMasterKey()
+    {
+        string dataDirectory = Directory.CreateTempSubdirectory("latchkey-restart-").FullName;
+        try
+        {
+            string html;
+            Dictionary<string, string> form;
+            string action;
+            using var browser = new BrowserFlow(_server); // a cookie jar; its base address changes with the server below
+            var jar = new System.Net.CookieContainer();
+            (string verifier, string challenge) = BrowserFlow.Pkce();
+            string url = BrowserFlow.AuthorizeUrl("webapp", WebRedirect, challenge);
+            Uri first;
+            await using (LatchkeyTestServer before = await LatchkeyTestServer.StartAsync(dataDirectory: dataDirectory))
+            {
+                await before.AddUserAsync("carol", Password);
+                await BrowserFlow.AddBrowserClientAsync(before, "webapp", [WebRedirect]);
+                using var handler = new HttpClientHandler { CookieContainer = jar, AllowAutoRedirect = false };
+                using var http = new HttpClient(handler) { BaseAddress = before.BaseAddress };
+                using HttpResponseMessage page = await http.GetAsync(url);
+                html = await page.Content.ReadAsStringAsync();
+                (action, form) = BrowserFlow.Form(html);
+                first = before.BaseAddress;
+            }
+
+            await using LatchkeyTestServer after = await LatchkeyTestServer.StartAsync(dataDirectory: dataDirectory);
+            using var handler2 = new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false };
+            using var http2 = new HttpClient(handler2) { BaseAddress = after.BaseAddress };
+            form["username"] = "carol";
+            form["password"] = Password;
+            SecretsSeen.Record(Password, "a password");
+            using var post = new HttpRequestMessage(HttpMethod.Post, action) { Content = new FormUrlEncodedContent(form) };
+            post.Headers.Add("Cookie", jar.GetCookieHeader(first));
+            using HttpResponseMessage response = await http2.SendAsync(post);
+
+            Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+            Assert.True(BrowserFlow.Callback(response, WebRedirect).ContainsKey("code"));
+        }
+        finally
+        {
+            Directory.Delete(dataDirectory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Consent_OfARemovedClient_IsNotInheritedByANewClientOfTheSameName()
+    {
+        await TokensAsync("thirdparty", _thirdSecret, new Dictionary<string, string?> { ["scope"] = "openid api" });
+        Latchkey.Clients.ClientAccounts clients = _server.Services.GetRequiredService<Latchkey.Clients.ClientAccounts>();
+        Assert.True((await clients.RemoveAsync("thirdparty", "test", CancellationToken.None)).Succeeded);
+        await BrowserFlow.AddBrowserClientAsync(_server, "thirdparty", [WebRedirect], firstParty: false, scopes: ["api"]);
+
+        (_, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage response = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("thirdparty", WebRedirect, challenge,
+            new Dictionary<string, string?> { ["scope"] = "openid api" }));
+        Assert.Contains(">Allow</button>", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Refresh_KeepsTheOpenIdScopes_AndWithoutProfileNoUsernameInTheAccessToken()
+    {
+        JsonElement tokens = await TokensAsync(extra: new Dictionary<string, string?> { ["scope"] = "openid api" });
+        Assert.False(HttpAssert.Part(tokens.GetProperty("access_token").GetString()!, 1).TryGetProperty("preferred_username", out _));
+
+        JsonElement refreshed = await HttpAssert.OkJsonAsync(await _server.RefreshAsync(tokens.GetProperty("refresh_token").GetString()!, ("webapp", _webSecret)));
+
+        Assert.Equal("openid api", refreshed.GetProperty("scope").GetString());
+        Assert.False(HttpAssert.Part(refreshed.GetProperty("access_token").GetString()!, 1).TryGetProperty("preferred_username", out _));
+        JsonElement info = await HttpAssert.OkJsonAsync(await _server.GetWithBearerAsync("/userinfo", refreshed.GetProperty("access_token").GetString()!));
+        Assert.Equal(["sub"], info.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
     public async Task Consent_GivenOnce_NotAskedAgain_ButAgainForMoreScopes_OrWithPromptConsent()
     {
         await TokensAsync("thirdparty", _thirdSecret, new Dictionary<string, string?> { ["scope"] = "openid api" });

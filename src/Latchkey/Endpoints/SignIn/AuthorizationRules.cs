@@ -35,7 +35,7 @@ internal sealed class RequestParameters
         foreach ((string name, StringValues value) in parameters)
         {
             if (value.Count > 1)
-                return (null, $"The {name} parameter is repeated (RFC 6749 §3.1).");
+                return (null, $"The {(name.Length <= 32 ? name : name[..32] + "…")} parameter is repeated (RFC 6749 §3.1).");
             string text = value.ToString();
             length += name.Length + text.Length;
             if (values.Count >= MaxParameters || length > MaxLength)
@@ -84,9 +84,6 @@ internal sealed record AuthorizationRefusal(string? PageMessage, string? Error, 
 /// <summary>The rules of an authorization request, in the order RFC 6749 §4.1.2.1 needs them: first whom to answer, then what is wrong.</summary>
 internal static class AuthorizationRules
 {
-    /// <summary>The scopes of OpenID Connect that every client using the authorization endpoint may ask for, besides its own.</summary>
-    private static readonly string[] OpenIdScopes = [Scopes.OpenId, Scopes.Profile, Scopes.Email];
-
     public static (ValidAuthorization? Valid, AuthorizationRefusal? Refusal) Check(RequestParameters request, Client? client)
     {
         // 1. Whom to answer: an unknown client, or a redirect URI it has not registered, gets a page, never a redirect.
@@ -128,7 +125,7 @@ internal static class AuthorizationRules
             return (null, Refuse(OAuthErrors.InvalidScope, "The scope parameter is malformed."));
         if (scopes.Contains(Scopes.Admin))
             return (null, Refuse(OAuthErrors.InvalidScope, $"The {Scopes.Admin} scope is not given through the browser: use the latchkey command line."));
-        if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s) && !OpenIdScopes.Contains(s)) is { } unknown)
+        if (scopes.FirstOrDefault(s => !client.AllowedScopes.Contains(s) && !Scopes.OpenIdConnect.Contains(s)) is { } unknown)
             return (null, Refuse(OAuthErrors.InvalidScope, $"The scope '{unknown}' is not allowed for this client."));
 
         HashSet<string> prompt = [.. (request["prompt"] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)];

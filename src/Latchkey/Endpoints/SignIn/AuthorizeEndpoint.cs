@@ -37,33 +37,13 @@ internal sealed class AuthorizeEndpoint(
         routes.MapPost(ConsentPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ConsentAsync)).DisableAntiforgery().ExcludeFromDescription();
     }
 
-    /// <summary>
-    /// Runs a handler. With an https issuer the browser reached Latchkey over https, whatever the hop from a TLS-terminating
-    /// proxy was: the request is treated as https, so that the antiforgery cookie is issued <c>Secure</c> (its <c>__Host-</c>
-    /// name needs it) rather than refused. A database outage is a page that says so (503), never a 500.
-    /// </summary>
-    private async Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler)
-    {
-        if (_httpsIssuer)
-            http.Request.Scheme = Uri.UriSchemeHttps;
-        try
-        {
-            await handler(http);
-        }
-        catch (Exception e) when (!http.Response.HasStarted && DatabaseUnavailableFilter.OAuthError(http, e) is not null)
-        {
-            await SignInPages.ErrorAsync(http, _brand, "Sign-in is unavailable", "Sign-in is unavailable for a moment. Try again shortly.",
-                StatusCodes.Status503ServiceUnavailable);
-        }
-    }
+    private Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler) => SignInPages.GuardAsync(http, _brand, _httpsIssuer, handler);
 
     /// <summary>An authorization request, from the app (GET, or POST as OpenID Connect Core §3.1.2.1 allows).</summary>
     private async Task AuthorizeAsync(HttpContext http)
     {
         (RequestParameters? request, string? problem) = HttpMethods.IsPost(http.Request.Method)
-            ? http.Request.HasFormContentType
-                ? RequestParameters.From(await http.Request.ReadFormAsync(http.RequestAborted))
-                : (null, "The request must be a form (application/x-www-form-urlencoded).")
+            ? RequestParameters.From(await http.Request.ReadFormAsync(http.RequestAborted))
             : RequestParameters.From(http.Request.Query);
         if (request is null)
         {
@@ -78,7 +58,7 @@ internal sealed class AuthorizeEndpoint(
         {
             if (valid.Prompt.Contains("none"))
             {
-                await RefuseAsync(http, valid, "login_required", "The user is not signed in.", afterForm: false);
+                await RefuseAsync(http, valid, "login_required", "The user is not signed in.", afterForm: HttpMethods.IsPost(http.Request.Method));
                 return;
             }
 
@@ -86,7 +66,7 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
-        await ContinueAsync(http, valid, session, afterForm: false);
+        await ContinueAsync(http, valid, session, afterForm: HttpMethods.IsPost(http.Request.Method));
     }
 
     /// <summary>The login form, posted back: the same throttle, timing and hashing gate as the password grant.</summary>
@@ -160,8 +140,11 @@ internal sealed class AuthorizeEndpoint(
     /// </summary>
     private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
-        if (!valid.Client.IsFirstParty &&
-            (valid.Prompt.Contains("consent") || !await consents.CoversAsync(session.User.Id, valid.Client.ClientId, valid.Scopes, http.RequestAborted)))
+        // A public client returning to a loopback address or a private-use scheme could be any program on the device claiming to
+        // be it (RFC 8252 §8.6): its user is asked every time, whatever was allowed before.
+        bool impersonable = valid.Client.IsPublic && IsNativeRedirect(valid.RedirectUri);
+        if (impersonable || (!valid.Client.IsFirstParty &&
+            (valid.Prompt.Contains("consent") || !await consents.CoversAsync(session.User.Id, valid.Client.ClientId, valid.Scopes, http.RequestAborted))))
         {
             if (valid.Prompt.Contains("none"))
             {
@@ -258,6 +241,10 @@ internal sealed class AuthorizeEndpoint(
 
         return new PostedForm(fields, request);
     }
+
+    /// <summary>An http loopback redirect or a private-use scheme: where a native app, or something posing as it, receives the code.</summary>
+    private static bool IsNativeRedirect(string redirectUri) =>
+        !redirectUri.StartsWith("https://", StringComparison.Ordinal);
 
     private bool IsTooOld(LoginSession session, long? maxAge) =>
         maxAge is { } seconds && time.GetUtcNow() - session.AuthTime > TimeSpan.FromSeconds(Math.Min(seconds, (long)TimeSpan.MaxValue.TotalSeconds - 1));

@@ -34,27 +34,12 @@ internal sealed class LogoutEndpoint(
     /// <summary>Where the browser goes after logout, for which client, with which state, and the hint, when valid.</summary>
     private sealed record LogoutTarget(string? RedirectUri, string? State, IdTokenHint? Hint, RequestParameters Parameters);
 
-    private async Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler)
-    {
-        if (_httpsIssuer)
-            http.Request.Scheme = Uri.UriSchemeHttps;
-        try
-        {
-            await handler(http);
-        }
-        catch (Exception e) when (!http.Response.HasStarted && DatabaseUnavailableFilter.OAuthError(http, e) is not null)
-        {
-            await SignInPages.ErrorAsync(http, _brand, "Sign-out is unavailable", "Sign-out is unavailable for a moment. Try again shortly.",
-                StatusCodes.Status503ServiceUnavailable);
-        }
-    }
+    private Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler) => SignInPages.GuardAsync(http, _brand, _httpsIssuer, handler);
 
     private async Task LogoutAsync(HttpContext http)
     {
         (RequestParameters? parameters, string? problem) = HttpMethods.IsPost(http.Request.Method)
-            ? http.Request.HasFormContentType
-                ? RequestParameters.From(await http.Request.ReadFormAsync(http.RequestAborted))
-                : (null, "The request must be a form (application/x-www-form-urlencoded).")
+            ? RequestParameters.From(await http.Request.ReadFormAsync(http.RequestAborted))
             : RequestParameters.From(http.Request.Query);
         if (parameters is null || await CheckAsync(http, parameters) is not { } target)
         {
@@ -63,11 +48,15 @@ internal sealed class LogoutEndpoint(
             return;
         }
 
-        LoginSession? session = await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted);
+        bool afterForm = HttpMethods.IsPost(http.Request.Method);
+        string? cookie = _cookie.Read(http.Request);
+        LoginSession? session = await sessions.FindLiveAsync(cookie, http.RequestAborted);
         if (session is null)
         {
-            _cookie.Delete(http.Response);
-            await DoneAsync(http, target, afterForm: false);
+            // Only a cookie the browser sent is cleared: a cross-site post (which carries no SameSite=Lax cookie) changes nothing.
+            if (cookie is not null)
+                _cookie.Delete(http.Response);
+            await DoneAsync(http, target, afterForm);
             return;
         }
 
@@ -75,7 +64,7 @@ internal sealed class LogoutEndpoint(
         if (target.Hint is { } hint && hint.Subject == session.User.Id && (hint.SessionId is null || hint.SessionId == session.SessionId))
         {
             await EndAsync(http, session);
-            await DoneAsync(http, target, afterForm: false);
+            await DoneAsync(http, target, afterForm);
             return;
         }
 
@@ -111,7 +100,8 @@ internal sealed class LogoutEndpoint(
 
         if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is { } session)
             await EndAsync(http, session);
-        _cookie.Delete(http.Response);
+        else if (_cookie.Read(http.Request) is not null)
+            _cookie.Delete(http.Response);
         await DoneAsync(http, target, afterForm: true);
     }
 

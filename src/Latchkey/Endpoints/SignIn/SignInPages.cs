@@ -15,6 +15,46 @@ namespace Latchkey.Endpoints.SignIn;
 /// </summary>
 internal static class SignInPages
 {
+    /// <summary>The largest form the hosted pages read: theirs are a few hundred bytes, the carried request at most 8 KiB.</summary>
+    public const int MaxFormBytes = 64 * 1024;
+
+    /// <summary>
+    /// Runs a handler of the hosted pages. With an https issuer the browser reached Latchkey over https, whatever the hop from a
+    /// TLS-terminating proxy was: the request is treated as https, so that the antiforgery cookie is issued <c>Secure</c> (its
+    /// <c>__Host-</c> name needs it) rather than refused. A post must be a small urlencoded form (no multipart, no file
+    /// uploads); one that breaks the form limits gets a 400 page, and a database outage a 503 page, never a 500.
+    /// </summary>
+    public static async Task GuardAsync(HttpContext http, string brand, bool httpsIssuer, Func<HttpContext, Task> handler)
+    {
+        if (httpsIssuer)
+            http.Request.Scheme = Uri.UriSchemeHttps;
+        if (HttpMethods.IsPost(http.Request.Method))
+        {
+            if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) ||
+                !type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+            {
+                await ErrorAsync(http, brand, "This request is not valid", "The request must be a form (application/x-www-form-urlencoded).");
+                return;
+            }
+
+            if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                limit.MaxRequestBodySize = MaxFormBytes;
+        }
+
+        try
+        {
+            await handler(http);
+        }
+        catch (Exception e) when (!http.Response.HasStarted && e is BadHttpRequestException or InvalidDataException or Microsoft.AspNetCore.Antiforgery.AntiforgeryValidationException)
+        {
+            await ErrorAsync(http, brand, "This request is not valid", "The form is too large or malformed.");
+        }
+        catch (Exception e) when (!http.Response.HasStarted && DatabaseUnavailableFilter.OAuthError(http, e) is not null)
+        {
+            await ErrorAsync(http, brand, "Sign-in is unavailable", "Sign-in is unavailable for a moment. Try again shortly.", StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
     public static string NewNonce() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
 
     public static Task LoginAsync(HttpContext http, LoginPage page, string? returnTo, int status = StatusCodes.Status200OK) =>

@@ -63,6 +63,9 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         await using DbCommand command = connection.CreateCommand("DELETE FROM clients WHERE client_id = @id", transaction).Add("@id", clientId);
         if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
             return false;
+        // Consents name the client by id: a client registered later under the same id must not inherit them.
+        command.CommandText = "DELETE FROM consents WHERE client_id = @id";
+        await command.ExecuteNonQueryAsync(cancellationToken);
         command.CommandText = SqlRevocationStore.UpsertSql(database);
         command.AddRevocation(cutOff);
         await command.ExecuteNonQueryAsync(cancellationToken);
