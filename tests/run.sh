@@ -4,10 +4,10 @@
 #      python3-jwt, python3-jose, python3-cryptography, python3-argon2 (the interop tests, run by Debian's /usr/bin/python3,
 #      not a pyenv python that may be first on PATH); python3-fastapi, python3-uvicorn (samples/fastapi-protected-api);
 #      bsdutils (`script`, the terminal of the password-prompt tests); curl (tests/packaging, tests/cluster); chromium (the
-#      /docs browser test: playwright's own browser download does not work here); postgresql (the PostgreSQL tests and
+#      browser tests: /docs, the sign-in pages, the relying parties; playwright's own browser download does not work here); postgresql (the PostgreSQL tests and
 #      tests/cluster: binaries under /usr/lib/postgresql/*/bin, and the `postgres` user); clang, zlib1g-dev (the Native
 #      AOT publish of tests/packaging).
-#   2. `npm ci` in tests/Interop/node (node `jose`) and tests/Interop/browser (`playwright-core`), pinned by their
+#   2. `npm ci` in tests/Interop/node (node `jose`, `openid-client`, `playwright-core`) and tests/Interop/browser (`playwright-core`, `axe-core`), pinned by their
 #      package-lock.json; needs node 20 or later with npm on PATH (Debian 12's nodejs is 18: install it from elsewhere).
 #   3. `dotnet test` (Latchkey.slnx: Latchkey.Tests, Latchkey.Postgres.Tests, Latchkey.Server.Tests), then
 #      `dotnet format --verify-no-changes` (the house rules of .editorconfig, ~1 min), then tests/cluster/run.sh (two
