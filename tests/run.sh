@@ -7,7 +7,8 @@
 #      browser tests: /docs, the sign-in pages, the relying parties; playwright's own browser download does not work here); postgresql (the PostgreSQL tests and
 #      tests/cluster: binaries under /usr/lib/postgresql/*/bin, and the `postgres` user); clang, zlib1g-dev (the Native
 #      AOT publish of tests/packaging).
-#   2. `npm ci` in tests/Interop/node (node `jose`, `openid-client`, `playwright-core`) and tests/Interop/browser (`playwright-core`, `axe-core`), pinned by their
+#   2. `npm ci` in tests/Interop/node (node `jose`, `openid-client`, `playwright-core`), tests/Interop/browser (`playwright-core`, `axe-core`)
+#      and samples/spa (`oauth4webapi`), pinned by their
 #      package-lock.json; needs node 20 or later with npm on PATH (Debian 12's nodejs is 18: install it from elsewhere).
 #   3. `dotnet test` (Latchkey.slnx: Latchkey.Tests, Latchkey.Postgres.Tests, Latchkey.Server.Tests), then
 #      `dotnet format --verify-no-changes` (the house rules of .editorconfig, ~1 min), then tests/cluster/run.sh (two
@@ -51,7 +52,7 @@ fi
 command -v node >/dev/null && command -v npm >/dev/null || setup_failed "node 20 or later and npm are needed on PATH"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || setup_failed "node $(node --version) on PATH; the interop tests need node 20 or later"
-for folder in tests/Interop/node tests/Interop/browser; do
+for folder in tests/Interop/node tests/Interop/browser samples/spa; do
   echo "== npm ci --prefix $folder"
   npm ci --prefix "$folder" --no-audit --no-fund || setup_failed "npm ci --prefix $folder failed"
 done

@@ -7,7 +7,7 @@
 #      native libraries included (EdDSA keys need NSec's libsodium, the database SQLite's e_sqlite3).
 #   3. `dotnet publish -r linux-x64 -p:PublishAot=true` gives a Native AOT executable (needs clang and zlib1g-dev) that
 #      serves, and whose JSON (written without reflection) is right: CLI, password and refresh grants, /me, a 401's
-#      problem+json, the OpenAPI document, `token decode`.
+#      problem+json, the OpenAPI document, `token decode`, and browser sign-in (the login page, its form, the code exchange).
 # Each start is on a fresh data folder: the first start must create the master key and the signing key, and
 # /healthz must answer. Prints PASS/FAIL lines and "packaging: N passed, N failed"; exits non-zero on any failure.
 # Everything goes to a temporary folder; what this script starts it kills by PID.
@@ -125,6 +125,8 @@ aot_flow() {
     || { fail "aot: latchkey users add failed"; return; }
   "$exe" clients add svc --grant client_credentials --json --data-dir "$data" >"$work/aot-client.json" \
     && grep -q '"client_secret"' "$work/aot-client.json" || { fail "aot: latchkey clients add --json: $(cat "$work/aot-client.json")"; return; }
+  "$exe" clients add web --grant authorization_code --redirect-uri https://app.example/cb --first-party --public --json --data-dir "$data" >/dev/null \
+    || { fail "aot: latchkey clients add web --public failed"; return; }
   port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   url="http://127.0.0.1:$port"
   "$exe" serve --urls "$url" --data-dir "$data" >"$log" 2>&1 &
@@ -144,7 +146,28 @@ aot_flow() {
   unauthorized=$(curl -sS --max-time 10 -w ' %{http_code} %{content_type}' "$url/me")
   openapi=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/openapi.json")
   decoded=$("$exe" token decode "$access" --data-dir "$data" 2>&1)
+  # Browser sign-in: the login page (a RazorSlices template), its form (antiforgery), the code and its exchange (an id token).
+  local verifier challenge authorize page form_token form_request callback code exchanged
+  read -r verifier challenge < <(/usr/bin/python3 -c 'import base64, hashlib, os
+v = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=")
+print(v.decode(), base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=").decode())')
+  authorize="$url/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid%20profile&state=s1&code_challenge=$challenge&code_challenge_method=S256"
+  page=$(curl -sS --max-time 10 -c "$work/aot-cookies" "$authorize")
+  form_token=$(grep -o 'name="__antiforgery" value="[^"]*"' <<<"$page" | sed 's/.*value="//;s/"$//')
+  form_request=$(grep -o 'name="request" value="[^"]*"' <<<"$page" | sed 's/.*value="//;s/"$//;s/&amp;/\&/g')
+  callback=$(curl -sS --max-time 10 -b "$work/aot-cookies" -o /dev/null -w '%{http_code} %{redirect_url}' "$url/authorize/login" \
+    --data-urlencode "__antiforgery=$form_token" --data-urlencode "request=$form_request" --data-urlencode username=alice \
+    --data-urlencode 'password=correct horse battery staple')
+  code=$(sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' <<<"$callback")
+  exchanged=$(curl -sS --max-time 10 -d grant_type=authorization_code -d client_id=web -d "code=$code" \
+    -d redirect_uri=https://app.example/cb -d "code_verifier=$verifier" "$url/token")
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  if grep -q 'autocomplete="current-password"' <<<"$page" && [[ $callback == "303 https://app.example/cb?code="*"&state=s1&iss="* ]] \
+     && grep -q '"id_token"' <<<"$exchanged"; then
+    pass "aot: browser sign-in: the login page, its form, the code and its exchange with an id token"
+  else
+    fail "aot: browser sign-in: page $(head -c 300 <<<"$page"), callback '$callback', exchange '$exchanged'"
+  fi
   if grep -q '"preferred_username":"alice"' <<<"$me" && grep -q '"username":"alice"' <<<"$users" \
      && grep -q '"refresh_token"' <<<"$rotated" && grep -q '"title":"Unauthorized".* 401 application/problem+json' <<<"$unauthorized" \
      && [ "$openapi" = 200 ] && grep -q '"preferred_username": "alice"' <<<"$decoded"; then

@@ -45,7 +45,7 @@ public static class BrowserScripts
     }
 
     /// <summary>The repository root (where Latchkey.slnx is), found from the test binaries by walking up.</summary>
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
