@@ -2,7 +2,8 @@
 # The test command (README, top): installs what the tests need, then runs every test. `.ci/run` runs it too.
 #   1. Debian's packages the tests drive, those not installed yet (apt-get update first; as root, which tests/cluster needs too):
 #      python3-jwt, python3-jose, python3-cryptography, python3-argon2 (the interop tests, run by Debian's /usr/bin/python3,
-#      not a pyenv python that may be first on PATH); python3-fastapi, python3-uvicorn (samples/fastapi-protected-api);
+#      not a pyenv python that may be first on PATH); python3-fastapi, python3-uvicorn (samples/fastapi-protected-api), with
+#      python3-authlib, python3-itsdangerous, python3-httpx (samples/fastapi-webapp);
 #      bsdutils (`script`, the terminal of the password-prompt tests); curl (tests/packaging, tests/cluster); chromium (the
 #      browser tests: /docs, the sign-in pages, the relying parties; playwright's own browser download does not work here); postgresql (the PostgreSQL tests and
 #      tests/cluster: binaries under /usr/lib/postgresql/*/bin, and the `postgres` user); clang, zlib1g-dev (the Native
@@ -21,7 +22,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-packages=(python3 python3-jwt python3-jose python3-cryptography python3-argon2 python3-fastapi python3-uvicorn bsdutils curl
+packages=(python3 python3-jwt python3-jose python3-cryptography python3-argon2 python3-fastapi python3-uvicorn python3-authlib python3-itsdangerous
+  python3-httpx bsdutils curl
   chromium postgresql clang zlib1g-dev)
 
 passed=0 failed=0 skipped=0
