@@ -316,6 +316,18 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LoginHint_FillsInTheUsername_AndIsEncoded()
+    {
+        (_, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage page = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", WebRedirect, challenge,
+            new Dictionary<string, string?> { ["login_hint"] = "alice\"><script>x</script>" }));
+        string html = await page.Content.ReadAsStringAsync();
+
+        Assert.Contains("value=\"alice&quot;&gt;&lt;script&gt;x&lt;/script&gt;\"", html);
+        Assert.DoesNotContain("<script>x", html);
+    }
+
+    [Fact]
     public async Task LoginPage_CannotBeFramed_NorCached()
     {
         (_, string challenge) = BrowserFlow.Pkce();
