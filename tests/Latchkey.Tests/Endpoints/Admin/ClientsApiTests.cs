@@ -56,6 +56,37 @@ public sealed class ClientsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateClient_PublicBrowserClient_201WithoutASecret_ListedWithItsRedirects()
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", """
+            {"client_id": "spa", "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": ["https://spa.example/cb"],
+             "post_logout_redirect_uris": ["https://spa.example/"], "public": true, "first_party": true}
+            """);
+
+        JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
+        Assert.False(body.TryGetProperty("client_secret", out _));
+        Assert.True(body.GetProperty("public").GetBoolean());
+        Assert.Equal(["https://spa.example/cb"], body.GetProperty("redirect_uris").EnumerateArray().Select(u => u.GetString()));
+        using HttpResponseMessage list = await AdminAsync(HttpMethod.Get, "/admin/clients");
+        JsonElement spa = Assert.Single((await AdminHttp.JsonAsync(list, HttpStatusCode.OK)).EnumerateArray(), c => c.GetProperty("client_id").GetString() == "spa");
+        Assert.True(spa.GetProperty("first_party").GetBoolean());
+        Assert.Equal(["https://spa.example/"], spa.GetProperty("post_logout_redirect_uris").EnumerateArray().Select(u => u.GetString()));
+    }
+
+    [Theory]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["http://web.example/cb"]}""", "loopback")]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"]}""", "redirect URI")]
+    [InlineData("""{"client_id": "web", "grant_types": ["client_credentials"], "public": true}""", "authorization_code")]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code", "password"], "redirect_uris": ["https://w.example/cb"], "public": true}""", "public client")]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [null]}""", "lists of strings")]
+    public async Task CreateClient_BrowserClientBreakingARule_400SayingWhich(string json, string reason)
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", json);
+
+        Assert.Contains(reason, await AdminHttp.ProblemAsync(response, HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
     public async Task CreateClient_ValidBody_201WithTheSecretOnceAndNoStore()
     {
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", ServiceJson);
