@@ -28,6 +28,7 @@ def main(argv):
     commands = {
         "port": port,
         "login": login,
+        "signin": signin,
         "refresh-check": refresh_check,
         "first-token": first_token,
         "argon2-cffi": argon2_cffi,
@@ -65,6 +66,45 @@ def login(url, user, password, field, n="1"):
         if status != 200:
             sys.exit(f"bench.py login: {url}/token answered {status}: {body[:200]!r}")
         print(json.loads(body)[field])
+
+
+def signin(url, user, password, client_id, redirect_uri, field):
+    """Signs in through the login page as a browser would, once; prints the session cookie (field=cookie) or, with
+    field=pkce, a PKCE verifier and its S256 challenge. What the signin target's load then reuses."""
+    import base64
+    import hashlib
+    import http.cookiejar
+    import urllib.error
+    import urllib.request
+
+    if field == "pkce":
+        verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=")
+        print(verifier.decode(), base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode())
+        return
+    verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=")
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    query = urllib.parse.urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": "openid",
+                                    "state": "bench", "code_challenge": challenge, "code_challenge_method": "S256"})
+    page = opener.open(f"{url}/authorize?{query}", timeout=30).read().decode()
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page))
+    fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
+    fields.update({"username": user, "password": password})
+    try:
+        opener.open(f"{url}/authorize/login", data=urllib.parse.urlencode(fields).encode(), timeout=30)
+    except urllib.error.HTTPError as e:
+        if e.code != 303:
+            sys.exit(f"bench.py signin: the login form answered {e.code}")
+    session = next((c.value for c in jar if c.name == "latchkey-session"), None)
+    if session is None:
+        sys.exit("bench.py signin: no session cookie after the login form")
+    print(session)
 
 
 def refresh_check(url, pool):

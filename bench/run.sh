@@ -37,6 +37,8 @@
 #   seed             samples/Seed as shipped (its appsettings.json: the web template's logging), GET /token
 #   cc-hs256 cc-es256 cc-eddsa   latchkey serve: POST /token client_credentials (HTTP Basic), per algorithm
 #   me-es256         latchkey serve: GET /me with one valid ES256 bearer
+#   signin-sqlite    latchkey serve: a silent re-authorization (GET /authorize, prompt=none, a live session) and its code
+#                    exchange (POST /token authorization_code, PKCE), as pairs (bench/wrk/signin.lua); pairs/s = req/s / 2
 #   refresh-sqlite   latchkey serve: POST /token refresh_token, rotating (bench/wrk/refresh.lua), then kill -9 + restart
 #   refresh-postgres the same on PostgreSQL: only with BENCH_POSTGRES='Host=…;Port=…;…' (needs the Postgres provider)
 #   password         latchkey serve: POST /token password, 2 connections
@@ -134,7 +136,7 @@ if [ -n "$only" ]; then
   for n in "${names[@]}"; do selected[$n]=1; done
 fi
 wanted() { [ -z "$only" ] || [ -n "${selected[$1]:-}" ]; }
-known=" rates ceiling floor-hs256 floor-es256 floor-eddsa floor-rs256 fastapi-sync fastapi-async seed cc-hs256 cc-es256 cc-eddsa me-es256 refresh-sqlite refresh-postgres password flood startup "
+known=" rates ceiling floor-hs256 floor-es256 floor-eddsa floor-rs256 fastapi-sync fastapi-async seed cc-hs256 cc-es256 cc-eddsa me-es256 signin-sqlite refresh-sqlite refresh-postgres password flood startup "
 for n in "${!selected[@]}"; do
   [[ $known == *" $n "* ]] || { echo "bench/run.sh: unknown target '$n' in --only; the targets are:$known" >&2; exit 2; }
 done
@@ -154,6 +156,7 @@ cat >"$work/catalog.json" <<'JSON'
   "cc-es256": "latchkey serve (ES256): POST /token client_credentials",
   "cc-eddsa": "latchkey serve --algorithm EdDSA: POST /token client_credentials",
   "me-es256": "latchkey serve (ES256): GET /me, one valid bearer",
+  "signin-sqlite": "latchkey serve (ES256, SQLite): GET /authorize (prompt=none, a live session) + POST /token authorization_code, alternating: pairs/s = req/s / 2",
   "refresh-sqlite": "latchkey serve (ES256, SQLite): POST /token refresh_token, rotating",
   "refresh-postgres": "latchkey serve (ES256, PostgreSQL): POST /token refresh_token, rotating",
   "password": "latchkey serve (ES256): POST /token password (Argon2id per request)"
@@ -488,6 +491,20 @@ if wanted me-es256; then
   serve_latchkey me-es256 es256
   bearer=$("$python" "$root/bench/bench.py" login "$url" bench "$password" access_token) || die "me-es256: login failed"
   PAIRED_WITH=$(paired_with me-es256 ceiling) measure me-es256 "$url/me" 32 request.lua BENCH_AUTHORIZATION="Bearer $bearer"
+  stop_server
+fi
+if wanted signin-sqlite; then
+  say "signin-sqlite (silent re-authorization + code exchange, pairs)"
+  serve_latchkey signin-sqlite es256
+  redirect=https://app.example/cb
+  "${latchkey[@]}" clients add bench-web --grant authorization_code --public --first-party --redirect-uri "$redirect" \
+    --data-dir "$work/data-es256" >/dev/null 2>&1 || true   # already there from an earlier round of this run
+  session=$("$python" "$root/bench/bench.py" signin "$url" bench "$password" bench-web "$redirect" cookie) || die "signin-sqlite: the login page failed"
+  read -r verifier challenge < <("$python" "$root/bench/bench.py" signin "$url" - - - - pkce)
+  measure signin-sqlite "$url/" 32 signin.lua \
+    BENCH_AUTHORIZE="/authorize?response_type=code&client_id=bench-web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&prompt=none&code_challenge=$challenge&code_challenge_method=S256" \
+    BENCH_COOKIE="latchkey-session=$session" \
+    BENCH_EXCHANGE="grant_type=authorization_code&client_id=bench-web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier=$verifier"
   stop_server
 fi
 # The references' last targets are done.
