@@ -2,7 +2,7 @@
 // with PKCE, the handler's default) and a cookie session, nothing Latchkey-specific. It shows the id token's claims, calls
 // samples/ProtectedApi with the user's access token, and signs out through Latchkey's end_session_endpoint.
 //
-//   latchkey clients add webapp --grant authorization_code --grant refresh_token --first-party \
+//   latchkey clients add webapp --grant authorization_code --grant refresh_token --scope api --first-party \
 //     --redirect-uri http://localhost:5002/signin-oidc --post-logout-redirect-uri http://localhost:5002/signout-callback-oidc
 //   dotnet run --project samples/WebApp -- --urls http://localhost:5002 --Latchkey:Authority http://localhost:5000 \
 //     --Latchkey:ClientSecret lk_cs_… --Api:BaseAddress http://localhost:5001
@@ -57,6 +57,13 @@ builder.Services.AddAuthentication(options =>
         options.SaveTokens = true; // keeps the access token (for the API) and the id token (the hint at sign-out)
         options.MapInboundClaims = false; // the claims keep their JWT names: sub, preferred_username, email
         options.TokenValidationParameters.NameClaimType = "preferred_username";
+        // Latchkey's refusal (access_denied, invalid_scope, …) is shown on the home page, not thrown as a 500.
+        options.Events.OnRemoteFailure = context =>
+        {
+            context.Response.Redirect("/?error=" + Uri.EscapeDataString(context.Failure?.Message ?? "sign-in failed"));
+            context.HandleResponse();
+            return Task.CompletedTask;
+        };
     });
 builder.Services.AddAuthorization();
 builder.Services.AddAntiforgery();
@@ -81,7 +88,10 @@ static IResult Home(HttpContext http, IAntiforgery antiforgery)
 {
     HtmlEncoder e = HtmlEncoder.Default;
     if (http.User.Identity?.IsAuthenticated != true)
-        return Page("Sample web app", "<p>You are not signed in.</p><p><a href=\"/signin\">Sign in with Latchkey</a></p>");
+    {
+        string error = http.Request.Query["error"] is { Count: 1 } e1 ? $"<p role=\"alert\">Sign-in failed: {e.Encode(e1.ToString())}</p>" : "";
+        return Page("Sample web app", error + "<p>You are not signed in.</p><p><a href=\"/signin\">Sign in with Latchkey</a></p>");
+    }
     string rows = string.Concat(http.User.Claims.Select(c => $"<tr><th scope=\"row\">{e.Encode(c.Type)}</th><td>{e.Encode(c.Value)}</td></tr>"));
     AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
     return Page("Sample web app", $"""
