@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Latchkey.Keys;
+using Latchkey.Storage;
 
 namespace Latchkey.Server.Cli;
 
@@ -9,7 +10,8 @@ namespace Latchkey.Server.Cli;
 /// </summary>
 internal static class KeysCommand
 {
-    private static readonly Option<string?> Algorithm = new("--algorithm") { Description = "The new key's algorithm (default: the configured one, ES256 unless set)." };
+    private static readonly Option<string?> Algorithm = new("--algorithm") { Description = "The new key's algorithm (default: the configured one, ES256 unless set; RS256 with --id-token)." };
+    private static readonly Option<bool> IdToken = new("--id-token") { Description = "Rotate the key that signs id tokens (RS256) instead of the access tokens' key." };
     private static readonly Argument<string> Kid = new("kid") { Description = "The key id, as `keys list` shows it." };
 
     public static Command Create()
@@ -22,14 +24,15 @@ internal static class KeysCommand
             if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
                 return 2;
             await using var _ = admin;
-            Console.WriteLine($"{"KID",-44} {"ALG",-6} {"STATE",-8} {"SIGNS FROM (UTC)",-20} {"STOPS SIGNING (UTC)",-20}");
+            Console.WriteLine($"{"KID",-44} {"ALG",-6} {"SIGNS",-13} {"STATE",-8} {"SIGNS FROM (UTC)",-20} {"STOPS SIGNING (UTC)",-20}");
             // A revoked key shows as "revoked", whatever its times.
             foreach (SigningKeyInfo k in await admin.Keys.ListAsync(ct))
-                Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {k.State.ToString().ToLowerInvariant(),-8} {Time(k.SignsFrom),-20} {(k.StopsSigning is { } r ? Time(r) : "-"),-20}");
+                Console.WriteLine($"{k.KeyId,-44} {k.Algorithm,-6} {k.Purpose.Replace('_', ' ') + "s",-13} {k.State.ToString().ToLowerInvariant(),-8} " +
+                                  $"{Time(k.SignsFrom),-20} {(k.StopsSigning is { } r ? Time(r) : "-"),-20}");
             return 0;
         });
 
-        var rotate = new Command("rotate", "Add a new signing key; it is published now and signs once verifiers can have fetched it.") { Algorithm };
+        var rotate = new Command("rotate", "Add a new signing key; it is published now and signs once verifiers can have fetched it.") { Algorithm, IdToken };
         rotate.SetAction(async (parse, ct) =>
         {
             if (await AdminServices.TryOpenAsync(parse, ct) is not { } admin)
@@ -37,8 +40,9 @@ internal static class KeysCommand
             await using var _ = admin;
             try
             {
-                SigningKeyInfo key = await admin.Keys.RotateAsync(parse.GetValue(Algorithm), actor: "cli", ct);
-                Console.WriteLine($"Added {key.Algorithm} key {key.KeyId}. It is published now and signs from {Time(key.SignsFrom)} UTC; " +
+                string purpose = parse.GetValue(IdToken) ? SigningKeyPurposes.IdToken : SigningKeyPurposes.AccessToken;
+                SigningKeyInfo key = await admin.Keys.RotateAsync(purpose, parse.GetValue(Algorithm), actor: "cli", ct);
+                Console.WriteLine($"Added {key.Algorithm} key {key.KeyId} for {key.Purpose.Replace('_', ' ')}s. It is published now and signs from {Time(key.SignsFrom)} UTC; " +
                                   "the keys it replaces stop signing then and stay published until their tokens expire.");
                 return 0;
             }

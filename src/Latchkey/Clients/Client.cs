@@ -19,6 +19,9 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
     /// <summary>The operator's own app: its users are not asked to consent.</summary>
     public bool IsFirstParty { get; init; }
 
+    /// <summary>The algorithm this client registered for its id tokens; null: RS256 (<see cref="Keys.SigningKeyRing.IdTokenAlgorithm"/>).</summary>
+    public string? IdTokenAlgorithm { get; init; }
+
     /// <summary>Disabled clients are found (so that the authorization endpoint can say so) but never authenticated.</summary>
     public bool Disabled { get; init; }
 
@@ -57,6 +60,7 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
             RedirectUris = record.RedirectUris,
             PostLogoutRedirectUris = record.PostLogoutRedirectUris,
             IsFirstParty = record.FirstParty,
+            IdTokenAlgorithm = record.IdTokenSignedResponseAlg,
             Disabled = record.Disabled,
         };
 }

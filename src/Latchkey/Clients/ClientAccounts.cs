@@ -59,6 +59,9 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
             return ClientResult.Fail($"'{audience}' is not a valid audience.");
         if (!IntrospectionPermission.IsValid(introspection))
             return ClientResult.Fail($"'{introspection}' is not an introspection permission: use {IntrospectionPermission.Any} or {IntrospectionPermission.OwnAudience}.");
+        IReadOnlyList<string> idTokenAlgorithms = Keys.SigningKeyRing.IdTokenAlgorithms(options.Value);
+        if (browser.IdTokenAlgorithm is { } idTokenAlgorithm && !idTokenAlgorithms.Contains(idTokenAlgorithm))
+            return ClientResult.Fail($"'{idTokenAlgorithm}' is not an algorithm Latchkey signs id tokens with here: use {string.Join(" or ", idTokenAlgorithms)}.");
 
         // A public client has no secret (RFC 6749 §2.1): its stored hash is empty, and no secret can match it.
         string? secret = browser.Public ? null : ClientSecrets.Generate();
@@ -68,6 +71,8 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
             RedirectUris = browser.RedirectUris.Distinct(StringComparer.Ordinal).ToArray(),
             PostLogoutRedirectUris = browser.PostLogoutRedirectUris.Distinct(StringComparer.Ordinal).ToArray(),
             FirstParty = browser.FirstParty,
+            // RS256, the default, is stored as null: a client follows the default if it ever changes.
+            IdTokenSignedResponseAlg = browser.IdTokenAlgorithm is Keys.SigningKeyRing.IdTokenAlgorithm ? null : browser.IdTokenAlgorithm,
         };
         if (!await clients.TryAddAsync(record, cancellationToken))
             return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
@@ -182,7 +187,8 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
 
     private static string Describe(ClientRecord c) =>
         $"grants: {Join(c.GrantTypes)}; scopes: {Join(c.Scopes)}; audience: {c.Audience ?? "-"}; introspection: {c.Introspection ?? "no"}" +
-        (c.RedirectUris.Count > 0 ? $"; redirect URIs: {Join(c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}; {(c.FirstParty ? "first-party" : "third-party")}" : "");
+        (c.RedirectUris.Count > 0 ? $"; redirect URIs: {Join(c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}; {(c.FirstParty ? "first-party" : "third-party")}" : "") +
+        (c.IdTokenSignedResponseAlg is { } alg ? $"; id tokens: {alg}" : "");
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "none" : string.Join(",", values);
 
@@ -201,14 +207,20 @@ public sealed record BrowserSettings(IReadOnlyList<string> RedirectUris, IReadOn
 {
     public static readonly BrowserSettings None = new([], [], Public: false, FirstParty: false);
 
+    /// <summary>
+    /// The algorithm of the client's id tokens (<c>id_token_signed_response_alg</c>, OpenID Connect Dynamic Client Registration
+    /// §2): null or RS256 for the default, or the access tokens' algorithm, whose signatures can be much cheaper (ES256).
+    /// </summary>
+    public string? IdTokenAlgorithm { get; init; }
+
     /// <summary>Why these settings do not fit a client with <paramref name="grantTypes"/>, or null.</summary>
     internal string? Check(IReadOnlyCollection<string> grantTypes)
     {
         bool code = grantTypes.Contains(GrantTypes.AuthorizationCode);
         if (code && RedirectUris.Count == 0)
             return "A client with authorization_code needs at least one redirect URI (--redirect-uri).";
-        if (!code && (RedirectUris.Count > 0 || PostLogoutRedirectUris.Count > 0 || Public || FirstParty))
-            return "Redirect URIs, --public and --first-party are for clients with the authorization_code grant.";
+        if (!code && (RedirectUris.Count > 0 || PostLogoutRedirectUris.Count > 0 || Public || FirstParty || IdTokenAlgorithm is not null))
+            return "Redirect URIs, --public, --first-party and --id-token-alg are for clients with the authorization_code grant.";
         if (Public && grantTypes.Any(g => g is not (GrantTypes.AuthorizationCode or GrantTypes.RefreshToken)))
             return "A public client can only use authorization_code and refresh_token: it has no secret to prove itself with anywhere else.";
         if (RedirectUris.Concat(PostLogoutRedirectUris).FirstOrDefault(u => RedirectUriRules.Problem(u) is not null) is { } bad)

@@ -13,11 +13,15 @@ public sealed record ClientRegistration(string ClientId, IReadOnlyList<string> G
     public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
     public bool FirstParty { get; init; }
 
+    /// <summary>The algorithm of its id tokens: RS256 unless it registered the access tokens' one.</summary>
+    public string IdTokenSignedResponseAlg { get; init; } = Keys.SigningKeyRing.IdTokenAlgorithm;
+
     internal static ClientRegistration From(ClientRecord c) =>
         new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic)
         {
             RedirectUris = c.RedirectUris,
             PostLogoutRedirectUris = c.PostLogoutRedirectUris,
             FirstParty = c.FirstParty,
+            IdTokenSignedResponseAlg = c.IdTokenSignedResponseAlg ?? Keys.SigningKeyRing.IdTokenAlgorithm,
         };
 }

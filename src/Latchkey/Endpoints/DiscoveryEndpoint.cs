@@ -1,3 +1,4 @@
+using Latchkey.Keys;
 using Latchkey.Protocol;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -67,7 +68,7 @@ internal static class DiscoveryEndpoint
             AccessTokenSigningAlgValuesSupported: [o.SigningAlgorithm],
             ResponseModesSupported: ["query", "form_post"],
             CodeChallengeMethodsSupported: [Tokens.Pkce.S256],
-            IdTokenSigningAlgValuesSupported: [o.SigningAlgorithm],
+            IdTokenSigningAlgValuesSupported: [.. SigningKeyRing.IdTokenAlgorithms(o)],
             ClaimsSupported: ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "preferred_username", "name", "email", "email_verified"],
             PromptValuesSupported: ["none", "login", "consent"],
             AuthorizationResponseIssParameterSupported: true,

@@ -53,6 +53,7 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
                 Name = id.Name,
                 Email = id.Email,
                 EmailVerified = id.EmailVerified,
+                Algorithm = client.IdTokenAlgorithm,
             })
             : null;
         var response = new TokenResponse

@@ -28,7 +28,11 @@ public enum SigningKeyState
 /// <paramref name="SignsFrom"/> is when it starts signing; <paramref name="StopsSigning"/> when it stops (retired).
 /// </summary>
 public sealed record SigningKeyInfo(string KeyId, string Algorithm, SigningKeyState State, DateTimeOffset CreatedAt, DateTimeOffset SignsFrom,
-    DateTimeOffset? StopsSigning, DateTimeOffset? RevokedAt);
+    DateTimeOffset? StopsSigning, DateTimeOffset? RevokedAt)
+{
+    /// <summary>What it signs: <see cref="SigningKeyPurposes.AccessToken"/> or <see cref="SigningKeyPurposes.IdToken"/>.</summary>
+    public string Purpose { get; init; } = SigningKeyPurposes.AccessToken;
+}
 
 /// <summary>What a key revocation did: <paramref name="SigningFromNow"/> is the key that signs from now when that changed, and
 /// <paramref name="Unannounced"/> says it was added just now rather than published beforehand.</summary>
@@ -37,7 +41,8 @@ public sealed record KeyRevocation(string RevokedKeyId, string? SigningFromNow, 
 /// <summary>
 /// Adding and retiring signing keys without a single failed verification, for the CLI, the admin API and the
 /// automatic schedule alike. A new key is published at once but signs only after every verifier can have fetched
-/// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment.
+/// it (ring refresh plus JWKS cache lifetime); the key it replaces stops signing at that same moment. Access-token keys and
+/// id-token keys (<see cref="SigningKeyPurposes"/>) rotate each on their own.
 /// </summary>
 internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys, AuditTrail audit, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
@@ -50,7 +55,8 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
 
     private Task<IReadOnlyList<SigningKeyRecord>> AllAsync(CancellationToken cancellationToken) => store.ListAsync(DateTimeOffset.MinValue, cancellationToken);
 
-    private SigningKeyInfo Describe(SigningKeyRecord k) => new(k.KeyId, k.Algorithm, StateOf(k), k.CreatedAt, k.ActivatesAt, k.RetiredAt, k.RevokedAt);
+    private SigningKeyInfo Describe(SigningKeyRecord k) =>
+        new(k.KeyId, k.Algorithm, StateOf(k), k.CreatedAt, k.ActivatesAt, k.RetiredAt, k.RevokedAt) { Purpose = k.Purpose };
 
     private SigningKeyState StateOf(SigningKeyRecord key)
     {
@@ -63,27 +69,53 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     }
 
     /// <summary>
-    /// Adds a key of <paramref name="algorithm"/> (default: the configured one) that signs after
-    /// <see cref="PublicationLead"/>, and schedules every current key to stop signing at that moment.
+    /// Adds an access-token key of <paramref name="algorithm"/> (default: the configured one) that signs after
+    /// <see cref="PublicationLead"/>, and schedules every current access-token key to stop signing at that moment.
     /// <paramref name="actor"/> is audited: <c>cli</c>, <c>scheduler</c>, or an admin's name.
     /// </summary>
-    public async Task<SigningKeyInfo> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken) =>
-        Describe((await TryRotateAsync(algorithm, actor, unlessCreatedAfter: null, cancellationToken))!);
+    public Task<SigningKeyInfo> RotateAsync(string? algorithm, string actor, CancellationToken cancellationToken) =>
+        RotateAsync(SigningKeyPurposes.AccessToken, algorithm, actor, cancellationToken);
 
     /// <summary>
-    /// The automatic schedule: rotates when the newest key is older than <see cref="KeyOptions.RotationInterval"/>, unless
-    /// another node has just done it. Returns the new key, or null when no rotation was due or another node made it.
+    /// As <see cref="RotateAsync(string?, string, CancellationToken)"/>, for the keys of <paramref name="purpose"/>: id-token keys
+    /// are RS256 only (what discovery announces). Throws <see cref="ArgumentException"/> for a key Latchkey cannot make.
     /// </summary>
-    public async Task<SigningKeyRecord?> RotateIfDueAsync(CancellationToken cancellationToken)
+    public async Task<SigningKeyInfo> RotateAsync(string purpose, string? algorithm, string actor, CancellationToken cancellationToken) =>
+        Describe((await TryRotateAsync(purpose, algorithm, actor, unlessCreatedAfter: null, cancellationToken))!);
+
+    /// <summary>
+    /// The automatic schedule: rotates the keys of each purpose whose newest key is older than <see cref="KeyOptions.RotationInterval"/>,
+    /// unless another node has just done it. Returns the new keys: none when no rotation was due or another node made it.
+    /// </summary>
+    public async Task<IReadOnlyList<SigningKeyRecord>> RotateIfDueAsync(CancellationToken cancellationToken)
     {
-        if (!await IsRotationDueAsync(cancellationToken))
-            return null;
-        return await TryRotateAsync(null, "scheduler", time.GetUtcNow() - options.Value.Keys.RotationInterval, cancellationToken);
+        var rotated = new List<SigningKeyRecord>();
+        foreach (string purpose in await PurposesDueAsync(cancellationToken))
+        {
+            if (await TryRotateAsync(purpose, null, "scheduler", time.GetUtcNow() - options.Value.Keys.RotationInterval, cancellationToken) is { } key)
+                rotated.Add(key);
+        }
+
+        return rotated;
     }
 
-    private async Task<SigningKeyRecord?> TryRotateAsync(string? algorithm, string actor, DateTimeOffset? unlessCreatedAfter, CancellationToken cancellationToken)
+    private async Task<SigningKeyRecord?> TryRotateAsync(string purpose, string? algorithm, string actor, DateTimeOffset? unlessCreatedAfter,
+        CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
+        if (!SigningKeyPurposes.IsKnown(purpose))
+            throw new ArgumentException($"'{purpose}' is not a key purpose: use {SigningKeyPurposes.AccessToken} or {SigningKeyPurposes.IdToken}.", nameof(purpose));
+        if (purpose == SigningKeyPurposes.IdToken)
+        {
+            algorithm ??= SigningKeyRing.IdTokenAlgorithm;
+            if (algorithm != SigningKeyRing.IdTokenAlgorithm)
+                throw new ArgumentException($"Id tokens are signed with {SigningKeyRing.IdTokenAlgorithm} only, which every OpenID Connect relying party accepts.", nameof(algorithm));
+        }
+        else if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
+        {
+            throw new ArgumentException("This server signs access tokens with Latchkey:HmacSecret, which lives in configuration: there is no access-token key to rotate.", nameof(purpose));
+        }
+
         algorithm ??= o.SigningAlgorithm;
         if (!JwtAlgorithms.IsSupported(algorithm) || JwtAlgorithms.IsHmac(algorithm))
             throw new ArgumentException($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.", nameof(algorithm));
@@ -92,21 +124,25 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         KeyProtector protector = await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken);
         DateTimeOffset activatesAt = time.GetUtcNow() + PublicationLead;
         (_, SigningKeyRecord created) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), activatesAt);
+        created = created with { Purpose = purpose };
         if (!await store.TryRotateAsync(created, unlessCreatedAfter, cancellationToken))
             return null;
 
         await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.KeyRotated, AuditOutcomes.Success, Actor: actor,
-            Detail: $"{created.KeyId} ({created.Algorithm}) signs from {created.ActivatesAt.UtcDateTime:O}"), cancellationToken);
+            Detail: $"{created.KeyId} ({created.Algorithm}) signs {Describe(purpose)} from {created.ActivatesAt.UtcDateTime:O}"), cancellationToken);
         return created;
     }
 
+    private static string Describe(string purpose) => purpose == SigningKeyPurposes.IdToken ? "id tokens" : "access tokens";
+
     /// <summary>
-    /// A fresh install's first key, signing at once (no verifier can have cached a key set yet). Null when another node
-    /// starting at the same moment stored one first.
+    /// The first key of a purpose, signing at once (no token it could sign exists yet, so no verifier can miss it). Null when
+    /// another node starting at the same moment stored one first.
     /// </summary>
-    internal async Task<SigningKeyRecord?> CreateFirstAsync(string algorithm, KeyProtector protector, CancellationToken cancellationToken)
+    internal async Task<SigningKeyRecord?> CreateFirstAsync(string algorithm, string purpose, KeyProtector protector, CancellationToken cancellationToken)
     {
         (_, SigningKeyRecord record) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), time.GetUtcNow());
+        record = record with { Purpose = purpose };
         return await store.TryRotateAsync(record, unlessCreatedAfter: DateTimeOffset.MinValue, cancellationToken) ? record : null;
     }
 
@@ -125,8 +161,9 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
             return $"Key '{keyId}' is revoked.";
         if (key.RetiredAt is { } retired && retired <= now)
             return $"Key '{keyId}' is already retired.";
-        if (!keys.Any(k => k.KeyId != keyId && k.RevokedAt is null && (k.RetiredAt is null || k.RetiredAt > now)))
-            return $"Key '{keyId}' is the only key left to sign with. Run 'latchkey keys rotate' first, then retire it.";
+        if (!keys.Any(k => k.KeyId != keyId && k.Purpose == key.Purpose && k.RevokedAt is null && (k.RetiredAt is null || k.RetiredAt > now)))
+            return $"Key '{keyId}' is the only key left to sign {Describe(key.Purpose)} with. " +
+                   $"Run 'latchkey keys rotate{(key.Purpose == SigningKeyPurposes.IdToken ? " --id-token" : "")}' first, then retire it.";
         await store.RetireAsync(keyId, now, cancellationToken);
         await audit.WriteAsync(new AuditEvent(now, AuditEvents.KeyRetired, AuditOutcomes.Success, Actor: actor, Detail: keyId), cancellationToken);
         return null;
@@ -134,18 +171,19 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
 
     /// <summary>
     /// Revokes a leaked key at once: it stops signing, leaves the JWKS and verifies nothing more, here at the caller's next
-    /// ring refresh and on every node at its next revocation sync. If it was signing, another key signs from now: a pending
-    /// one brought forward (published already), else a new one, unannounced (an emergency cannot wait for verifiers' caches).
-    /// Returns the outcome, or why it was refused. Not for HMAC secrets, which live in configuration.
+    /// ring refresh and on every node at its next revocation sync. If it was signing, another key of its purpose signs from now:
+    /// a pending one brought forward (published already), else a new one, unannounced (an emergency cannot wait for verifiers'
+    /// caches). Returns the outcome, or why it was refused. Not for HMAC secrets, which live in configuration.
     /// </summary>
     public async Task<(KeyRevocation? Result, string? Error)> RevokeAsync(string keyId, string actor, CancellationToken cancellationToken)
     {
         LatchkeyOptions o = options.Value;
-        if (JwtAlgorithms.IsHmac(o.SigningAlgorithm))
+        if (JwtAlgorithms.IsHmac(o.SigningAlgorithm) && keyId == SigningKey.FromHmacSecret(o.HmacSecret!, o.SigningAlgorithm).KeyId)
             return (null, "This server signs with Latchkey:HmacSecret, which lives in configuration: replace the secret on every node and verifier instead.");
         DateTimeOffset now = time.GetUtcNow();
         IReadOnlyList<SigningKeyRecord> existing = await AllAsync(cancellationToken);
         // Made before the store decides whether it is needed: generating a key inside its transaction would hold the lock longer.
+        // The store gives it the revoked key's purpose.
         string algorithm = existing.FirstOrDefault(k => k.KeyId == keyId)?.Algorithm is { } same && !JwtAlgorithms.IsHmac(same) ? same : o.SigningAlgorithm;
         (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken), now, now);
         KeyRevocationResult result = await store.RevokeAsync(keyId, now, replacement, cancellationToken);
@@ -164,13 +202,22 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
         return (new KeyRevocation(keyId, result.SigningKeyId, Unannounced: result.Status == KeyRevocationStatus.RevokedReplacementAdded), null);
     }
 
-    /// <summary>True when the newest key is older than the rotation interval (and automatic rotation is on).</summary>
-    public async Task<bool> IsRotationDueAsync(CancellationToken cancellationToken)
+    /// <summary>True when the newest key of a purpose is older than the rotation interval (and automatic rotation is on).</summary>
+    public async Task<bool> IsRotationDueAsync(CancellationToken cancellationToken) => (await PurposesDueAsync(cancellationToken)).Count > 0;
+
+    private async Task<IReadOnlyList<string>> PurposesDueAsync(CancellationToken cancellationToken)
     {
         TimeSpan interval = options.Value.Keys.RotationInterval;
-        if (interval <= TimeSpan.Zero || JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm))
-            return false;
+        if (interval <= TimeSpan.Zero)
+            return [];
+        // Access tokens signed with an HMAC secret have no stored key to rotate; their id tokens do.
+        string[] purposes = JwtAlgorithms.IsHmac(options.Value.SigningAlgorithm)
+            ? [SigningKeyPurposes.IdToken]
+            : [SigningKeyPurposes.AccessToken, SigningKeyPurposes.IdToken];
         IReadOnlyList<SigningKeyRecord> keys = await store.ListAsync(time.GetUtcNow(), cancellationToken);
-        return keys.Count > 0 && keys.Max(k => k.CreatedAt) + interval <= time.GetUtcNow();
+        return purposes
+            .Where(purpose => keys.Where(k => k.Purpose == purpose).Select(k => (DateTimeOffset?)k.CreatedAt).Max() is { } newest &&
+                              newest + interval <= time.GetUtcNow())
+            .ToArray();
     }
 }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Latchkey.Keys;
 
 /// <summary>
-/// Every <see cref="KeyOptions.RefreshInterval"/>: rotate the signing key if it is due, and re-read the keys, so
+/// Every <see cref="KeyOptions.RefreshInterval"/>: rotate the signing keys that are due, and re-read the keys, so
 /// that keys added or retired elsewhere (the CLI, another node) take effect here within that interval.
 /// </summary>
 internal sealed class SigningKeyMaintenance(SigningKeyRing ring, KeyRotation rotation, IOptions<LatchkeyOptions> options, TimeProvider time,
@@ -33,7 +33,7 @@ internal sealed class SigningKeyMaintenance(SigningKeyRing ring, KeyRotation rot
     {
         if (!ring.IsLoaded)
             return;
-        if (await rotation.RotateIfDueAsync(cancellationToken) is { } key)
+        foreach (Storage.SigningKeyRecord key in await rotation.RotateIfDueAsync(cancellationToken))
             Log.SigningKeyRotated(logger, key.KeyId, key.Algorithm, key.ActivatesAt);
 
         await ring.RefreshAsync(cancellationToken);

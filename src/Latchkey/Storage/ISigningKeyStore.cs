@@ -9,9 +9,9 @@ public interface ISigningKeyStore
     Task AddAsync(SigningKeyRecord key, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Adds <paramref name="key"/> and schedules every other key still signing at its activation to stop then, in one
-    /// transaction. With <paramref name="unlessCreatedAfter"/>, does nothing and returns false when a key was created
-    /// after that moment: several nodes finding a rotation due at once add one key, not one each.
+    /// Adds <paramref name="key"/> and schedules every other key of its purpose still signing at its activation to stop then,
+    /// in one transaction. With <paramref name="unlessCreatedAfter"/>, does nothing and returns false when a key of its purpose
+    /// was created after that moment: several nodes finding a rotation due at once add one key, not one each.
     /// </summary>
     Task<bool> TryRotateAsync(SigningKeyRecord key, DateTimeOffset? unlessCreatedAfter, CancellationToken cancellationToken);
 
@@ -23,9 +23,9 @@ public interface ISigningKeyStore
 
     /// <summary>
     /// Revokes a key now (a leak), in one transaction under the rotation lock: it stops signing at <paramref name="at"/> and is
-    /// no longer published; the revocation is recorded for every node. When no other key would then be signing, another
-    /// signs from that moment: the earliest pending key, brought forward, or else <paramref name="replacement"/>, added
-    /// active at once. A pending key revoked before it signs leaves the keys it was to replace signing.
+    /// no longer published; the revocation is recorded for every node. When no other key of its purpose would then be signing,
+    /// another of that purpose signs from that moment: the earliest pending key, brought forward, or else
+    /// <paramref name="replacement"/>, added active at once with the revoked key's purpose. A pending key revoked before it signs leaves the keys it was to replace signing.
     /// </summary>
     Task<KeyRevocationResult> RevokeAsync(string keyId, DateTimeOffset at, SigningKeyRecord replacement, CancellationToken cancellationToken);
 }

@@ -26,7 +26,8 @@ public sealed record UserRecord(
 
 /// <summary>
 /// A signing key. The private part is stored only encrypted (<see cref="ProtectedPrivateKey"/>); HMAC deployments
-/// keep their secret in configuration and store no key here.
+/// keep their access tokens' secret in configuration and store only their id-token key here. <see cref="Purpose"/> says
+/// what it signs (<see cref="SigningKeyPurposes"/>); the keys of each purpose rotate on their own.
 /// </summary>
 public sealed record SigningKeyRecord(
     string KeyId,
@@ -36,7 +37,22 @@ public sealed record SigningKeyRecord(
     DateTimeOffset CreatedAt,
     DateTimeOffset ActivatesAt,
     DateTimeOffset? RetiredAt,
-    DateTimeOffset? RevokedAt = null);
+    DateTimeOffset? RevokedAt = null)
+{
+    public string Purpose { get; init; } = SigningKeyPurposes.AccessToken;
+}
+
+/// <summary>What a signing key signs.</summary>
+public static class SigningKeyPurposes
+{
+    /// <summary>Access tokens (and, before id tokens had a key of their own, everything).</summary>
+    public const string AccessToken = "access_token";
+
+    /// <summary>OpenID Connect id tokens: an RS256 key, which every relying party can verify (OpenID Connect Core §15.1).</summary>
+    public const string IdToken = "id_token";
+
+    public static bool IsKnown(string? purpose) => purpose is AccessToken or IdToken;
+}
 
 /// <summary>
 /// A client. Registered (confidential) clients keep their secret only as a hash; the built-in first-party client is
@@ -62,6 +78,9 @@ public sealed record ClientRecord(
 
     /// <summary>A first-party client (the operator's own app): the user is not asked to consent to its scopes.</summary>
     public bool FirstParty { get; init; }
+
+    /// <summary>The algorithm of this client's id tokens (OpenID Connect Dynamic Client Registration's name); null: RS256.</summary>
+    public string? IdTokenSignedResponseAlg { get; init; }
 }
 
 /// <summary>Every refresh token descended from one login. Revoking it revokes them all.</summary>

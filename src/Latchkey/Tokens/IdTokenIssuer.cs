@@ -17,19 +17,22 @@ public sealed record IdTokenSubject(string Subject, string? Username, string Cli
     public string? Name { get; init; }
     public string? Email { get; init; }
     public bool EmailVerified { get; init; }
+
+    /// <summary>The algorithm the client registered for its id tokens; null: RS256.</summary>
+    public string? Algorithm { get; init; }
 }
 
 /// <summary>
 /// Signs OpenID Connect id tokens (Core §2, §3.1.3.6): <c>iss sub aud exp iat auth_time sid at_hash</c>, <c>nonce</c> when the
-/// client sent one, and <c>preferred_username</c> with the <c>profile</c> scope. Signed by the key that signs access tokens,
-/// with header <c>typ: JWT</c>, so an id token can never pass for an access token (<c>at+jwt</c>, RFC 9068 §4).
+/// client sent one, and <c>preferred_username</c> with the <c>profile</c> scope. Signed with RS256 (the ring's id-token key,
+/// whatever signs access tokens), or with the access tokens' key for a client that registered its algorithm, with header <c>typ: JWT</c>, so an id token can never pass for an access token (<c>at+jwt</c>, RFC 9068 §4).
 /// </summary>
 internal sealed class IdTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public string Issue(IdTokenSubject subject)
     {
         LatchkeyOptions o = options.Value;
-        SigningKey key = keys.Current;
+        SigningKey key = keys.IdTokenSignerFor(subject.Algorithm);
         long now = time.GetUtcNow().ToUnixTimeSeconds();
         var payload = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(payload, new JsonWriterOptions { Encoder = JwsWriter.Encoder }))

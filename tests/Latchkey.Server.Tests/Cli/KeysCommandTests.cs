@@ -53,15 +53,38 @@ public sealed class KeysCommandTests : IDisposable
             ["LATCHKEY__KEYS__REFRESHINTERVAL"] = "00:00:01",
         });
         HttpClient http = server.Http;
-        Assert.Equal(1, await KeyCountAsync(http));
+        Assert.Equal(2, await KeyCountAsync(http)); // the access tokens' key and the id tokens'
 
         CliResult rotated = await RunAsync("keys", "rotate");
         Assert.True(rotated.ExitCode == 0, rotated.ToString());
+        Assert.Contains("ES256 key", rotated.Stdout);
+        Assert.Contains("for access tokens", rotated.Stdout);
 
         // Bounded: the server re-reads its keys every second here.
-        for (int i = 0; i < 100 && await KeyCountAsync(http) < 2; i++)
+        for (int i = 0; i < 100 && await KeyCountAsync(http) < 3; i++)
             await Task.Delay(100);
-        Assert.Equal(2, await KeyCountAsync(http));
+        Assert.Equal(3, await KeyCountAsync(http));
+    }
+
+    [Fact]
+    public async Task Keys_RotateIdToken_AddsAnRs256IdTokenKey_AndListShowsWhatEachKeySigns()
+    {
+        await using (await LatchkeyServer.StartAsync(_folder)) { }
+
+        CliResult rotated = await RunAsync("keys", "rotate", "--id-token");
+        CliResult refused = await RunAsync("keys", "rotate", "--id-token", "--algorithm", "ES256");
+        CliResult list = await RunAsync("keys", "list");
+
+        Assert.True(rotated.ExitCode == 0, rotated.ToString());
+        Assert.Contains("RS256 key", rotated.Stdout);
+        Assert.Contains("for id tokens", rotated.Stdout);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("RS256 only", refused.Stderr);
+        string[] rows = list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..];
+        Assert.Equal(3, rows.Length);
+        Assert.Single(rows, r => r.Contains(" ES256 ") && r.Contains("access tokens") && r.Contains("active"));
+        Assert.Single(rows, r => r.Contains(" RS256 ") && r.Contains("id tokens") && r.Contains("active"));
+        Assert.Single(rows, r => r.Contains(" RS256 ") && r.Contains("id tokens") && r.Contains("pending"));
     }
 
     [Fact]

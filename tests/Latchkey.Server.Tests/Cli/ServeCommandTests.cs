@@ -24,7 +24,14 @@ public sealed class ServeCommandTests : IDisposable
         return document.RootElement.Clone();
     }
 
-    private static JsonElement SingleKey(JsonElement jwks) => Assert.Single(jwks.GetProperty("keys").EnumerateArray().ToList());
+    /// <summary>The access tokens' key (ES256 by default) of a JWKS that holds it and, beside it, the id tokens' RS256 key.</summary>
+    private static JsonElement AccessTokenKey(JsonElement jwks)
+    {
+        List<JsonElement> keys = jwks.GetProperty("keys").EnumerateArray().ToList();
+        Assert.Equal(2, keys.Count);
+        Assert.Single(keys, k => k.GetProperty("alg").GetString() == "RS256");
+        return Assert.Single(keys, k => k.GetProperty("alg").GetString() != "RS256");
+    }
 
     private Task<CliResult> ServeAndExpectExitAsync(IReadOnlyDictionary<string, string?>? environment = null) =>
         LatchkeyCli.RunAsync(
@@ -35,7 +42,7 @@ public sealed class ServeCommandTests : IDisposable
     private async Task<string> FirstStartAsync()
     {
         await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
-        return SingleKey(await JwksAsync(server)).GetProperty("kid").GetString()!;
+        return AccessTokenKey(await JwksAsync(server)).GetProperty("kid").GetString()!;
     }
 
     [Fact]
@@ -54,11 +61,14 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Serve_FreshFolder_PublishesOneEs256PublicKeyOnly()
+    public async Task Serve_FreshFolder_PublishesAnEs256AccessTokenKeyAndAnRs256IdTokenKey_PublicPartsOnly()
     {
         await using LatchkeyServer server = await LatchkeyServer.StartAsync(_folder);
 
-        JsonElement key = SingleKey(await JwksAsync(server));
+        JsonElement jwks = await JwksAsync(server);
+        JsonElement key = AccessTokenKey(jwks);
+        JsonElement idKey = Assert.Single(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("alg").GetString() == "RS256");
+        Assert.Equal(["alg", "e", "kid", "kty", "n", "use"], idKey.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
 
         Assert.Equal(["alg", "crv", "kid", "kty", "use", "x", "y"], key.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal("EC", key.GetProperty("kty").GetString());
@@ -88,7 +98,7 @@ public sealed class ServeCommandTests : IDisposable
 
         await using LatchkeyServer second = await LatchkeyServer.StartAsync(_folder);
 
-        Assert.Equal(firstKid, SingleKey(await JwksAsync(second)).GetProperty("kid").GetString());
+        Assert.Equal(firstKid, AccessTokenKey(await JwksAsync(second)).GetProperty("kid").GetString());
     }
 
     [Fact]
@@ -150,10 +160,10 @@ public sealed class ServeCommandTests : IDisposable
     {
         JsonElement jwk;
         await using (LatchkeyServer server = await LatchkeyServer.StartAsync(_folder))
-            jwk = SingleKey(await JwksAsync(server));
+            jwk = AccessTokenKey(await JwksAsync(server));
         string kid = jwk.GetProperty("kid").GetString()!;
 
-        object?[] row = Assert.Single(await Database.QueryAsync(_folder.DatabasePath, "SELECT kid, protected_private_key FROM signing_keys"));
+        object?[] row = Assert.Single(await Database.QueryAsync(_folder.DatabasePath, "SELECT kid, protected_private_key FROM signing_keys WHERE purpose = 'access_token'"));
         Assert.Equal(kid, row[0]);
         byte[] blob = Assert.IsType<byte[]>(row[1]);
         byte[] master = Convert.FromBase64String(File.ReadAllText(_folder.MasterKeyPath).Trim());
@@ -192,11 +202,11 @@ public sealed class ServeCommandTests : IDisposable
         var environment = new Dictionary<string, string?> { ["LATCHKEY__MASTERKEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) };
         string kid;
         await using (LatchkeyServer first = await LatchkeyServer.StartAsync(_folder, environment))
-            kid = SingleKey(await JwksAsync(first)).GetProperty("kid").GetString()!;
+            kid = AccessTokenKey(await JwksAsync(first)).GetProperty("kid").GetString()!;
 
         Assert.False(File.Exists(_folder.MasterKeyPath));
         await using LatchkeyServer second = await LatchkeyServer.StartAsync(_folder, environment);
-        Assert.Equal(kid, SingleKey(await JwksAsync(second)).GetProperty("kid").GetString());
+        Assert.Equal(kid, AccessTokenKey(await JwksAsync(second)).GetProperty("kid").GetString());
     }
 
     [Fact]

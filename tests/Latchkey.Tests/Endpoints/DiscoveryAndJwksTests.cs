@@ -41,7 +41,9 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.Equal(LatchkeyTestServer.Issuer + "/authorize", doc.GetProperty("authorization_endpoint").GetString());
         Assert.Equal(["code"], Strings(doc, "response_types_supported"));
         Assert.Equal(["public"], Strings(doc, "subject_types_supported"));
-        Assert.Equal(["ES256"], Strings(doc, "id_token_signing_alg_values_supported"));
+        // Id tokens are RS256 unless a client registered the access tokens' algorithm (ES256 here): Core §15.1 asks every
+        // provider for RS256.
+        Assert.Equal(["RS256", "ES256"], Strings(doc, "id_token_signing_alg_values_supported"));
         Assert.Equal(["S256"], Strings(doc, "code_challenge_methods_supported"));
         Assert.Equal(["query", "form_post"], Strings(doc, "response_modes_supported"));
         Assert.Contains("openid", Strings(doc, "scopes_supported"));
@@ -54,16 +56,21 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     private static string[] Strings(JsonElement doc, string name) => doc.GetProperty(name).EnumerateArray().Select(e => e.GetString()!).ToArray();
 
     [Fact]
-    public async Task Jwks_DefaultInstall_PublishesOnePublicEs256Key()
+    public async Task Jwks_DefaultInstall_PublishesAPublicEs256KeyForAccessTokens_AndAnRs256KeyForIdTokens()
     {
         using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
 
         JsonElement jwks = await HttpAssert.OkJsonAsync(response);
-        JsonElement key = Assert.Single(jwks.GetProperty("keys").EnumerateArray());
+        Assert.Equal(2, jwks.GetProperty("keys").GetArrayLength());
+        JsonElement key = jwks.GetProperty("keys")[0];
         Assert.Equal(["kty", "crv", "x", "y", "kid", "use", "alg"], key.EnumerateObject().Select(p => p.Name));
         Assert.Equal("EC", key.GetProperty("kty").GetString());
         Assert.Equal("P-256", key.GetProperty("crv").GetString());
         Assert.Equal("ES256", key.GetProperty("alg").GetString());
+        JsonElement idKey = jwks.GetProperty("keys")[1];
+        Assert.Equal(["kty", "n", "e", "kid", "use", "alg"], idKey.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("RS256", idKey.GetProperty("alg").GetString());
+        Assert.Equal(2048, System.Buffers.Text.Base64Url.DecodeFromChars(idKey.GetProperty("n").GetString()).Length * 8);
         Assert.True(response.Headers.CacheControl?.MaxAge > TimeSpan.Zero);
     }
 
@@ -73,7 +80,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         await _server.AddUserAsync("alice", "correct horse battery");
         string token = await _server.GetAccessTokenAsync("alice", "correct horse battery");
         using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
-        JsonElement key = (await HttpAssert.OkJsonAsync(response)).GetProperty("keys")[0];
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray(), k => k.GetProperty("alg").GetString() == "ES256");
 
         // Recompute the thumbprint with Microsoft.IdentityModel as an independent implementation.
         var jwk = new Microsoft.IdentityModel.Tokens.JsonWebKey(key.GetRawText());
@@ -98,7 +105,11 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         await server.AddUserAsync("alice", "correct horse battery");
         string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
         using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
-        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+        JsonElement keys = (await HttpAssert.OkJsonAsync(response)).GetProperty("keys");
+        // The access tokens' key, and the id tokens' RS256 key beside it.
+        Assert.Equal(2, keys.GetArrayLength());
+        Assert.Single(keys.EnumerateArray(), k => k.GetProperty("alg").GetString() == "RS256" && k.GetProperty("kid").GetString() != Kid(token));
+        JsonElement key = Assert.Single(keys.EnumerateArray(), k => k.GetProperty("kid").GetString() == Kid(token));
 
         Assert.Equal(keyType, key.GetProperty("kty").GetString());
         Assert.Equal(algorithm, key.GetProperty("alg").GetString());
@@ -132,7 +143,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         await server.AddUserAsync("alice", "correct horse battery");
         string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
         using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
-        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == Kid(token));
 
         Assert.Equal(["kty", "crv", "x", "kid", "use", "alg"], key.EnumerateObject().Select(p => p.Name));
         Assert.Equal("OKP", key.GetProperty("kty").GetString());
@@ -146,19 +157,25 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Jwks_HmacDeployment_PublishesNoKey()
+    public async Task Jwks_HmacDeployment_PublishesOnlyItsIdTokenKey_NeverTheSecret()
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
         {
             o.SigningAlgorithm = "HS256";
             o.HmacSecret = "0123456789abcdef0123456789abcdef";
         });
+        await server.AddUserAsync("alice", "correct horse battery");
+        string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
 
         using HttpResponseMessage response = await server.Client.GetAsync("/.well-known/jwks.json");
 
-        JsonElement jwks = await HttpAssert.OkJsonAsync(response);
-        Assert.Equal(0, jwks.GetProperty("keys").GetArrayLength());
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+        Assert.Equal(("RSA", "RS256"), (key.GetProperty("kty").GetString(), key.GetProperty("alg").GetString()));
+        Assert.NotEqual(Kid(token), key.GetProperty("kid").GetString());
+        Assert.DoesNotContain("0123456789abcdef", await response.Content.ReadAsStringAsync());
     }
+
+    private static string Kid(string token) => HttpAssert.Part(token, 0).GetProperty("kid").GetString()!;
 
     [Fact]
     public async Task Hs256Deployment_IssuesTokensThatVerifyWithTheSecret()

@@ -210,16 +210,18 @@ public sealed class InteropMatrixTests(InteropMatrixServers servers) : IClassFix
         AssertRejected(results[1], "ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
     }
 
-    /// <summary>An HS* server has nothing public to publish: its only key is the shared secret.</summary>
+    /// <summary>An HS* server publishes nothing of its access tokens' key, the shared secret: only its id tokens' RS256 key.</summary>
     [Theory]
     [MemberData(nameof(InteropAlgorithms.HmacData), MemberType = typeof(InteropAlgorithms))]
-    public async Task Jwks_HmacServer_PublishesNoKeys(string algorithm)
+    public async Task Jwks_HmacServer_PublishesOnlyTheIdTokenKey(string algorithm)
     {
         IssuedToken issued = await servers.GetAsync(algorithm);
 
         string jwks = await issued.Server.Client.GetStringAsync("/.well-known/jwks.json");
 
-        Assert.Equal(0, JsonDocument.Parse(jwks).RootElement.GetProperty("keys").GetArrayLength());
+        JsonElement key = Assert.Single(JsonDocument.Parse(jwks).RootElement.GetProperty("keys").EnumerateArray());
+        Assert.Equal("RS256", key.GetProperty("alg").GetString());
+        Assert.NotEqual(HttpAssert.Part(issued.Token, 0).GetProperty("kid").GetString(), key.GetProperty("kid").GetString());
     }
 
     private static async Task<JsonArray> RunPythonAsync(string script, IssuedToken issued)

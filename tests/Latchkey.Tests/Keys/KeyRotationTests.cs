@@ -27,10 +27,15 @@ public sealed class KeyRotationTests : IAsyncLifetime
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 
-    private async Task<string[]> JwksKidsAsync()
+    /// <summary>The access-token keys in the JWKS (it also publishes the id-token key, which these tests leave alone).</summary>
+    private async Task<string[]> JwksKidsAsync() => await JwksKidsAsync(SigningKeyPurposes.AccessToken);
+
+    private async Task<string[]> JwksKidsAsync(string purpose)
     {
+        HashSet<string> ofPurpose = (await Rotation.ListAsync(CancellationToken.None)).Where(k => k.Purpose == purpose).Select(k => k.KeyId).ToHashSet();
         using HttpResponseMessage response = await _server.Client.GetAsync("/.well-known/jwks.json");
-        return (await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()!).ToArray();
+        return (await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("kid").GetString()!)
+            .Where(ofPurpose.Contains).ToArray();
     }
 
     private async Task<string> SigningKidAsync() => HttpAssert.Part(await _server.GetAccessTokenAsync("alice", Password), 0).GetProperty("kid").GetString()!;
@@ -139,6 +144,101 @@ public sealed class KeyRotationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task IdTokenKey_IsRs256_BesideTheAccessTokenKey_AndRotatesOnItsOwn()
+    {
+        string accessKid = await SigningKidAsync();
+        SigningKey idKey = Ring.IdTokenSigner;
+        Assert.Equal("RS256", idKey.Algorithm);
+        Assert.Equal([idKey.KeyId], await JwksKidsAsync(SigningKeyPurposes.IdToken));
+
+        SigningKeyInfo added = await Rotation.RotateAsync(SigningKeyPurposes.IdToken, null, "test", CancellationToken.None);
+        await Ring.RefreshAsync(CancellationToken.None);
+
+        // Published at once, signing after the lead, as an access-token key does; the access-token key is not touched.
+        Assert.Equal(("RS256", SigningKeyPurposes.IdToken), (added.Algorithm, added.Purpose));
+        Assert.Equal([idKey.KeyId, added.KeyId], await JwksKidsAsync(SigningKeyPurposes.IdToken));
+        _server.Time.Advance(Lead - TimeSpan.FromSeconds(1));
+        Assert.Equal(idKey.KeyId, Ring.IdTokenSigner.KeyId);
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(added.KeyId, Ring.IdTokenSigner.KeyId);
+        Assert.Equal(accessKid, await SigningKidAsync());
+        Assert.Null((await Rotation.ListAsync(CancellationToken.None)).Single(k => k.KeyId == accessKid).StopsSigning);
+    }
+
+    [Fact]
+    public async Task RotatingTheAccessTokenKey_LeavesTheIdTokenKeySigning()
+    {
+        string idKid = Ring.IdTokenSigner.KeyId;
+
+        await Rotation.RotateAsync(null, "test", CancellationToken.None);
+        await Ring.RefreshAsync(CancellationToken.None);
+        _server.Time.Advance(Lead);
+
+        Assert.Equal(idKid, Ring.IdTokenSigner.KeyId);
+        Assert.Null((await Rotation.ListAsync(CancellationToken.None)).Single(k => k.KeyId == idKid).StopsSigning);
+    }
+
+    [Theory]
+    [InlineData("ES256")]
+    [InlineData("PS256")]
+    [InlineData("HS256")]
+    public async Task IdTokenKey_OfAnotherAlgorithm_IsRefused(string algorithm)
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => Rotation.RotateAsync(SigningKeyPurposes.IdToken, algorithm, "test", CancellationToken.None));
+
+        Assert.Contains("RS256 only", e.Message);
+        Assert.Equal(2, (await Rotation.ListAsync(CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task Retire_OnlyIdTokenKey_IsRefused_ThoughAnAccessTokenKeySigns()
+    {
+        string only = Ring.IdTokenSigner.KeyId;
+
+        string? error = await Rotation.RetireAsync(only, "test", CancellationToken.None);
+
+        Assert.Contains("keys rotate --id-token", error);
+    }
+
+    [Fact]
+    public async Task Revoke_TheIdTokenKey_AnRs256IdTokenKeySignsFromNow_AndTheAccessTokenKeySignsOn()
+    {
+        string accessKid = await SigningKidAsync();
+        string revoked = Ring.IdTokenSigner.KeyId;
+
+        (KeyRevocation? result, string? error) = await Rotation.RevokeAsync(revoked, "test", CancellationToken.None);
+        await Ring.RefreshAsync(CancellationToken.None);
+
+        Assert.Null(error);
+        Assert.Equal(result!.SigningFromNow, Ring.IdTokenSigner.KeyId);
+        Assert.Equal("RS256", Ring.IdTokenSigner.Algorithm);
+        Assert.Equal(SigningKeyPurposes.IdToken, (await Rotation.ListAsync(CancellationToken.None)).Single(k => k.KeyId == result.SigningFromNow).Purpose);
+        Assert.DoesNotContain(revoked, await JwksKidsAsync(SigningKeyPurposes.IdToken));
+        Assert.Equal(accessKid, await SigningKidAsync());
+    }
+
+    [Fact]
+    public async Task AnInstallWithoutAnIdTokenKey_GetsOneAtStart_SigningAtOnce()
+    {
+        // What a database from before id-token keys looks like: its keys all sign access tokens.
+        string accessKid = await SigningKidAsync();
+        string idKid = Ring.IdTokenSigner.KeyId;
+        await using (System.Data.Common.DbConnection connection = await _server.Services.GetRequiredService<Latchkey.Storage.Sql.SqlDatabase>().OpenAsync(CancellationToken.None))
+        {
+            await using System.Data.Common.DbCommand delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM signing_keys WHERE purpose = 'id_token'";
+            Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+        }
+
+        await using LatchkeyTestServer restarted = await LatchkeyTestServer.StartAsync(dataDirectory: _server.DataDirectory, time: _server.Time);
+
+        SigningKey created = restarted.Services.GetRequiredService<SigningKeyRing>().IdTokenSigner;
+        Assert.NotEqual(idKid, created.KeyId);
+        Assert.Equal("RS256", created.Algorithm);
+        Assert.Equal(accessKid, restarted.Services.GetRequiredService<SigningKeyRing>().Current.KeyId);
+    }
+
+    [Fact]
     public async Task RunningServer_PicksUpAKeyAddedElsewhere_OnItsRefreshTick()
     {
         // Another process (the CLI, another node) adds a key straight to the store.
@@ -154,16 +254,18 @@ public sealed class KeyRotationTests : IAsyncLifetime
     {
         await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o => o.Keys.RotationInterval = TimeSpan.FromHours(1));
         var rotation = server.Services.GetRequiredService<KeyRotation>();
-        Assert.Single(await rotation.ListAsync(CancellationToken.None));
+        Assert.Equal(2, (await rotation.ListAsync(CancellationToken.None)).Count); // the access tokens' key and the id tokens'
 
         server.Time.Advance(TimeSpan.FromMinutes(59) + TimeSpan.FromSeconds(30));
         await Task.Delay(200); // let a tick that should do nothing run; the assertion below is the real check
-        Assert.Single(await rotation.ListAsync(CancellationToken.None));
+        Assert.Equal(2, (await rotation.ListAsync(CancellationToken.None)).Count);
 
         server.Time.Advance(TimeSpan.FromSeconds(30));
-        await WaitUntilAsync(async () => (await rotation.ListAsync(CancellationToken.None)).Count == 2);
-        SigningKeyInfo added = (await rotation.ListAsync(CancellationToken.None)).Single(k => k.StopsSigning is null);
-        Assert.Equal(SigningKeyState.Pending, added.State);
+        await WaitUntilAsync(async () => (await rotation.ListAsync(CancellationToken.None)).Count == 4);
+        IReadOnlyList<SigningKeyInfo> added = (await rotation.ListAsync(CancellationToken.None)).Where(k => k.StopsSigning is null).ToArray();
+        Assert.Equal([SigningKeyPurposes.AccessToken, SigningKeyPurposes.IdToken], added.Select(k => k.Purpose).Order());
+        Assert.All(added, k => Assert.Equal(SigningKeyState.Pending, k.State));
+        Assert.Equal(["ES256", "RS256"], added.OrderBy(k => k.Purpose).Select(k => k.Algorithm));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

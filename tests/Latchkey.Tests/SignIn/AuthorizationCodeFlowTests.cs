@@ -2,6 +2,8 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Latchkey.Clients;
+using Latchkey.Keys;
 using Latchkey.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -80,11 +82,16 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
             ValidIssuer = LatchkeyTestServer.Issuer,
             ValidAudience = "webapp",
             IssuerSigningKeys = new JsonWebKeySet(jwks).GetSigningKeys(),
+            ValidAlgorithms = ["RS256"],
         });
         Assert.True(result.IsValid, result.Exception?.Message);
         JsonElement id = HttpAssert.Part(idToken, 1);
         JsonElement at = HttpAssert.Part(access, 1);
         Assert.Equal("JWT", HttpAssert.Part(idToken, 0).GetProperty("typ").GetString());
+        // RS256 from the id tokens' own key, beside the ES256 key that signs the access token (Core §15.1).
+        Assert.Equal("RS256", HttpAssert.Part(idToken, 0).GetProperty("alg").GetString());
+        Assert.Equal("ES256", HttpAssert.Part(access, 0).GetProperty("alg").GetString());
+        Assert.NotEqual(HttpAssert.Part(access, 0).GetProperty("kid").GetString(), HttpAssert.Part(idToken, 0).GetProperty("kid").GetString());
         Assert.Equal(at.GetProperty("sub").GetString(), id.GetProperty("sub").GetString());
         Assert.Equal("n-0S6", id.GetProperty("nonce").GetString());
         Assert.Equal("alice", id.GetProperty("preferred_username").GetString());
@@ -181,6 +188,108 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
         Assert.Contains("path=/", setCookie, StringComparison.OrdinalIgnoreCase);
         // The http test issuer: not Secure, not __Host- (an https issuer gets both: HttpsIssuer_SessionCookieIsHostPrefixedAndSecure).
         Assert.DoesNotContain("secure", setCookie, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task HmacDeployment_IdTokensAreRs256_VerifiableFromTheJwks_WhileAccessTokensStayHs256()
+    {
+        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = "0123456789abcdef0123456789abcdef";
+        });
+        await hmac.AddUserAsync("alice", Password);
+        string secret = (await BrowserFlow.AddBrowserClientAsync(hmac, "webapp", [WebRedirect]))!;
+        using var browser = new BrowserFlow(hmac);
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage page = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", WebRedirect, challenge));
+        using HttpResponseMessage afterLogin = await browser.LoginAsync(page, "alice", Password);
+
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await browser.ExchangeAsync("webapp", BrowserFlow.Callback(afterLogin, WebRedirect)["code"], WebRedirect, verifier, secret));
+
+        string idToken = tokens.GetProperty("id_token").GetString()!;
+        Assert.Equal("HS256", HttpAssert.Part(tokens.GetProperty("access_token").GetString()!, 0).GetProperty("alg").GetString());
+        Assert.Equal("RS256", HttpAssert.Part(idToken, 0).GetProperty("alg").GetString());
+        TokenValidationResult result = await new JsonWebTokenHandler().ValidateTokenAsync(idToken, new TokenValidationParameters
+        {
+            ValidIssuer = LatchkeyTestServer.Issuer,
+            ValidAudience = "webapp",
+            IssuerSigningKeys = new JsonWebKeySet(await hmac.Client.GetStringAsync("/.well-known/jwks.json")).GetSigningKeys(),
+            ValidAlgorithms = ["RS256"],
+        });
+        Assert.True(result.IsValid, result.Exception?.Message);
+    }
+
+    [Fact]
+    public async Task ClientRegisteredEs256_GetsIdTokensSignedByTheAccessTokenKey_VerifiableFromTheJwks()
+    {
+        string secret = (await BrowserFlow.AddBrowserClientAsync(_server, "fast", [WebRedirect], idTokenAlgorithm: "ES256"))!;
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        Dictionary<string, string> callback = await SignInAsync("fast", WebRedirect, challenge);
+
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("fast", callback["code"], WebRedirect, verifier, secret));
+
+        string idToken = tokens.GetProperty("id_token").GetString()!;
+        string access = tokens.GetProperty("access_token").GetString()!;
+        Assert.Equal("ES256", HttpAssert.Part(idToken, 0).GetProperty("alg").GetString());
+        Assert.Equal(HttpAssert.Part(access, 0).GetProperty("kid").GetString(), HttpAssert.Part(idToken, 0).GetProperty("kid").GetString());
+        TokenValidationResult result = await new JsonWebTokenHandler().ValidateTokenAsync(idToken, new TokenValidationParameters
+        {
+            ValidIssuer = LatchkeyTestServer.Issuer,
+            ValidAudience = "fast",
+            IssuerSigningKeys = new JsonWebKeySet(await _server.Client.GetStringAsync("/.well-known/jwks.json")).GetSigningKeys(),
+            ValidAlgorithms = ["ES256"],
+        });
+        Assert.True(result.IsValid, result.Exception?.Message);
+        // Still an id token, never an access token: its typ is JWT, not at+jwt.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _server.GetWithBearerAsync("/userinfo", idToken)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("HS256")] // the server's secret is never shared with a relying party
+    [InlineData("PS256")] // Latchkey keeps no PS256 key here
+    [InlineData("none")]
+    [InlineData("rs256")]
+    public async Task ClientRegisteringAnIdTokenAlgorithmLatchkeyCannotSign_IsRefused(string algorithm)
+    {
+        ClientResult result = await _server.Services.GetRequiredService<ClientAccounts>().AddAsync("odd", ["authorization_code"], ["api"], null, "test",
+            CancellationToken.None, null, new BrowserSettings([WebRedirect], [], Public: false, FirstParty: true) { IdTokenAlgorithm = algorithm });
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("use RS256 or ES256", result.Error);
+        Assert.DoesNotContain(await _server.Services.GetRequiredService<ClientAccounts>().ListAsync(CancellationToken.None), c => c.ClientId == "odd");
+    }
+
+    [Fact]
+    public async Task IdTokenKeyRotation_IdTokensMoveToTheNewKeyAfterTheLead_AndBothVerifyMeanwhile()
+    {
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        var rotation = _server.Services.GetRequiredService<KeyRotation>();
+        Dictionary<string, string> first = await SignInAsync("webapp", WebRedirect, challenge);
+        string before = (await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("webapp", first["code"], WebRedirect, verifier, _webSecret))).GetProperty("id_token").GetString()!;
+
+        SigningKeyInfo added = await rotation.RotateAsync(Latchkey.Storage.SigningKeyPurposes.IdToken, null, "test", CancellationToken.None);
+        await _server.Services.GetRequiredService<SigningKeyRing>().RefreshAsync(CancellationToken.None);
+        _server.Time.Advance(rotation.PublicationLead);
+        (verifier, challenge) = BrowserFlow.Pkce();
+        Dictionary<string, string> second = await SignInAsync("webapp", WebRedirect, challenge, new Dictionary<string, string?> { ["prompt"] = "login" });
+        string after = (await HttpAssert.OkJsonAsync(await _browser.ExchangeAsync("webapp", second["code"], WebRedirect, verifier, _webSecret))).GetProperty("id_token").GetString()!;
+
+        Assert.NotEqual(added.KeyId, HttpAssert.Part(before, 0).GetProperty("kid").GetString());
+        Assert.Equal(added.KeyId, HttpAssert.Part(after, 0).GetProperty("kid").GetString());
+        IList<SecurityKey> published = new JsonWebKeySet(await _server.Client.GetStringAsync("/.well-known/jwks.json")).GetSigningKeys();
+        foreach (string idToken in new[] { before, after })
+        {
+            TokenValidationResult result = await new JsonWebTokenHandler().ValidateTokenAsync(idToken, new TokenValidationParameters
+            {
+                ValidIssuer = LatchkeyTestServer.Issuer,
+                ValidAudience = "webapp",
+                IssuerSigningKeys = published,
+                ValidAlgorithms = ["RS256"],
+                LifetimeValidator = (_, _, _, _) => true, // the fake clock has moved past the real one's view of "now"
+            });
+            Assert.True(result.IsValid, result.Exception?.Message);
+        }
     }
 
     [Fact]

@@ -367,6 +367,76 @@ public abstract class StoreConformanceTests : IAsyncLifetime
     private static SigningKeyRecord Key(string kid, DateTimeOffset activatesAt, DateTimeOffset? createdAt = null) =>
         new(kid, "ES256", $$"""{"kty":"EC","kid":"{{kid}}"}""", [1, 2, 3, 0, 255, (byte)kid.Length], createdAt ?? T0, activatesAt, RetiredAt: null);
 
+    private static SigningKeyRecord IdKey(string kid, DateTimeOffset activatesAt, DateTimeOffset? createdAt = null) =>
+        Key(kid, activatesAt, createdAt) with { Algorithm = "RS256", Purpose = SigningKeyPurposes.IdToken };
+
+    [Fact]
+    public async Task Keys_Purpose_IsStoredAndReadBack_AccessTokenByDefault()
+    {
+        await Keys.AddAsync(Key("access", T0), Ct);
+        await Keys.AddAsync(IdKey("id", T0), Ct);
+
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(T0, Ct);
+        Assert.Equal(SigningKeyPurposes.AccessToken, keys.Single(k => k.KeyId == "access").Purpose);
+        Assert.Equal(SigningKeyPurposes.IdToken, keys.Single(k => k.KeyId == "id").Purpose);
+    }
+
+    [Fact]
+    public async Task Keys_RotatingOnePurpose_RetiresOnlyThatPurposesKeys()
+    {
+        await Keys.AddAsync(Key("access-1", T0), Ct);
+        await Keys.AddAsync(IdKey("id-1", T0), Ct);
+
+        Assert.True(await Keys.TryRotateAsync(IdKey("id-2", T0.AddMinutes(10), T0.AddMinutes(1)), null, Ct));
+
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(DateTimeOffset.MinValue, Ct);
+        Assert.Null(keys.Single(k => k.KeyId == "access-1").RetiredAt);
+        Assert.Equal(T0.AddMinutes(10), keys.Single(k => k.KeyId == "id-1").RetiredAt);
+        Assert.Null(keys.Single(k => k.KeyId == "id-2").RetiredAt);
+    }
+
+    [Fact]
+    public async Task Keys_RotationGuard_CountsOnlyKeysOfTheSamePurpose()
+    {
+        await Keys.AddAsync(Key("access-1", T0, T0.AddMinutes(5)), Ct);
+
+        // The first id-token key of an install with access-token keys is made...
+        Assert.True(await Keys.TryRotateAsync(IdKey("id-1", T0.AddMinutes(6), T0.AddMinutes(6)), DateTimeOffset.MinValue, Ct));
+        // ...and a second node starting at the same moment stands down.
+        Assert.False(await Keys.TryRotateAsync(IdKey("id-dup", T0.AddMinutes(6), T0.AddMinutes(6)), DateTimeOffset.MinValue, Ct));
+        Assert.Equal(["access-1", "id-1"], (await Keys.ListAsync(DateTimeOffset.MinValue, Ct)).Select(k => k.KeyId).Order());
+    }
+
+    [Fact]
+    public async Task Keys_RevokeTheOnlyIdTokenKey_AddsAnIdTokenReplacement_ThoughAnAccessTokenKeySigns()
+    {
+        await Keys.AddAsync(Key("access-1", T0), Ct);
+        await Keys.AddAsync(IdKey("id-1", T0), Ct);
+
+        // The caller makes the replacement of the revoked key's algorithm; the store gives it the revoked key's purpose.
+        KeyRevocationResult result = await Keys.RevokeAsync("id-1", T0.AddMinutes(2), Key("spare", T0.AddMinutes(2)) with { Algorithm = "RS256" }, Ct);
+
+        Assert.Equal(new KeyRevocationResult(KeyRevocationStatus.RevokedReplacementAdded, "spare"), result);
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(DateTimeOffset.MinValue, Ct);
+        Assert.Equal(SigningKeyPurposes.IdToken, keys.Single(k => k.KeyId == "spare").Purpose);
+        Assert.Null(keys.Single(k => k.KeyId == "access-1").RetiredAt);
+    }
+
+    [Fact]
+    public async Task Keys_RevokeAPendingIdTokenKey_LeavesTheAccessTokenKeysRetirementAlone()
+    {
+        await Keys.AddAsync(Key("access-1", T0), Ct);
+        await Keys.AddAsync(IdKey("id-1", T0), Ct);
+        await Keys.TryRotateAsync(Key("access-2", T0.AddMinutes(10), T0.AddMinutes(1)), null, Ct);
+        await Keys.TryRotateAsync(IdKey("id-2", T0.AddMinutes(10), T0.AddMinutes(1)), null, Ct);
+
+        await Keys.RevokeAsync("id-2", T0.AddMinutes(2), Key("spare", T0), Ct);
+
+        IReadOnlyList<SigningKeyRecord> keys = await Keys.ListAsync(DateTimeOffset.MinValue, Ct);
+        Assert.Null(keys.Single(k => k.KeyId == "id-1").RetiredAt); // signs on, as its successor was revoked
+        Assert.Equal(T0.AddMinutes(10), keys.Single(k => k.KeyId == "access-1").RetiredAt); // still hands over to access-2
+    }
+
     [Fact]
     public async Task Keys_Added_AreListedWithEveryField()
     {

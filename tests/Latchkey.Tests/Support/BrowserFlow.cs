@@ -127,11 +127,11 @@ public sealed partial class BrowserFlow : IDisposable
 
     /// <summary>Registers a client for the browser flow through the same code as <c>latchkey clients add</c>; returns its secret (null when public).</summary>
     public static async Task<string?> AddBrowserClientAsync(LatchkeyTestServer server, string clientId, string[] redirectUris, bool isPublic = false,
-        bool firstParty = true, string[]? grants = null, string[]? scopes = null, string[]? postLogoutRedirectUris = null)
+        bool firstParty = true, string[]? grants = null, string[]? scopes = null, string[]? postLogoutRedirectUris = null, string? idTokenAlgorithm = null)
     {
         ClientResult result = await server.Services.GetRequiredService<ClientAccounts>().AddAsync(clientId,
             grants ?? ["authorization_code", "refresh_token"], scopes ?? ["api"], null, "test", CancellationToken.None, null,
-            new BrowserSettings(redirectUris, postLogoutRedirectUris ?? [], isPublic, firstParty));
+            new BrowserSettings(redirectUris, postLogoutRedirectUris ?? [], isPublic, firstParty) { IdTokenAlgorithm = idTokenAlgorithm });
         Assert.True(result.Succeeded, result.Error);
         SecretsSeen.Record(result.Secret, "a client secret");
         return result.Secret;

@@ -2,17 +2,22 @@ using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Latchkey.Keys;
 using Latchkey.Protocol;
+using Latchkey.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Latchkey.Endpoints.Admin;
 
 /// <summary>A signing key as the admin API lists it: public facts only, never the private key.</summary>
+/// <c>Purpose</c> is what it signs: <c>access_token</c> or <c>id_token</c>.
 internal sealed record KeySummary(string Kid, string Algorithm, string State, DateTimeOffset CreatedAt, DateTimeOffset SignsFrom, DateTimeOffset? StopsSigning,
-    DateTimeOffset? RevokedAt);
+    DateTimeOffset? RevokedAt, string Purpose);
 
-/// <summary>The body of <c>POST /admin/keys/rotate</c> (optional).</summary>
+/// <summary>
+/// The body of <c>POST /admin/keys/rotate</c> (optional): the keys to rotate (<c>purpose</c>, default <c>access_token</c>) and
+/// the new key's algorithm (default: the configured one for access tokens, RS256 for id tokens).
+/// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-internal sealed record RotateKeyRequest(string? Algorithm);
+internal sealed record RotateKeyRequest(string? Algorithm, string? Purpose = null);
 
 /// <summary>
 /// <c>/admin/keys</c>: signing keys, for admin tokens (<see cref="AdminAccessHandler"/>). The same code as
@@ -26,7 +31,7 @@ internal static class KeysApi
         RouteGroupBuilder admin = routes.MapGroup("/admin/keys").RequireAuthorization(LatchkeyPolicies.Admin);
         admin.MapGet("/", ListKeysAsync).WithName("ListKeys").WithSummary("Every signing key and its state: pending, active, retired, gone or revoked.");
         admin.MapPost("/rotate", RotateKeyAsync).WithName("RotateKey")
-            .WithSummary("Add a signing key: published now, it signs once verifiers can have fetched it; the current key stops then.");
+            .WithSummary("Add a signing key: published now, it signs once verifiers can have fetched it; the current key of its purpose stops then.");
         admin.MapPost("/{kid}/retire", RetireKeyAsync).WithName("RetireKey")
             .WithSummary("Stop a key signing now; its tokens stay valid until they expire.");
         admin.MapPost("/{kid}/revoke", RevokeKeyAsync).WithName("RevokeKey")
@@ -39,20 +44,25 @@ internal static class KeysApi
     private static async Task<Results<JsonHttpResult<KeySummary>, ProblemHttpResult>> RotateKeyAsync(
         HttpRequest request, KeyRotation rotation, SigningKeyRing ring, CancellationToken cancellationToken)
     {
-        string? algorithm = null;
+        string? algorithm = null, purpose = null;
         if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
             (RotateKeyRequest? body, ProblemHttpResult? problem) = await AdminRequests.ReadJsonAsync(request, AdminJsonContext.Default.RotateKeyRequest, cancellationToken);
             if (body is null)
                 return problem!;
-            algorithm = body.Algorithm;
+            (algorithm, purpose) = (body.Algorithm, body.Purpose);
         }
 
-        if (JwtAlgorithms.IsHmac(request.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<LatchkeyOptions>>().Value.SigningAlgorithm))
-            return AdminRequests.BadRequest("This server signs with Latchkey:HmacSecret, which lives in configuration: there is no key to rotate.");
-        if (algorithm is not null && (!JwtAlgorithms.IsSupported(algorithm) || JwtAlgorithms.IsHmac(algorithm)))
-            return AdminRequests.BadRequest($"'{algorithm}' is not an asymmetric algorithm Latchkey generates keys for.");
-        SigningKeyInfo key = await rotation.RotateAsync(algorithm, AdminRequests.Actor(request.HttpContext.User), cancellationToken);
+        SigningKeyInfo key;
+        try
+        {
+            key = await rotation.RotateAsync(purpose ?? SigningKeyPurposes.AccessToken, algorithm, AdminRequests.Actor(request.HttpContext.User), cancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            return AdminRequests.BadRequest(e.Message.Split(" (Parameter")[0]);
+        }
+
         await ring.RefreshAsync(cancellationToken);
         return TypedResults.Json(Summary(key), AdminJsonContext.Default.KeySummary);
     }
@@ -78,5 +88,5 @@ internal static class KeysApi
     }
 
     private static KeySummary Summary(SigningKeyInfo k) =>
-        new(k.KeyId, k.Algorithm, k.State.ToString().ToLowerInvariant(), k.CreatedAt, k.SignsFrom, k.StopsSigning, k.RevokedAt);
+        new(k.KeyId, k.Algorithm, k.State.ToString().ToLowerInvariant(), k.CreatedAt, k.SignsFrom, k.StopsSigning, k.RevokedAt, k.Purpose);
 }

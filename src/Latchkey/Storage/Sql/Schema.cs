@@ -213,5 +213,11 @@ internal static class Schema
         ALTER TABLE users ADD COLUMN email_verified {types.Integer} NOT NULL DEFAULT 0;
         ALTER TABLE users ADD COLUMN display_name TEXT;
         """,
+        // 5: what a signing key signs: access tokens (every key until now) or id tokens (RS256, beside the access tokens' key);
+        // the algorithm a client registered for its id tokens (null: RS256).
+        """
+        ALTER TABLE signing_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'access_token';
+        ALTER TABLE clients ADD COLUMN id_token_signed_response_alg TEXT;
+        """,
     ];
 }

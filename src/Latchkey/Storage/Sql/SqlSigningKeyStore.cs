@@ -5,21 +5,21 @@ namespace Latchkey.Storage.Sql;
 internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStore
 {
     private const string InsertSql = """
-        INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at)
-        VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL)
+        INSERT INTO signing_keys (kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at, purpose)
+        VALUES (@kid, @alg, @jwk, @private, @created, @activates, NULL, @purpose)
         """;
 
     public async Task<IReadOnlyList<SigningKeyRecord>> ListAsync(DateTimeOffset retiredAfter, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            SELECT {Columns} FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at
+            SELECT {Columns} FROM signing_keys WHERE retired_at IS NULL OR retired_at > @since ORDER BY activates_at, created_at, purpose
             """)
             .Add("@since", retiredAfter);
         return await ReadAllAsync(command, cancellationToken);
     }
 
-    private const string Columns = "kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at, revoked_at";
+    private const string Columns = "kid, algorithm, public_jwk, protected_private_key, created_at, activates_at, retired_at, revoked_at, purpose";
 
     private static async Task<List<SigningKeyRecord>> ReadAllAsync(DbCommand command, CancellationToken cancellationToken)
     {
@@ -35,7 +35,8 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
                 CreatedAt: reader.GetTime(4),
                 ActivatesAt: reader.GetTime(5),
                 RetiredAt: reader.GetTimeOrNull(6),
-                RevokedAt: reader.GetTimeOrNull(7)));
+                RevokedAt: reader.GetTimeOrNull(7))
+            { Purpose = reader.GetString(8) });
         }
 
         return keys;
@@ -47,7 +48,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
         // The same lock as rotations: a rotation and a revocation never decide on the same keys at once.
         await database.LockAsync(transaction, "signing-keys", cancellationToken);
-        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM signing_keys ORDER BY activates_at, created_at", transaction);
+        await using DbCommand command = connection.CreateCommand($"SELECT {Columns} FROM signing_keys ORDER BY activates_at, created_at, purpose", transaction);
         List<SigningKeyRecord> keys = await ReadAllAsync(command, cancellationToken);
         SigningKeyRecord? revoked = keys.Find(k => k.KeyId == keyId);
         if (revoked is null)
@@ -64,12 +65,13 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         if (revoked.ActivatesAt > at)
         {
             // A pending key revoked before it signs: the keys its rotation scheduled to stop at its activation sign on.
-            command.CommandText = "UPDATE signing_keys SET retired_at = NULL WHERE retired_at = @activates AND revoked_at IS NULL";
-            command.Add("@activates", revoked.ActivatesAt);
+            command.CommandText = "UPDATE signing_keys SET retired_at = NULL WHERE retired_at = @activates AND revoked_at IS NULL AND purpose = @purpose";
+            command.Add("@activates", revoked.ActivatesAt).Add("@purpose", revoked.Purpose);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        List<SigningKeyRecord> others = keys.FindAll(k => k.KeyId != keyId && k.RevokedAt is null);
+        // Keys stand in for each other within a purpose: an id-token key never starts signing access tokens, nor the reverse.
+        List<SigningKeyRecord> others = keys.FindAll(k => k.KeyId != keyId && k.RevokedAt is null && k.Purpose == revoked.Purpose);
         KeyRevocationResult result;
         if (others.Any(k => k.ActivatesAt <= at && (k.RetiredAt is null || k.RetiredAt > at)))
         {
@@ -86,7 +88,7 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         else
         {
             command.CommandText = InsertSql;
-            KeyParameters(command, replacement with { ActivatesAt = at });
+            KeyParameters(command, replacement with { ActivatesAt = at, Purpose = revoked.Purpose });
             await command.ExecuteNonQueryAsync(cancellationToken);
             result = new KeyRevocationResult(KeyRevocationStatus.RevokedReplacementAdded, replacement.KeyId);
         }
@@ -111,7 +113,8 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         await using DbTransaction transaction = await database.BeginWriteAsync(connection, cancellationToken);
         // One rotation at a time across nodes; the second to get the lock sees the first one's key and stands down.
         await database.LockAsync(transaction, "signing-keys", cancellationToken);
-        await using DbCommand command = connection.CreateCommand("SELECT COUNT(*) FROM signing_keys WHERE created_at > @since", transaction);
+        await using DbCommand command = connection.CreateCommand("SELECT COUNT(*) FROM signing_keys WHERE created_at > @since AND purpose = @purpose", transaction);
+        KeyParameters(command, key);
         if (unlessCreatedAfter is { } since)
         {
             command.Add("@since", since);
@@ -120,9 +123,11 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         }
 
         command.CommandText = InsertSql;
-        KeyParameters(command, key);
         await command.ExecuteNonQueryAsync(cancellationToken);
-        command.CommandText = "UPDATE signing_keys SET retired_at = @activates WHERE kid <> @kid AND (retired_at IS NULL OR retired_at > @activates)";
+        command.CommandText = """
+            UPDATE signing_keys SET retired_at = @activates
+            WHERE kid <> @kid AND purpose = @purpose AND (retired_at IS NULL OR retired_at > @activates)
+            """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -146,5 +151,6 @@ internal sealed class SqlSigningKeyStore(SqlDatabase database) : ISigningKeyStor
         .Add("@jwk", key.PublicJwk)
         .Add("@private", key.ProtectedPrivateKey)
         .Add("@created", key.CreatedAt)
-        .Add("@activates", key.ActivatesAt);
+        .Add("@activates", key.ActivatesAt)
+        .Add("@purpose", key.Purpose);
 }

@@ -187,7 +187,7 @@ public sealed class AuditApiTests : IAsyncLifetime
         JsonElement[] events = await AuditAsync();
         JsonElement rotated = Single(events, AuditEvents.KeyRotated);
         Assert.Equal("cli", Field(rotated, "actor"));
-        Assert.StartsWith($"{added.KeyId} ({added.Algorithm})", Field(rotated, "detail"));
+        Assert.StartsWith($"{added.KeyId} ({added.Algorithm}) signs access tokens from", Field(rotated, "detail"));
         Assert.Equal(("cli", added.KeyId), (Field(Single(events, AuditEvents.KeyRetired), "actor"), Field(Single(events, AuditEvents.KeyRetired), "detail")));
     }
 

@@ -71,6 +71,20 @@ public sealed class ClientsApiTests : IAsyncLifetime
         JsonElement spa = Assert.Single((await AdminHttp.JsonAsync(list, HttpStatusCode.OK)).EnumerateArray(), c => c.GetProperty("client_id").GetString() == "spa");
         Assert.True(spa.GetProperty("first_party").GetBoolean());
         Assert.Equal(["https://spa.example/"], spa.GetProperty("post_logout_redirect_uris").EnumerateArray().Select(u => u.GetString()));
+        Assert.Equal("RS256", spa.GetProperty("id_token_signed_response_alg").GetString());
+    }
+
+    [Fact]
+    public async Task CreateClient_WithTheAccessTokensAlgorithmForIdTokens_201_ListedWithIt()
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", """
+            {"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://web.example/cb"], "id_token_signed_response_alg": "ES256"}
+            """);
+
+        Assert.Equal("ES256", (await AdminHttp.JsonAsync(response, HttpStatusCode.Created)).GetProperty("id_token_signed_response_alg").GetString());
+        using HttpResponseMessage list = await AdminAsync(HttpMethod.Get, "/admin/clients");
+        JsonElement web = Assert.Single((await AdminHttp.JsonAsync(list, HttpStatusCode.OK)).EnumerateArray(), c => c.GetProperty("client_id").GetString() == "web");
+        Assert.Equal("ES256", web.GetProperty("id_token_signed_response_alg").GetString());
     }
 
     [Theory]
@@ -79,6 +93,8 @@ public sealed class ClientsApiTests : IAsyncLifetime
     [InlineData("""{"client_id": "web", "grant_types": ["client_credentials"], "public": true}""", "authorization_code")]
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code", "password"], "redirect_uris": ["https://w.example/cb"], "public": true}""", "public client")]
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [null]}""", "lists of strings")]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://w.example/cb"], "id_token_signed_response_alg": "HS256"}""", "use RS256 or ES256")]
+    [InlineData("""{"client_id": "web", "grant_types": ["client_credentials"], "id_token_signed_response_alg": "ES256"}""", "--id-token-alg")]
     public async Task CreateClient_BrowserClientBreakingARule_400SayingWhich(string json, string reason)
     {
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", json);
@@ -93,7 +109,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
         Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience", "introspection", "redirect_uris", "post_logout_redirect_uris", "public",
-            "first_party"], body.EnumerateObject().Select(p => p.Name));
+            "first_party", "id_token_signed_response_alg"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", body.GetProperty("client_id").GetString());
         Assert.StartsWith(ClientSecrets.Prefix, body.GetProperty("client_secret").GetString());
         Assert.Equal(["client_credentials"], body.GetProperty("grant_types").EnumerateArray().Select(g => g.GetString()));
@@ -309,7 +325,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.OK);
         JsonElement client = Assert.Single(body.EnumerateArray(), c => !c.GetProperty("public").GetBoolean());
         Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at", "introspection", "public", "redirect_uris",
-            "post_logout_redirect_uris", "first_party"], client.EnumerateObject().Select(p => p.Name));
+            "post_logout_redirect_uris", "first_party", "id_token_signed_response_alg"], client.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", client.GetProperty("client_id").GetString());
         Assert.False(client.GetProperty("disabled").GetBoolean());
         string raw = body.GetRawText();
