@@ -12,7 +12,8 @@ public sealed record ConsentEntry(string ClientId, IReadOnlyList<string> Scopes,
 /// asks again, and the new answer adds to the old); withdrawing it revokes the refresh tokens the client holds for the user,
 /// and the next sign-in asks again. Given, widened and withdrawn consents are audited.
 /// </summary>
-internal sealed class Consents(IConsentStore store, IUserStore users, RefreshTokenFamilies families, AuditTrail audit, TimeProvider time)
+internal sealed class Consents(IConsentStore store, IUserStore users, IAuthorizationCodeStore codes, RefreshTokenFamilies families, AuditTrail audit,
+    TimeProvider time)
 {
     /// <summary>True when the user has consented to every one of <paramref name="scopes"/> for the client.</summary>
     public async Task<bool> CoversAsync(string userId, string clientId, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken) =>
@@ -37,7 +38,8 @@ internal sealed class Consents(IConsentStore store, IUserStore users, RefreshTok
     }
 
     /// <summary>
-    /// Withdraws the user's consent to the client and revokes the refresh tokens the client got for them. Returns why not
+    /// Withdraws the user's consent to the client, voids the codes it was sent for them and not yet redeemed, and revokes the
+    /// refresh tokens it got for them (its access tokens live out their few minutes). Returns why not
     /// (no such user, no such consent), or null.
     /// </summary>
     public async Task<(string? Error, ChangeFailure? Failure)> RevokeAsync(string username, string clientId, string actor, CancellationToken cancellationToken)
@@ -46,6 +48,7 @@ internal sealed class Consents(IConsentStore store, IUserStore users, RefreshTok
             return ($"No user named '{username}'.", ChangeFailure.NotFound);
         if (!await store.RemoveAsync(user.Id, clientId, cancellationToken))
             return ($"'{user.Username}' has not consented to client '{clientId}'.", ChangeFailure.NotFound);
+        await codes.RemoveUnredeemedAsync(user.Id, clientId, cancellationToken);
         int revoked = await families.RevokeAllOfUserAndClientAsync(user.Id, clientId, RefreshTokenFamilies.Reasons.ConsentWithdrawn, cancellationToken);
         await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.ConsentRevoked, AuditOutcomes.Success, Actor: actor, Subject: user.Username,
             ClientId: clientId, Detail: $"{revoked} refresh token families revoked"), cancellationToken);

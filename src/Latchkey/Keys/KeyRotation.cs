@@ -143,8 +143,13 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
     {
         (_, SigningKeyRecord record) = SigningKey.Generate(algorithm, protector, time.GetUtcNow(), time.GetUtcNow());
         record = record with { Purpose = purpose };
-        return await store.TryRotateAsync(record, unlessCreatedAfter: DateTimeOffset.MinValue, cancellationToken) ? record : null;
+        // Called when no key of the purpose signs: another node starting at the same moment (within a few minutes of this one's
+        // clock) may have made one meanwhile; keys made long ago are retired ones, which do not count.
+        return await store.TryRotateAsync(record, unlessCreatedAfter: time.GetUtcNow() - FirstKeyRaceWindow, cancellationToken) ? record : null;
     }
+
+    /// <summary>How far apart two nodes starting on the same database may make a purpose's first key and still make one.</summary>
+    private static readonly TimeSpan FirstKeyRaceWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// Stops a key signing now. Its tokens stay valid until they expire. Refused when no other key would be left to sign:
@@ -182,9 +187,11 @@ internal sealed class KeyRotation(ISigningKeyStore store, MasterKeys masterKeys,
             return (null, "This server signs with Latchkey:HmacSecret, which lives in configuration: replace the secret on every node and verifier instead.");
         DateTimeOffset now = time.GetUtcNow();
         IReadOnlyList<SigningKeyRecord> existing = await AllAsync(cancellationToken);
+        if (existing.FirstOrDefault(k => k.KeyId == keyId) is not { } revoked)
+            return (null, $"No signing key with kid '{keyId}'.");
         // Made before the store decides whether it is needed: generating a key inside its transaction would hold the lock longer.
-        // The store gives it the revoked key's purpose.
-        string algorithm = existing.FirstOrDefault(k => k.KeyId == keyId)?.Algorithm is { } same && !JwtAlgorithms.IsHmac(same) ? same : o.SigningAlgorithm;
+        // Of the revoked key's algorithm (stored keys are never HMAC); the store gives it the revoked key's purpose.
+        string algorithm = revoked.Algorithm;
         (_, SigningKeyRecord replacement) = SigningKey.Generate(algorithm, await masterKeys.LoadAsync(signingKeysExist: existing.Count > 0, cancellationToken), now, now);
         KeyRevocationResult result = await store.RevokeAsync(keyId, now, replacement, cancellationToken);
         switch (result.Status)

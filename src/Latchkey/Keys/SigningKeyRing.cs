@@ -84,8 +84,9 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
                 current = (key, record);
         }
 
-        // Never refuse to sign because an operator retired everything: fall back to the newest published signer.
-        return current ?? newestOfPurpose ?? snapshot.Signers[^1];
+        // Never refuse to sign because an operator retired everything: fall back to the newest published key of the purpose.
+        // Never to a key of the other purpose: RefreshAsync keeps a ring only when each purpose has one.
+        return current ?? newestOfPurpose ?? throw new InvalidOperationException($"No {purpose} key is loaded.");
     }
 
     /// <summary>The JWKS document (RFC 7517 §5), public parts only, ready to send.</summary>
@@ -133,8 +134,9 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
 
         if (!records.Any(r => r.Purpose == SigningKeyPurposes.IdToken && Signs(r)))
         {
-            // No id token was ever signed by such a key, so it signs at once; a relying party meeting its kid before its cached
-            // JWKS expires fetches the JWKS again (the OpenID Connect libraries do).
+            // The first id-token key (an install from before them, or one whose id-token keys were all retired): no key of
+            // this purpose signs, so it signs at once; a relying party meeting its kid before its cached JWKS expires fetches
+            // the JWKS again (the OpenID Connect libraries do).
             if (await rotation.CreateFirstAsync(IdTokenAlgorithm, SigningKeyPurposes.IdToken, _protector, cancellationToken) is { } first)
                 Log.SigningKeyGenerated(logger, first.KeyId, first.Algorithm);
         }
@@ -153,7 +155,12 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
         {
             LatchkeyOptions o = options.Value;
             DateTimeOffset now = time.GetUtcNow();
+            bool hmacAccessTokens = JwtAlgorithms.IsHmac(o.SigningAlgorithm);
             IReadOnlyList<SigningKeyRecord> records = Usable(await store.ListAsync(now - PublishedAfterRetirement(o), cancellationToken));
+            // With an HMAC secret for access tokens, stored access-token keys (from before a switch to HMAC) neither sign, nor
+            // verify, nor are published: the secret alone stands for access tokens.
+            if (hmacAccessTokens)
+                records = records.Where(r => r.Purpose != SigningKeyPurposes.AccessToken).ToArray();
             var signers = new List<(SigningKey, SigningKeyRecord)>();
             var published = new Dictionary<string, SigningKey>(StringComparer.Ordinal);
             foreach (SigningKeyRecord record in records)
@@ -170,11 +177,13 @@ internal sealed class SigningKeyRing(ISigningKeyStore store, MasterKeys masterKe
                 signers.Add((key, record));
             }
 
-            if (signers.Count == 0)
-                throw new LatchkeyStartupException("No signing key is left in the database. Create one with: latchkey keys rotate");
+            if (!hmacAccessTokens && !signers.Any(s => s.Item2.Purpose == SigningKeyPurposes.AccessToken))
+                throw new LatchkeyStartupException("No access-token signing key is left in the database. Create one with: latchkey keys rotate");
+            if (!signers.Any(s => s.Item2.Purpose == SigningKeyPurposes.IdToken))
+                throw new LatchkeyStartupException("No id-token signing key is left in the database. Create one with: latchkey keys rotate --id-token");
             byte[] jwks = Jwks(published.Values.Select(k => k.PublicJwk!));
             // An HMAC secret from configuration signs and verifies access tokens, but is never published.
-            SigningKey? hmac = JwtAlgorithms.IsHmac(o.SigningAlgorithm) ? _hmac ??= SigningKey.FromHmacSecret(o.HmacSecret!, o.SigningAlgorithm) : null;
+            SigningKey? hmac = hmacAccessTokens ? _hmac ??= SigningKey.FromHmacSecret(o.HmacSecret!, o.SigningAlgorithm) : null;
             if (hmac is not null)
                 published[hmac.KeyId] = hmac;
             _snapshot = new Snapshot(signers, hmac, published, jwks);

@@ -18,6 +18,12 @@ public interface IAuthorizationCodeStore
     /// </summary>
     Task<bool> RecordIssuedAsync(string codeHash, string? familyId, string jwtId, DateTimeOffset accessTokenExpiresAt, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes the user's codes for the client that are not redeemed yet (the user withdrew their consent to it); returns how
+    /// many. A redemption of one of them then finds no code.
+    /// </summary>
+    Task<int> RemoveUnredeemedAsync(string userId, string clientId, CancellationToken cancellationToken);
+
     /// <summary>Deletes up to <paramref name="limit"/> codes that expired before <paramref name="before"/>.</summary>
     Task<int> PurgeAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken);
 }

@@ -50,6 +50,8 @@ internal sealed class IdTokenHints(SigningKeyRing keys, IOptions<LatchkeyOptions
         if (jws.Type != "JWT" || jws.KeyId is not { Length: > 0 and <= AccessTokenValidator.MaxKeyIdLength } kid ||
             !kid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             return null;
-        return keys.Find(kid) is { } key && key.Algorithm == jws.Algorithm ? key.Key : null;
+        // Id tokens are signed with published keys only: an HMAC secret, which every resource server of an HS* deployment
+        // holds, never vouches for a hint.
+        return keys.Find(kid) is { PublicJwk: not null } key && key.Algorithm == jws.Algorithm ? key.Key : null;
     }
 }

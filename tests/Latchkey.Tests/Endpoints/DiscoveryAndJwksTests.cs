@@ -175,6 +175,66 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         Assert.DoesNotContain("0123456789abcdef", await response.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task SwitchToHmac_TheOldAccessTokenKeysNeitherPublishedNorAccepted_TheIdTokenKeyStays()
+    {
+        await _server.AddUserAsync("alice", "correct horse battery");
+        string es256Token = await _server.GetAccessTokenAsync("alice", "correct horse battery");
+        string idKid = _server.Services.GetRequiredService<SigningKeyRing>().IdTokenSigner.KeyId;
+
+        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = "0123456789abcdef0123456789abcdef";
+        }, dataDirectory: _server.DataDirectory, time: _server.Time);
+
+        using HttpResponseMessage response = await hmac.Client.GetAsync("/.well-known/jwks.json");
+        JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
+        Assert.Equal(idKid, key.GetProperty("kid").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await hmac.GetWithBearerAsync("/me", es256Token)).StatusCode);
+        Assert.Equal("HS256", HttpAssert.Part(await hmac.GetAccessTokenAsync("alice", "correct horse battery"), 0).GetProperty("alg").GetString());
+    }
+
+    [Fact]
+    public async Task HmacDeployment_RevokingAnUnknownKid_SaysSo_RevokingTheSecretsKid_SaysToReplaceIt()
+    {
+        const string secret = "0123456789abcdef0123456789abcdef";
+        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = secret;
+        });
+        var rotation = hmac.Services.GetRequiredService<KeyRotation>();
+
+        (KeyRevocation? unknown, string? unknownError) = await rotation.RevokeAsync("no-such-kid", "test", CancellationToken.None);
+        (KeyRevocation? configured, string? configuredError) = await rotation.RevokeAsync(hmac.Services.GetRequiredService<SigningKeyRing>().Current.KeyId, "test", CancellationToken.None);
+
+        Assert.Null(unknown);
+        Assert.Contains("No signing key", unknownError);
+        Assert.Null(configured);
+        Assert.Contains("Latchkey:HmacSecret", configuredError);
+    }
+
+    [Fact]
+    public async Task HmacDeployment_AnIdTokenHintSignedWithTheSecret_IsNoHint()
+    {
+        const string secret = "0123456789abcdef0123456789abcdef";
+        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
+        {
+            o.SigningAlgorithm = "HS256";
+            o.HmacSecret = secret;
+        });
+        var hints = hmac.Services.GetRequiredService<Latchkey.Tokens.IdTokenHints>();
+        string hmacKid = hmac.Services.GetRequiredService<SigningKeyRing>().Current.KeyId;
+        long now = hmac.Time.GetUtcNow().ToUnixTimeSeconds();
+        var claims = new Dictionary<string, object> { ["iss"] = LatchkeyTestServer.Issuer, ["sub"] = "someone", ["aud"] = "webapp", ["iat"] = now, ["exp"] = now + 300 };
+
+        // Every resource server of an HS256 deployment holds the secret: what it signs must not pass for an id token.
+        string forged = Jwt.Encode(claims, secret, "HS256", new Dictionary<string, object?> { ["typ"] = "JWT", ["kid"] = hmacKid });
+
+        Assert.Null(hints.Read(forged));
+    }
+
     private static string Kid(string token) => HttpAssert.Part(token, 0).GetProperty("kid").GetString()!;
 
     [Fact]

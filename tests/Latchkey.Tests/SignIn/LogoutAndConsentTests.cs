@@ -299,6 +299,22 @@ public sealed class LogoutAndConsentTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
     }
 
+    [Fact]
+    public async Task Consent_Withdrawn_VoidsACodeSentButNotYetRedeemed()
+    {
+        await TokensAsync("thirdparty", _thirdSecret, new Dictionary<string, string?> { ["scope"] = "openid api" });
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage silent = await _browser.GetAsync(BrowserFlow.AuthorizeUrl("thirdparty", WebRedirect, challenge,
+            new Dictionary<string, string?> { ["scope"] = "openid api" }));
+        string code = BrowserFlow.Callback(silent, WebRedirect)["code"]; // consent remembered: a code at once
+
+        (string? error, _) = await _server.Services.GetRequiredService<Latchkey.Accounts.Consents>().RevokeAsync("alice", "thirdparty", "test", CancellationToken.None);
+        Assert.Null(error);
+
+        await HttpAssert.OAuthErrorAsync(await _browser.ExchangeAsync("thirdparty", code, WebRedirect, verifier, _thirdSecret),
+            HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
     private static string Query(params (string Name, string Value)[] parameters) =>
         string.Join('&', parameters.Select(p => p.Name + "=" + Uri.EscapeDataString(p.Value)));
 }

@@ -62,6 +62,17 @@ internal sealed class SqlAuthorizationCodeStore(SqlDatabase database) : IAuthori
         return replayedAt is not null and not DBNull;
     }
 
+    public async Task<int> RemoveUnredeemedAsync(string userId, string clientId, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            DELETE FROM authorization_codes WHERE user_id = @user AND client_id = @client AND redeemed_at IS NULL
+            """)
+            .Add("@user", userId)
+            .Add("@client", clientId);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<int> PurgeAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
