@@ -37,8 +37,13 @@
 #   seed             samples/Seed as shipped (its appsettings.json: the web template's logging), GET /token
 #   cc-hs256 cc-es256 cc-eddsa   latchkey serve: POST /token client_credentials (HTTP Basic), per algorithm
 #   me-es256         latchkey serve: GET /me with one valid ES256 bearer
-#   signin-sqlite    latchkey serve: a silent re-authorization (GET /authorize, prompt=none, a live session) and its code
-#                    exchange (POST /token authorization_code, PKCE), as pairs (bench/wrk/signin.lua); pairs/s = req/s / 2
+#   signin-sqlite    latchkey serve: a silent re-authorization (GET /authorize, scope openid, prompt=none, a live session)
+#                    and its code exchange (POST /token authorization_code, PKCE: an access token and an id token), as
+#                    pairs (bench/wrk/signin.lua); pairs/s = req/s / 2. The client registered ES256 id tokens (--id-token-alg)
+#   signin-rs256     the same for a client with the default RS256 id tokens (an RSA-2048 signature per pair)
+#   login-page       latchkey serve: GET /authorize from a new browser (no session): the login page and its antiforgery token
+#   login-form       latchkey serve: POST /authorize/login, right password, 2 connections: a full login (Argon2id, a new
+#                    session, the redirect with a code)
 #   refresh-sqlite   latchkey serve: POST /token refresh_token, rotating (bench/wrk/refresh.lua), then kill -9 + restart
 #   refresh-postgres the same on PostgreSQL: only with BENCH_POSTGRES='Host=…;Port=…;…' (needs the Postgres provider)
 #   password         latchkey serve: POST /token password, 2 connections
@@ -136,7 +141,7 @@ if [ -n "$only" ]; then
   for n in "${names[@]}"; do selected[$n]=1; done
 fi
 wanted() { [ -z "$only" ] || [ -n "${selected[$1]:-}" ]; }
-known=" rates ceiling floor-hs256 floor-es256 floor-eddsa floor-rs256 fastapi-sync fastapi-async seed cc-hs256 cc-es256 cc-eddsa me-es256 signin-sqlite refresh-sqlite refresh-postgres password flood startup "
+known=" rates ceiling floor-hs256 floor-es256 floor-eddsa floor-rs256 fastapi-sync fastapi-async seed cc-hs256 cc-es256 cc-eddsa me-es256 signin-sqlite signin-rs256 login-page login-form refresh-sqlite refresh-postgres password flood startup "
 for n in "${!selected[@]}"; do
   [[ $known == *" $n "* ]] || { echo "bench/run.sh: unknown target '$n' in --only; the targets are:$known" >&2; exit 2; }
 done
@@ -156,7 +161,10 @@ cat >"$work/catalog.json" <<'JSON'
   "cc-es256": "latchkey serve (ES256): POST /token client_credentials",
   "cc-eddsa": "latchkey serve --algorithm EdDSA: POST /token client_credentials",
   "me-es256": "latchkey serve (ES256): GET /me, one valid bearer",
-  "signin-sqlite": "latchkey serve (ES256, SQLite): GET /authorize (prompt=none, a live session) + POST /token authorization_code, alternating: pairs/s = req/s / 2",
+  "signin-sqlite": "latchkey serve (ES256, SQLite): GET /authorize (openid, prompt=none, a live session) + POST /token authorization_code, alternating: pairs/s = req/s / 2; ES256 id tokens (the client registered them)",
+  "signin-rs256": "the same, RS256 id tokens (the default)",
+  "login-page": "latchkey serve (ES256): GET /authorize without a session: the login page",
+  "login-form": "latchkey serve (ES256): POST /authorize/login, right password, 2 connections: Argon2id, a new session, 303 with a code",
   "refresh-sqlite": "latchkey serve (ES256, SQLite): POST /token refresh_token, rotating",
   "refresh-postgres": "latchkey serve (ES256, PostgreSQL): POST /token refresh_token, rotating",
   "password": "latchkey serve (ES256): POST /token password (Argon2id per request)"
@@ -493,18 +501,42 @@ if wanted me-es256; then
   PAIRED_WITH=$(paired_with me-es256 ceiling) measure me-es256 "$url/me" 32 request.lua BENCH_AUTHORIZATION="Bearer $bearer"
   stop_server
 fi
-if wanted signin-sqlite; then
-  say "signin-sqlite (silent re-authorization + code exchange, pairs)"
-  serve_latchkey signin-sqlite es256
-  redirect=https://app.example/cb
-  "${latchkey[@]}" clients add bench-web --grant authorization_code --public --first-party --redirect-uri "$redirect" \
-    --data-dir "$work/data-es256" >/dev/null 2>&1 || true   # already there from an earlier round of this run
-  session=$("$python" "$root/bench/bench.py" signin "$url" bench "$password" bench-web "$redirect" cookie) || die "signin-sqlite: the login page failed"
+# Browser sign-in (issue #22). The clients: bench-web (public, first-party) registered ES256 id tokens, bench-rs256 has the
+# default RS256. A live session comes from one sign-in through the login page (bench.py signin).
+redirect=https://app.example/cb
+redirect_query="redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+signin_target() {
+  local name=$1 client=$2; shift 2
+  say "$name (silent re-authorization + code exchange, pairs; $client)"
+  serve_latchkey "$name" es256
+  "${latchkey[@]}" clients add "$client" --grant authorization_code --public --first-party --redirect-uri "$redirect" "$@" \
+    --data-dir "$work/data-es256" >/dev/null 2>&1 || true   # already there from an earlier target of this run
+  session=$("$python" "$root/bench/bench.py" signin "$url" bench "$password" "$client" "$redirect" cookie) || die "$name: the login page failed"
   read -r verifier challenge < <("$python" "$root/bench/bench.py" signin "$url" - - - - pkce)
-  measure signin-sqlite "$url/" 32 signin.lua \
-    BENCH_AUTHORIZE="/authorize?response_type=code&client_id=bench-web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&prompt=none&code_challenge=$challenge&code_challenge_method=S256" \
+  measure "$name" "$url/" 32 signin.lua \
+    BENCH_AUTHORIZE="/authorize?response_type=code&client_id=$client&$redirect_query&scope=openid&prompt=none&code_challenge=$challenge&code_challenge_method=S256" \
     BENCH_COOKIE="latchkey-session=$session" \
-    BENCH_EXCHANGE="grant_type=authorization_code&client_id=bench-web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier=$verifier"
+    BENCH_EXCHANGE="grant_type=authorization_code&client_id=$client&$redirect_query&code_verifier=$verifier"
+  stop_server
+}
+if wanted signin-sqlite; then signin_target signin-sqlite bench-web --id-token-alg ES256; fi
+if wanted signin-rs256; then signin_target signin-rs256 bench-rs256; fi
+if wanted login-page || wanted login-form; then
+  serve_latchkey login-page es256
+  "${latchkey[@]}" clients add bench-web --grant authorization_code --public --first-party --redirect-uri "$redirect" --id-token-alg ES256 \
+    --data-dir "$work/data-es256" >/dev/null 2>&1 || true
+  read -r _ challenge < <("$python" "$root/bench/bench.py" signin "$url" - - - - pkce)
+  if wanted login-page; then
+    say "login-page (GET /authorize from a new browser: the login page)"
+    PAIRED_WITH=$(paired_with login-page ceiling) measure login-page \
+      "$url/authorize?response_type=code&client_id=bench-web&$redirect_query&scope=openid&code_challenge=$challenge&code_challenge_method=S256" 32 request.lua
+  fi
+  if wanted login-form; then
+    say "login-form (POST /authorize/login, right password, 2 connections)"
+    { read -r form_cookie; read -r form_body; } < <("$python" "$root/bench/bench.py" signin "$url" bench "$password" bench-web "$redirect" form) \
+      || die "login-form: the login page failed"
+    PAIRED_WITH=argon2id measure login-form "$url/authorize/login" 2 request.lua BENCH_METHOD=POST BENCH_BODY="$form_body" BENCH_COOKIE="$form_cookie"
+  fi
   stop_server
 fi
 # The references' last targets are done.

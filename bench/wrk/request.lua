@@ -3,6 +3,7 @@
 --   BENCH_METHOD         GET (default) or POST
 --   BENCH_BODY           a form body (sent as application/x-www-form-urlencoded)
 --   BENCH_AUTHORIZATION  the Authorization header, e.g. "Basic …" or "Bearer …"
+--   BENCH_COOKIE         the Cookie header (the login form: its antiforgery cookie)
 --   BENCH_DELAY_MS       pace each connection: wait this long before each request (0 or unset: as fast as possible)
 --   BENCH_STATUS=1       count responses by status, and 429/503 without Retry-After; printed by done() as
 --                        "status CODE COUNT" and "refused_without_retry_after COUNT" lines (costs reading each response)
@@ -17,6 +18,11 @@ end
 local authorization = os.getenv("BENCH_AUTHORIZATION")
 if authorization and authorization ~= "" then
   wrk.headers["Authorization"] = authorization
+end
+
+local cookie = os.getenv("BENCH_COOKIE")
+if cookie and cookie ~= "" then
+  wrk.headers["Cookie"] = cookie
 end
 
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
