@@ -567,8 +567,8 @@ def key_rotation():
         rotated = subprocess.run([BIN, "keys", "rotate"], capture_output=True, text=True, timeout=60)
         if rotated.returncode != 0:
             raise AssertionError(f"latchkey keys rotate: exit {rotated.returncode}: {rotated.stdout}{rotated.stderr}")
-        # "Added ES256 key KID. It is published now and signs from 2026-01-01 12:00:05 UTC; …"
-        kid_new = rotated.stdout.split(" key ", 1)[1].split(".", 1)[0].strip()
+        # "Added ES256 key KID for access tokens. It is published now and signs from 2026-01-01 12:00:05 UTC; …"
+        kid_new = rotated.stdout.split(" key ", 1)[1].split()[0].rstrip(".")
         signs_from = rotated.stdout.split("signs from ", 1)[1].split(" UTC", 1)[0]
         # The database has the same time to the millisecond.
         created_ms, activates_ms = map(int, sql(f"SELECT created_at, activates_at FROM signing_keys WHERE kid = '{kid_new}'")[0])
