@@ -159,11 +159,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     [Fact]
     public async Task Jwks_HmacDeployment_PublishesOnlyItsIdTokenKey_NeverTheSecret()
     {
-        await using LatchkeyTestServer server = await LatchkeyTestServer.StartAsync(o =>
-        {
-            o.SigningAlgorithm = "HS256";
-            o.HmacSecret = "0123456789abcdef0123456789abcdef";
-        });
+        await using LatchkeyTestServer server = await StartHs256Async("0123456789abcdef0123456789abcdef");
         await server.AddUserAsync("alice", "correct horse battery");
         string token = await server.GetAccessTokenAsync("alice", "correct horse battery");
 
@@ -182,11 +178,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
         string es256Token = await _server.GetAccessTokenAsync("alice", "correct horse battery");
         string idKid = _server.Services.GetRequiredService<SigningKeyRing>().IdTokenSigner.KeyId;
 
-        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
-        {
-            o.SigningAlgorithm = "HS256";
-            o.HmacSecret = "0123456789abcdef0123456789abcdef";
-        }, dataDirectory: _server.DataDirectory, time: _server.Time);
+        await using LatchkeyTestServer hmac = await StartHs256Async("0123456789abcdef0123456789abcdef", _server);
 
         using HttpResponseMessage response = await hmac.Client.GetAsync("/.well-known/jwks.json");
         JsonElement key = Assert.Single((await HttpAssert.OkJsonAsync(response)).GetProperty("keys").EnumerateArray());
@@ -199,11 +191,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     public async Task HmacDeployment_RevokingAnUnknownKid_SaysSo_RevokingTheSecretsKid_SaysToReplaceIt()
     {
         const string secret = "0123456789abcdef0123456789abcdef";
-        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
-        {
-            o.SigningAlgorithm = "HS256";
-            o.HmacSecret = secret;
-        });
+        await using LatchkeyTestServer hmac = await StartHs256Async(secret);
         var rotation = hmac.Services.GetRequiredService<KeyRotation>();
 
         (KeyRevocation? unknown, string? unknownError) = await rotation.RevokeAsync("no-such-kid", "test", CancellationToken.None);
@@ -219,11 +207,7 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
     public async Task HmacDeployment_AnIdTokenHintSignedWithTheSecret_IsNoHint()
     {
         const string secret = "0123456789abcdef0123456789abcdef";
-        await using LatchkeyTestServer hmac = await LatchkeyTestServer.StartAsync(o =>
-        {
-            o.SigningAlgorithm = "HS256";
-            o.HmacSecret = secret;
-        });
+        await using LatchkeyTestServer hmac = await StartHs256Async(secret);
         var hints = hmac.Services.GetRequiredService<Latchkey.Tokens.IdTokenHints>();
         string hmacKid = hmac.Services.GetRequiredService<SigningKeyRing>().Current.KeyId;
         long now = hmac.Time.GetUtcNow().ToUnixTimeSeconds();
@@ -234,6 +218,13 @@ public sealed class DiscoveryAndJwksTests : IAsyncLifetime
 
         Assert.Null(hints.Read(forged));
     }
+
+    /// <summary>A server signing access tokens with HS256 and <paramref name="secret"/>; on <paramref name="sameDataAs"/>'s data and clock when given.</summary>
+    private static Task<LatchkeyTestServer> StartHs256Async(string secret, LatchkeyTestServer? sameDataAs = null) => LatchkeyTestServer.StartAsync(o =>
+    {
+        o.SigningAlgorithm = "HS256";
+        o.HmacSecret = secret;
+    }, dataDirectory: sameDataAs?.DataDirectory, time: sameDataAs?.Time);
 
     private static string Kid(string token) => HttpAssert.Part(token, 0).GetProperty("kid").GetString()!;
 
