@@ -232,6 +232,25 @@ public sealed class KeyRevocationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RotateThroughTheAdminApi_ByPurpose_TheIdTokenKeyIsRs256Only()
+    {
+        string admin = await _server.GetAdminTokenAsync("root", Password);
+
+        using HttpResponseMessage idToken = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/keys/rotate", admin, """{"purpose": "id_token"}""");
+        using HttpResponseMessage access = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/keys/rotate", admin);
+        using HttpResponseMessage wrongAlgorithm = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/keys/rotate", admin,
+            """{"purpose": "id_token", "algorithm": "ES256"}""");
+        using HttpResponseMessage unknownPurpose = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/keys/rotate", admin, """{"purpose": "refresh"}""");
+
+        JsonElement added = await AdminHttp.JsonAsync(idToken, HttpStatusCode.OK);
+        Assert.Equal(("RS256", "id_token", "pending"), (added.GetProperty("algorithm").GetString(), added.GetProperty("purpose").GetString(), added.GetProperty("state").GetString()));
+        JsonElement addedAccess = await AdminHttp.JsonAsync(access, HttpStatusCode.OK);
+        Assert.Equal(("ES256", "access_token"), (addedAccess.GetProperty("algorithm").GetString(), addedAccess.GetProperty("purpose").GetString()));
+        Assert.Contains("RS256 only", await AdminHttp.ProblemAsync(wrongAlgorithm, HttpStatusCode.BadRequest));
+        Assert.Contains("not a key purpose", await AdminHttp.ProblemAsync(unknownPurpose, HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
     public async Task RevokeTheSigningKey_ThroughTheAdminApi_ItsTokensRefusedItLeavesTheJwksAndANewKeySignsAtOnce()
     {
         string admin = await _server.GetAdminTokenAsync("root", Password);
