@@ -92,8 +92,11 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
 #endif
         bool owns = dataDirectory is null;
         dataDirectory ??= Directory.CreateTempSubdirectory("latchkey-test-").FullName;
-        // Start at the real time, so that outside verifiers (PyJWT) that use the real clock accept the tokens.
-        time ??= new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // Start at the real time, so that outside verifiers (PyJWT) that use the real clock accept the tokens, half a millisecond
+        // past a whole one: the store keeps instants to the millisecond, and a clock that never moves would otherwise, once in
+        // ten thousand starts, put an admin's change and the next login at the same stored instant, which real time never does
+        // (the login would then be refused as begun before the change's cut-off).
+        time ??= new FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()).AddTicks(5_000));
         var logs = new ConcurrentQueue<string>();
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
