@@ -21,6 +21,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         // The browser sign-in answers an outage with a page of its own (503), so it is outside the group too.
         Latchkey.Endpoints.SignIn.AuthorizeEndpoint.Map(routes);
         Latchkey.Endpoints.SignIn.LogoutEndpoint.Map(routes);
+        Latchkey.Endpoints.SignIn.AccountEndpoint.Map(routes);
         RouteGroupBuilder latchkey = routes.MapGroup("");
         latchkey.AddEndpointFilter(DatabaseUnavailableFilter.InvokeAsync);
         latchkey.MapSeedTokenEndpoint();

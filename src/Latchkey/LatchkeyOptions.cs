@@ -134,6 +134,9 @@ public sealed class LatchkeyOptions
 
     /// <summary>What the hosted pages call the service.</summary>
     public BrandingOptions Branding { get; set; } = new();
+
+    /// <summary>Second factors: how recent a sign-in must be to change them.</summary>
+    public MfaOptions Mfa { get; set; } = new();
 }
 
 /// <summary>The password grant (RFC 6749 §4.3), which RFC 9700 §2.4 says must not be used, kept for first-party clients and the seed tutorial.</summary>
@@ -316,6 +319,16 @@ public sealed class SessionOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromHours(10);
+}
+
+/// <summary>Second factors (an authenticator app, recovery codes).</summary>
+public sealed class MfaOptions
+{
+    /// <summary>
+    /// How recent the sign-in must be to add or remove a factor, or make new recovery codes (NIST SP 800-63B §6.1.2.3): an
+    /// older session signs in again first, so a browser left open is not enough to take over an account's factors.
+    /// </summary>
+    public TimeSpan FreshLoginWindow { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>The product name on the login, consent, logout and error pages.</summary>

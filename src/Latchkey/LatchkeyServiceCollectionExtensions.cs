@@ -121,6 +121,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<ILoginSessionStore, SqlLoginSessionStore>();
         services.TryAddSingleton<IAuthorizationCodeStore, SqlAuthorizationCodeStore>();
         services.TryAddSingleton<IConsentStore, SqlConsentStore>();
+        services.TryAddSingleton<ISecondFactorStore, SqlSecondFactorStore>();
         return services;
     }
 
@@ -152,6 +153,8 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<AuthorizationCodes>();
         services.TryAddSingleton<LoginSessions>();
         services.TryAddSingleton<Consents>();
+        services.TryAddSingleton<SecondFactors>();
+        services.TryAddSingleton<PendingSignIns>();
         services.TryAddSingleton<IdTokenHints>();
         services.TryAddSingleton<AccessTokenValidator>();
         services.TryAddSingleton<TokenRevocation>();

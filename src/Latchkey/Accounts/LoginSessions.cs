@@ -2,13 +2,17 @@ using System.Buffers.Text;
 using System.Net;
 using System.Security.Cryptography;
 using Latchkey.Audit;
+using Latchkey.Protocol;
 using Latchkey.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Latchkey.Accounts;
 
-/// <summary>A live browser sign-in: who, since when (<see cref="AuthTime"/>, an id token's <c>auth_time</c>), and its id (<c>sid</c>).</summary>
-public sealed record LoginSession(string SessionId, UserAccount User, DateTimeOffset AuthTime);
+/// <summary>
+/// A live browser sign-in: who, since when (<see cref="AuthTime"/>, an id token's <c>auth_time</c>), how (<see cref="Amr"/>,
+/// <see cref="SignInMethods"/>), and its id (<c>sid</c>).
+/// </summary>
+public sealed record LoginSession(string SessionId, UserAccount User, DateTimeOffset AuthTime, IReadOnlyList<string> Amr);
 
 /// <summary>
 /// Browser sign-in sessions, the one owner of their rules: a login starts one (its secret goes in the browser's cookie, its
@@ -25,8 +29,8 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
     /// Starts a session for a user who has just logged in at <paramref name="authTime"/>, and returns the secret for the cookie.
     /// A session the browser held before (<paramref name="previousSecret"/>) ends: the id changes at every login.
     /// </summary>
-    public async Task<(string Secret, LoginSession Session)> StartAsync(UserAccount user, DateTimeOffset authTime, string? previousSecret, IPAddress? address,
-        CancellationToken cancellationToken)
+    public async Task<(string Secret, LoginSession Session)> StartAsync(UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr,
+        string? previousSecret, IPAddress? address, CancellationToken cancellationToken)
     {
         if (previousSecret is not null && await FindRecordAsync(previousSecret, cancellationToken) is { EndedAt: null } previous)
             await EndAsync(previous.SessionId, previous.UserId, "a new login in the same browser", address, cancellationToken);
@@ -35,10 +39,10 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
         string sessionId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         DateTimeOffset now = time.GetUtcNow();
         await store.AddAsync(new LoginSessionRecord(sessionId, Hash(secret), user.Id, authTime, now, authTime + options.Value.Sessions.AbsoluteLifetime,
-            EndedAt: null, address?.ToString()), cancellationToken);
+            EndedAt: null, address?.ToString(), SignInMethods.Format(amr)), cancellationToken);
         await audit.WriteAsync(new AuditEvent(now, AuditEvents.SessionStarted, AuditOutcomes.Success, Subject: user.Username, Address: address?.ToString(),
-            Detail: "session " + sessionId), cancellationToken);
-        return (secret, new LoginSession(sessionId, user, authTime));
+            Detail: $"session {sessionId}, signed in with {SignInMethods.Format(amr)}"), cancellationToken);
+        return (secret, new LoginSession(sessionId, user, authTime, amr));
     }
 
     /// <summary>The live session the cookie's secret names, or null (none, ended, timed out, or its user cut off since it began).</summary>
@@ -67,7 +71,7 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
         // A cut-off at or after the login (disable, logout, password or role change) ends it, as it ends the login's tokens.
         if (user is null || user.Disabled || user.TokensValidAfter >= record.AuthTime || user.PasswordChangedAt > record.AuthTime)
             return null;
-        return new LoginSession(record.SessionId, UserAccount.From(user), record.AuthTime);
+        return new LoginSession(record.SessionId, UserAccount.From(user), record.AuthTime, SignInMethods.Parse(record.Amr));
     }
 
     /// <summary>Ends one session (logout), audited with <paramref name="why"/>; false when it had already ended.</summary>

@@ -53,6 +53,22 @@ public static class AuditEvents
 
     /// <summary>An authorization code was redeemed a second time: what was issued from it is revoked (RFC 6749 §4.1.2).</summary>
     public const string CodeReplayed = "authorization_code_replayed";
+
+    /// <summary>A second factor (an authenticator app) was added, removed, used to sign in, or a code for it was wrong.</summary>
+    public const string FactorAdded = "factor_added";
+    public const string FactorRemoved = "factor_removed";
+    public const string FactorUsed = "factor_used";
+    public const string FactorFailed = "factor_failed";
+
+    /// <summary>A recovery code was used in place of a second factor; new ones were made.</summary>
+    public const string RecoveryCodeUsed = "recovery_code_used";
+    public const string RecoveryCodesCreated = "recovery_codes_created";
+
+    /// <summary>An admin removed a user's second factors (identity re-established out of band).</summary>
+    public const string MfaReset = "mfa_reset";
+
+    /// <summary>An app asked for a stronger sign-in (<c>acr_values</c>) than the session had: the user was asked for more, or could not give it.</summary>
+    public const string StepUpRequired = "step_up_required";
 }
 
 /// <summary>The outcomes an audit event records, as stored and shown.</summary>

@@ -38,6 +38,7 @@ internal sealed class AuthorizationCodeGrant(AuthorizationCodes codes, LoginSess
             LoggedInAt = code.AuthTime,
             UserCutOff = user.TokensValidAfter,
             SignInSessionId = code.SessionId,
+            Amr = code.Amr,
             IdToken = granted.Contains(Scopes.OpenId)
                 ? new IdTokenRequest(code.SessionId, code.AuthTime, code.Nonce) { Name = user.Name, Email = user.Email, EmailVerified = user.EmailVerified }
                 : null,

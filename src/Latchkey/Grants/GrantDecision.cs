@@ -25,6 +25,12 @@ internal sealed record TokenGrant(string GrantType, Client Client, string Subjec
     /// <summary>The user's latest cut-off, if any: the client's record must have been read after it.</summary>
     public DateTimeOffset? UserCutOff { get; init; }
 
+    /// <summary>
+    /// How the user signed in (<see cref="Protocol.SignInMethods"/>), for a user's tokens: the access token carries the level it
+    /// reaches (<c>acr</c>) and when (<c>auth_time</c>, <see cref="LoggedInAt"/>), RFC 9068 §2.2.1. Null for a client's own token.
+    /// </summary>
+    public IReadOnlyList<string>? Amr { get; init; }
+
     /// <summary>The browser sign-in session the grant came from (a code's), whose logout revokes the login's refresh tokens.</summary>
     public string? SignInSessionId { get; init; }
 

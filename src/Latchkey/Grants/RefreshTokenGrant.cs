@@ -61,6 +61,7 @@ internal sealed class RefreshTokenGrant(RefreshTokenFamilies families, IOptions<
         {
             LoggedInAt = login.LoggedInAt,
             UserCutOff = login.UserTokensValidAfter,
+            Amr = login.Amr,
         };
     }
 }

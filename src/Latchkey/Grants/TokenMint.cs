@@ -36,7 +36,7 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
         if (grant.Refresh == RefreshPlan.StartLogin)
         {
             (refreshToken, sessionId) = await families.StartAsync(grant.Subject, client.ClientId, grant.Scope, authorizedAt, cancellationToken,
-                grant.SignInSessionId);
+                grant.SignInSessionId, Protocol.SignInMethods.Format(grant.Amr ?? [Protocol.SignInMethods.Password]));
         }
         else if (rotation is not null)
         {
@@ -46,7 +46,11 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
 
         // 3. The access token, and the id token that comes with it when the scope has openid.
         IssuedAccessToken access = issuer.Issue(new AccessTokenSubject(grant.Subject, grant.Username, grant.Roles, grant.Scope, client.ClientId, client.Audience,
-            sessionId, authorizedAt));
+            sessionId, authorizedAt)
+        {
+            AuthTime = grant.Amr is null ? null : grant.LoggedInAt,
+            Acr = grant.Amr is { } methods ? Protocol.AuthenticationLevels.Of(methods) : null,
+        });
         string? idToken = grant.IdToken is { } id
             ? idTokens.Issue(new IdTokenSubject(grant.Subject, grant.Username, client.ClientId, id.SessionId, id.AuthTime, id.Nonce, grant.Scope, access.Token)
             {
@@ -54,6 +58,7 @@ internal sealed class TokenMint(ClientAuthenticator clients, AccessTokenIssuer i
                 Email = id.Email,
                 EmailVerified = id.EmailVerified,
                 Algorithm = client.IdTokenAlgorithm,
+                Amr = grant.Amr ?? [Protocol.SignInMethods.Password],
             })
             : null;
         var response = new TokenResponse

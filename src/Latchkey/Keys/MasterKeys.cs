@@ -18,7 +18,7 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
     private readonly Lock _gate = new();
     private Derived? _derived;
 
-    private sealed record Derived(KeyProtector Protector, byte[] LoginNameKey, KeyProtector DataProtector, string Source);
+    private sealed record Derived(KeyProtector Protector, byte[] LoginNameKey, KeyProtector DataProtector, KeyProtector FactorProtector, string Source);
 
     /// <summary>
     /// Loads the master key, creating <c>master.key</c> only when <paramref name="signingKeysExist"/> is false (see
@@ -50,7 +50,8 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
                     if (created)
                         Log.MasterKeyCreated(logger, source);
                     byte[] names = HKDF.DeriveKey(HashAlgorithmName.SHA256, master, 32, salt: [], info: "latchkey/login-names/v1"u8.ToArray());
-                    _derived = new Derived(new KeyProtector(master), names, new KeyProtector(master, "latchkey/data-protection/v1"u8), source);
+                    _derived = new Derived(new KeyProtector(master), names, new KeyProtector(master, "latchkey/data-protection/v1"u8),
+                        new KeyProtector(master, "latchkey/second-factor-secrets/v1"u8), source);
                 }
 
                 return _derived.Protector;
@@ -76,6 +77,9 @@ internal sealed class MasterKeys(IOptions<LatchkeyOptions> options, ISettingsSto
     /// on every node that shares the database, and across restarts.
     /// </summary>
     public KeyProtector DataProtector => Loaded.DataProtector;
+
+    /// <summary>Encrypts users' authenticator-app (TOTP) secrets at rest, each bound to its user's id.</summary>
+    public KeyProtector FactorProtector => Loaded.FactorProtector;
 
     private Derived Loaded => _derived ?? throw new InvalidOperationException("The master key is not loaded yet.");
 }

@@ -73,4 +73,8 @@ public static class LatchkeyClaims
     public const string Name = "name";
     public const string Email = "email";
     public const string EmailVerified = "email_verified";
+
+    /// <summary>How the user signed in (RFC 8176), and the level that reaches (Core §2; RFC 9068 §2.2.1 for access tokens).</summary>
+    public const string AuthenticationMethods = "amr";
+    public const string AuthenticationContext = "acr";
 }

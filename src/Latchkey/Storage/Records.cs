@@ -94,6 +94,9 @@ public sealed record RefreshFamilyRecord(
 {
     /// <summary>The browser sign-in session this login began in (through an authorization code); null for the password grant.</summary>
     public string? SessionId { get; init; }
+
+    /// <summary>How the user signed in for this login (<see cref="Protocol.SignInMethods"/>, space-separated).</summary>
+    public string Amr { get; init; } = "pwd";
 }
 
 /// <summary>One refresh token, by the SHA-256 of its value (the value itself is never stored).</summary>
@@ -161,7 +164,8 @@ public sealed record LoginSessionRecord(
     DateTimeOffset LastUsedAt,
     DateTimeOffset ExpiresAt,
     DateTimeOffset? EndedAt,
-    string? Address);
+    string? Address,
+    string Amr = "pwd");
 
 /// <summary>
 /// An authorization code (RFC 6749 §4.1.2), by the SHA-256 of its value, with everything it is bound to. Once redeemed,
@@ -181,7 +185,8 @@ public sealed record AuthorizationCodeRecord(
     DateTimeOffset? RedeemedAt = null,
     string? IssuedFamilyId = null,
     string? IssuedJwtId = null,
-    DateTimeOffset? IssuedExpiresAt = null);
+    DateTimeOffset? IssuedExpiresAt = null,
+    string Amr = "pwd");
 
 /// <summary>A user's consent to a third-party client: the scopes it may have without asking again.</summary>
 public sealed record ConsentRecord(string UserId, string ClientId, IReadOnlyList<string> Scopes, DateTimeOffset GrantedAt);

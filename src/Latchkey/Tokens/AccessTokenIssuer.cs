@@ -14,15 +14,22 @@ namespace Latchkey.Tokens;
 /// cut-off after it refuses the token however late it was minted. Null: now.
 /// </summary>
 public sealed record AccessTokenSubject(string Subject, string? Username, IReadOnlyList<string> Roles, string? Scope, string ClientId, string? Audience = null,
-    string? SessionId = null, DateTimeOffset? AuthorizedAt = null);
+    string? SessionId = null, DateTimeOffset? AuthorizedAt = null)
+{
+    /// <summary>When the user authenticated (<c>auth_time</c>, RFC 9068 §2.2.1); null for a client's own token.</summary>
+    public DateTimeOffset? AuthTime { get; init; }
+
+    /// <summary>The level that sign-in reached (<c>acr</c>, <see cref="Protocol.AuthenticationLevels"/>), so an API can demand a stronger one.</summary>
+    public string? Acr { get; init; }
+}
 
 /// <summary>A freshly signed access token.</summary>
 public sealed record IssuedAccessToken(string Token, string JwtId, long ExpiresIn, string Algorithm);
 
 /// <summary>
 /// Signs access tokens in the RFC 9068 profile: header <c>typ: at+jwt</c> and <c>kid</c>; claims
-/// <c>iss sub aud exp iat jti client_id</c>, plus <c>scope</c>, <c>role</c> (always an array), <c>preferred_username</c>
-/// and <c>sid</c> (the login) when they apply. A token with the admin scope (<see cref="Scopes.Admin"/>) has Latchkey's
+/// <c>iss sub aud exp iat jti client_id</c>, plus <c>scope</c>, <c>role</c> (always an array), <c>preferred_username</c>,
+/// <c>sid</c> (the login), and <c>auth_time</c> and <c>acr</c> (how the user signed in) when they apply. A token with the admin scope (<see cref="Scopes.Admin"/>) has Latchkey's
 /// own audience, its issuer, and no other.
 /// </summary>
 internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOptions> options, TimeProvider time)
@@ -56,6 +63,10 @@ internal sealed class AccessTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOp
                 writer.WriteString(LatchkeyClaims.PreferredUsername, subject.Username);
             if (subject.SessionId is not null)
                 writer.WriteString(LatchkeyClaims.SessionId, subject.SessionId);
+            if (subject.AuthTime is { } authTime)
+                writer.WriteNumber(LatchkeyClaims.AuthTime, authTime.ToUnixTimeSeconds());
+            if (subject.Acr is not null)
+                writer.WriteString(LatchkeyClaims.AuthenticationContext, subject.Acr);
             writer.WriteStartArray(LatchkeyClaims.Role);
             foreach (string role in subject.Roles)
                 writer.WriteStringValue(role);

@@ -9,7 +9,11 @@ namespace Latchkey.Tokens;
 
 /// <summary>What an authorization code is bound to (RFC 6749 §4.1.2, RFC 7636, OpenID Connect Core §3.1.2.5).</summary>
 public sealed record CodeBinding(string ClientId, string RedirectUri, string CodeChallenge, string? Nonce, string? Scope, string SessionId, string UserId,
-    DateTimeOffset AuthTime);
+    DateTimeOffset AuthTime)
+{
+    /// <summary>How the user signed in (<see cref="Protocol.SignInMethods"/>): the id token's <c>amr</c>, and the tokens' <c>acr</c>.</summary>
+    public IReadOnlyList<string> Amr { get; init; } = [Protocol.SignInMethods.Password];
+}
 
 /// <summary>The outcome of a redemption: the code's binding, or why it is refused (an <c>invalid_grant</c> either way).</summary>
 public sealed record CodeRedeemed(CodeBinding? Binding, string? Refusal, string? CodeHash = null);
@@ -33,7 +37,7 @@ internal sealed class AuthorizationCodes(IAuthorizationCodeStore store, RefreshT
     {
         string code = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         await store.AddAsync(new AuthorizationCodeRecord(Hash(code), binding.ClientId, binding.RedirectUri, binding.CodeChallenge, binding.Nonce, binding.Scope,
-            binding.SessionId, binding.UserId, binding.AuthTime, time.GetUtcNow() + Lifetime), cancellationToken);
+            binding.SessionId, binding.UserId, binding.AuthTime, time.GetUtcNow() + Lifetime, Amr: Protocol.SignInMethods.Format(binding.Amr)), cancellationToken);
         return code;
     }
 
@@ -68,7 +72,8 @@ internal sealed class AuthorizationCodes(IAuthorizationCodeStore store, RefreshT
         if (!Pkce.Matches(codeVerifier, stored.CodeChallenge))
             return new CodeRedeemed(null, "code_verifier does not match the code_challenge");
         return new CodeRedeemed(new CodeBinding(stored.ClientId, stored.RedirectUri, stored.CodeChallenge, stored.Nonce, stored.Scope, stored.SessionId,
-            stored.UserId, stored.AuthTime), null, hash);
+            stored.UserId, stored.AuthTime)
+        { Amr = Protocol.SignInMethods.Parse(stored.Amr) }, null, hash);
     }
 
     /// <summary>

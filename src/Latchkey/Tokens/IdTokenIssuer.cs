@@ -18,12 +18,15 @@ public sealed record IdTokenSubject(string Subject, string? Username, string Cli
     public string? Email { get; init; }
     public bool EmailVerified { get; init; }
 
+    /// <summary>How the user signed in (<c>amr</c>, RFC 8176); the id token's <c>acr</c> is the level they reach.</summary>
+    public IReadOnlyList<string> Amr { get; init; } = [Protocol.SignInMethods.Password];
+
     /// <summary>The algorithm the client registered for its id tokens; null: RS256.</summary>
     public string? Algorithm { get; init; }
 }
 
 /// <summary>
-/// Signs OpenID Connect id tokens (Core §2, §3.1.3.6): <c>iss sub aud exp iat auth_time sid at_hash</c>, <c>nonce</c> when the
+/// Signs OpenID Connect id tokens (Core §2, §3.1.3.6): <c>iss sub aud exp iat auth_time sid amr acr at_hash</c>, <c>nonce</c> when the
 /// client sent one, and <c>preferred_username</c> with the <c>profile</c> scope. Signed with RS256 (the ring's id-token key,
 /// whatever signs access tokens), or with the access tokens' key for a client that registered its algorithm, with header <c>typ: JWT</c>, so an id token can never pass for an access token (<c>at+jwt</c>, RFC 9068 §4).
 /// </summary>
@@ -47,6 +50,11 @@ internal sealed class IdTokenIssuer(SigningKeyRing keys, IOptions<LatchkeyOption
             if (subject.Nonce is not null)
                 writer.WriteString(LatchkeyClaims.Nonce, subject.Nonce);
             writer.WriteString(LatchkeyClaims.SessionId, subject.SessionId);
+            writer.WriteStartArray(LatchkeyClaims.AuthenticationMethods);
+            foreach (string method in subject.Amr)
+                writer.WriteStringValue(method);
+            writer.WriteEndArray();
+            writer.WriteString(LatchkeyClaims.AuthenticationContext, Protocol.AuthenticationLevels.Of(subject.Amr));
             writer.WriteString(LatchkeyClaims.AccessTokenHash, AccessTokenHash(subject.AccessToken, key.Algorithm));
             WriteProfile(writer, Scopes.Parse(subject.Scope) ?? [], subject.Username, subject.Name, subject.Email, subject.EmailVerified);
             writer.WriteEndObject();

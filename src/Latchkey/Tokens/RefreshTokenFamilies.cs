@@ -34,13 +34,14 @@ internal sealed class RefreshTokenFamilies(
     /// user's or the client's tokens after that moment ends it, even if it was stored after the cut-off.
     /// </summary>
     public async Task<(string Token, string FamilyId)> StartAsync(string userId, string clientId, string? scope, DateTimeOffset loggedInAt,
-        CancellationToken cancellationToken, string? signInSessionId = null)
+        CancellationToken cancellationToken, string? signInSessionId = null, string amr = Protocol.SignInMethods.Password)
     {
         RefreshTokenOptions o = options.Value.RefreshTokens;
         string familyId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         var family = new RefreshFamilyRecord(familyId, userId, clientId, loggedInAt, loggedInAt + o.AbsoluteLifetime, RevokedAt: null)
         {
             SessionId = signInSessionId,
+            Amr = amr,
         };
         string token = RefreshTokens.Generate();
         await store.AddFamilyAsync(family, Record(token, family, scope, time.GetUtcNow()), cancellationToken);
@@ -283,6 +284,9 @@ internal sealed class RefreshLogin
 
     /// <summary>When the login began: every token of the login is as good as that moment.</summary>
     public DateTimeOffset LoggedInAt => Stored.Family.CreatedAt;
+
+    /// <summary>How the user signed in for this login (<see cref="Protocol.SignInMethods"/>).</summary>
+    public IReadOnlyList<string> Amr => Protocol.SignInMethods.Parse(Stored.Family.Amr);
 
     public string? Username => Stored.User?.Username;
 

@@ -71,6 +71,9 @@ internal sealed class RequestParameters
 internal sealed record ValidAuthorization(Client Client, string RedirectUri, bool FormPost, string? State, IReadOnlyList<string> Scopes, string? Nonce,
     string CodeChallenge, IReadOnlySet<string> Prompt, long? MaxAge, string? LoginHint, RequestParameters Request)
 {
+    /// <summary>The weakest level (<c>acr</c>) of those the app asked for in <c>acr_values</c> that Latchkey knows; null: none asked.</summary>
+    public string? RequiredLevel { get; init; }
+
     public string? Scope => Scopes.Count > 0 ? string.Join(' ', Scopes) : null;
 }
 
@@ -142,7 +145,11 @@ internal static class AuthorizationRules
         }
 
         string? loginHint = request["login_hint"] is { Length: <= 256 } hint ? hint : null;
-        return (new ValidAuthorization(client, redirectUri, formPost, request.State, scopes, request["nonce"], challenge, prompt, maxAge, loginHint, request), null);
+        string? requiredLevel = Protocol.AuthenticationLevels.WeakestKnown((request["acr_values"] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        return (new ValidAuthorization(client, redirectUri, formPost, request.State, scopes, request["nonce"], challenge, prompt, maxAge, loginHint, request)
+        {
+            RequiredLevel = requiredLevel,
+        }, null);
 
         (ValidAuthorization?, AuthorizationRefusal?) Back(string error, string description) =>
             (null, new AuthorizationRefusal(null, error, description, redirectUri, FormPost: false, request.State));

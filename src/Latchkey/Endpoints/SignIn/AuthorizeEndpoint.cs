@@ -15,11 +15,12 @@ namespace Latchkey.Endpoints.SignIn;
 /// <c>/authorize/login</c> and <c>/authorize/consent</c>, carrying the request, which is checked again each time.
 /// </summary>
 internal sealed class AuthorizeEndpoint(
-    ClientAuthenticator clients, PasswordLogin passwords, LoginSessions sessions, Consents consents, AuthorizationCodes codes, IAntiforgery antiforgery,
-    IOptions<LatchkeyOptions> options, TimeProvider time)
+    ClientAuthenticator clients, PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, Consents consents,
+    AuthorizationCodes codes, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/authorize";
     public const string LoginPath = "/authorize/login";
+    public const string SecondFactorPath = "/authorize/second-factor";
     public const string ConsentPath = "/authorize/consent";
 
     private readonly string _brand = options.Value.Branding.Name;
@@ -34,6 +35,7 @@ internal sealed class AuthorizeEndpoint(
         routes.MapMethods(Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext http) => endpoint.GuardAsync(http, endpoint.AuthorizeAsync))
             .DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(SecondFactorPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.SecondFactorAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(ConsentPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ConsentAsync)).DisableAntiforgery().ExcludeFromDescription();
     }
 
@@ -67,6 +69,46 @@ internal sealed class AuthorizeEndpoint(
         }
 
         await ContinueAsync(http, valid, session, afterForm: HttpMethods.IsPost(http.Request.Method));
+    }
+
+    /// <summary>The code from the authenticator app (or a recovery code), after the password or for a step-up.</summary>
+    private async Task SecondFactorAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return;
+        string pendingValue = form.Fields["pending"].ToString();
+        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
+        {
+            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            return;
+        }
+
+        string code = form.Fields["code"].ToString();
+        if (code.Trim().Length == 0 || code.Length > 64)
+        {
+            await ShowSecondFactorAsync(http, valid, pendingValue, "Enter the code from your authenticator app, or a recovery code.");
+            return;
+        }
+
+        IPAddress? address = http.Connection.RemoteIpAddress;
+        SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, address, http.RequestAborted);
+        if (result.RetryAfter is { } wait)
+        {
+            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ShowSecondFactorAsync(http, valid, pendingValue, $"Too many attempts. Try again in {seconds} seconds.", StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        if (!result.Succeeded)
+        {
+            await ShowSecondFactorAsync(http, valid, pendingValue, result.Failure == "code already used"
+                ? "That code has been used already. Wait for the next one."
+                : "That code is not right. Try again.");
+            return;
+        }
+
+        await StartSessionAsync(http, valid, halfway.User, time.GetUtcNow(), SignInMethods.WithSecondFactor(halfway.Amr, result.Method!));
     }
 
     /// <summary>The login form, posted back: the same throttle, timing and hashing gate as the password grant.</summary>
@@ -103,7 +145,20 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
-        (string secret, LoginSession session) = await sessions.StartAsync(user, result.AuthenticatedAt, _cookie.Read(http.Request), address, http.RequestAborted);
+        // A user with a second factor is asked for it after every password; only then does a session start.
+        if (await factors.HasAnyAsync(user.Id, http.RequestAborted))
+        {
+            await ShowSecondFactorAsync(http, valid, pending.Protect(user, [SignInMethods.Password]), error: null);
+            return;
+        }
+
+        await StartSessionAsync(http, valid, user, result.AuthenticatedAt, [SignInMethods.Password]);
+    }
+
+    private async Task StartSessionAsync(HttpContext http, ValidAuthorization valid, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
+    {
+        (string secret, LoginSession session) = await sessions.StartAsync(user, authTime, amr, _cookie.Read(http.Request), http.Connection.RemoteIpAddress,
+            http.RequestAborted);
         _cookie.Write(http.Response, secret);
         await ContinueAsync(http, valid, session, afterForm: true);
     }
@@ -140,6 +195,20 @@ internal sealed class AuthorizeEndpoint(
     /// </summary>
     private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
+        // A step-up: the app asked (acr_values) for more than this session's sign-in reached.
+        if (valid.RequiredLevel is { } level && !AuthenticationLevels.Meets(session.Amr, level))
+        {
+            bool canStepUp = await factors.StepUpRequiredAsync(session.User, session.Amr, level, valid.Client.ClientId, http.Connection.RemoteIpAddress,
+                http.RequestAborted);
+            if (valid.Prompt.Contains("none"))
+                await RefuseAsync(http, valid, "interaction_required", "The app asks for a stronger sign-in than this session has.", afterForm);
+            else if (canStepUp)
+                await ShowSecondFactorAsync(http, valid, pending.Protect(session.User, session.Amr), error: null);
+            else
+                await RefuseAsync(http, valid, "unmet_authentication_requirements", $"The user cannot sign in at the level {level} asked for.", afterForm);
+            return;
+        }
+
         // A public client returning to a loopback address or a private-use scheme could be any program on the device claiming to
         // be it (RFC 8252 §8.6): its user is asked every time, whatever was allowed before.
         bool impersonable = valid.Client.IsPublic && IsNativeRedirect(valid.RedirectUri);
@@ -165,7 +234,8 @@ internal sealed class AuthorizeEndpoint(
     private async Task IssueCodeAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
         string code = await codes.IssueAsync(new CodeBinding(valid.Client.ClientId, valid.RedirectUri, valid.CodeChallenge, valid.Nonce, valid.Scope,
-            session.SessionId, session.User.Id, session.AuthTime), http.RequestAborted);
+            session.SessionId, session.User.Id, session.AuthTime)
+        { Amr = session.Amr }, http.RequestAborted);
         await RespondAsync(http, valid.RedirectUri, valid.FormPost, [new("code", code), .. StateAndIssuer(valid.State)], afterForm);
     }
 
@@ -214,6 +284,15 @@ internal sealed class AuthorizeEndpoint(
         var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, valid.Client.ClientId, valid.Request.Serialize(), tokens.FormFieldName,
             tokens.RequestToken!, username, error);
         return SignInPages.LoginAsync(http, page, valid.RedirectUri, status);
+    }
+
+    private Task ShowSecondFactorAsync(HttpContext http, ValidAuthorization valid, string pendingValue, string? error, int status = StatusCodes.Status200OK)
+    {
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath,
+            $"Open your authenticator app and enter the code it shows, to continue to {valid.Client.ClientId}.", valid.Request.Serialize(), pendingValue,
+            tokens.FormFieldName, tokens.RequestToken!, error);
+        return SignInPages.SecondFactorAsync(http, page, valid.RedirectUri, status);
     }
 
     private Task InvalidRequestPageAsync(HttpContext http, string message) =>

@@ -10,6 +10,21 @@ public abstract record PageModel(string Brand, string Title, string Nonce);
 public sealed record LoginPage(string Brand, string Nonce, string Action, string ClientId, string Request, string AntiforgeryFieldName, string AntiforgeryToken,
     string? Username, string? Error) : PageModel(Brand, "Sign in", Nonce);
 
+/// <summary>
+/// The second step of a sign-in: the code from the user's authenticator app, or a recovery code. <paramref name="Pending"/>
+/// carries the first step (<see cref="PendingSignIns"/>), <paramref name="Request"/> what comes after it.
+/// </summary>
+public sealed record SecondFactorPage(string Brand, string Nonce, string Action, string Lead, string Request, string Pending, string AntiforgeryFieldName,
+    string AntiforgeryToken, string? Error) : PageModel(Brand, "Enter your code", Nonce);
+
+/// <summary>
+/// The user's own account page: their authenticator app (on, being set up with its key and QR code, or off), the recovery
+/// codes just made (shown once), and whether their sign-in is recent enough (<paramref name="Fresh"/>) to change any of it.
+/// </summary>
+public sealed record AccountPage(string Brand, string Nonce, string Action, string Username, bool TotpEnabled, int RecoveryCodesLeft,
+    Accounts.TotpEnrolment? Enrolment, string? QrCodeDataUri, IReadOnlyList<string>? RecoveryCodes, bool Fresh, int FreshMinutes, string AntiforgeryFieldName,
+    string AntiforgeryToken, string? Notice, string? Error) : PageModel(Brand, "Your account", Nonce);
+
 /// <summary>A scope, and what it lets the app do, in words.</summary>
 public sealed record ScopeDescription(string Name, string Description);
 

@@ -60,6 +60,12 @@ internal static class SignInPages
     public static Task LoginAsync(HttpContext http, LoginPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
         RenderAsync(http, Login.Create(page), page.Nonce, returnTo, status);
 
+    public static Task SecondFactorAsync(HttpContext http, SecondFactorPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
+        RenderAsync(http, SecondFactor.Create(page), page.Nonce, returnTo, status);
+
+    public static Task AccountAsync(HttpContext http, AccountPage page, int status = StatusCodes.Status200OK) =>
+        RenderAsync(http, Account.Create(page), page.Nonce, returnTo: null, status);
+
     public static Task ConsentAsync(HttpContext http, ConsentPage page, string returnTo) =>
         RenderAsync(http, Consent.Create(page), page.Nonce, returnTo, StatusCodes.Status200OK);
 

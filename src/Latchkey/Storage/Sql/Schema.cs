@@ -219,5 +219,29 @@ internal static class Schema
         ALTER TABLE signing_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'access_token';
         ALTER TABLE clients ADD COLUMN id_token_signed_response_alg TEXT;
         """,
+        // 6: second factors. How each sign-in was made (amr, RFC 8176, space-separated: a password for every earlier one), on
+        // its session, the codes sent from it and the logins (refresh families) begun from it; a user's authenticator app
+        // (its TOTP secret encrypted under the master key, the last time step used so that a code works once), and their
+        // recovery codes, by hash.
+        $"""
+        ALTER TABLE login_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+        ALTER TABLE authorization_codes ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+        ALTER TABLE refresh_families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+        CREATE TABLE totp_factors (
+            user_id TEXT PRIMARY KEY,
+            secret {types.Bytes} NOT NULL,
+            created_at {types.Integer} NOT NULL,
+            confirmed_at {types.Integer},
+            last_step {types.Integer} NOT NULL DEFAULT 0,
+            last_used_at {types.Integer}
+        );
+        CREATE TABLE recovery_codes (
+            user_id TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            created_at {types.Integer} NOT NULL,
+            used_at {types.Integer},
+            PRIMARY KEY (user_id, code_hash)
+        );
+        """,
     ];
 }

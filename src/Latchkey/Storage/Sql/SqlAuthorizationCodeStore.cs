@@ -5,14 +5,14 @@ namespace Latchkey.Storage.Sql;
 internal sealed class SqlAuthorizationCodeStore(SqlDatabase database) : IAuthorizationCodeStore
 {
     private const string Columns = "code_hash, client_id, redirect_uri, code_challenge, nonce, scope, session_id, user_id, auth_time, expires_at, " +
-        "redeemed_at, issued_family_id, issued_jti, issued_expires_at";
+        "redeemed_at, issued_family_id, issued_jti, issued_expires_at, amr";
 
     public async Task AddAsync(AuthorizationCodeRecord code, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand("""
-            INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge, nonce, scope, session_id, user_id, auth_time, expires_at)
-            VALUES (@hash, @client, @redirect, @challenge, @nonce, @scope, @session, @user, @auth, @expires)
+            INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge, nonce, scope, session_id, user_id, auth_time, expires_at, amr)
+            VALUES (@hash, @client, @redirect, @challenge, @nonce, @scope, @session, @user, @auth, @expires, @amr)
             """)
             .Add("@hash", code.CodeHash)
             .Add("@client", code.ClientId)
@@ -23,7 +23,8 @@ internal sealed class SqlAuthorizationCodeStore(SqlDatabase database) : IAuthori
             .Add("@session", code.SessionId)
             .Add("@user", code.UserId)
             .Add("@auth", code.AuthTime)
-            .Add("@expires", code.ExpiresAt);
+            .Add("@expires", code.ExpiresAt)
+            .Add("@amr", code.Amr);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -103,6 +104,7 @@ internal sealed class SqlAuthorizationCodeStore(SqlDatabase database) : IAuthori
             RedeemedAt: reader.GetTimeOrNull(10),
             IssuedFamilyId: reader.GetStringOrNull(11),
             IssuedJwtId: reader.GetStringOrNull(12),
-            IssuedExpiresAt: reader.GetTimeOrNull(13));
+            IssuedExpiresAt: reader.GetTimeOrNull(13),
+            Amr: reader.GetString(14));
     }
 }

@@ -4,13 +4,13 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSessionStore
 {
-    private const string Columns = "session_id, secret_hash, user_id, auth_time, last_used_at, expires_at, ended_at, address";
+    private const string Columns = "session_id, secret_hash, user_id, auth_time, last_used_at, expires_at, ended_at, address, amr";
 
     public async Task AddAsync(LoginSessionRecord session, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO login_sessions ({Columns}) VALUES (@id, @hash, @user, @auth, @used, @expires, NULL, @address)
+            INSERT INTO login_sessions ({Columns}) VALUES (@id, @hash, @user, @auth, @used, @expires, NULL, @address, @amr)
             """)
             .Add("@id", session.SessionId)
             .Add("@hash", session.SecretHash)
@@ -18,7 +18,8 @@ internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSession
             .Add("@auth", session.AuthTime)
             .Add("@used", session.LastUsedAt)
             .Add("@expires", session.ExpiresAt)
-            .Add("@address", session.Address);
+            .Add("@address", session.Address)
+            .Add("@amr", session.Amr);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -87,5 +88,6 @@ internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSession
         LastUsedAt: reader.GetTime(4),
         ExpiresAt: reader.GetTime(5),
         EndedAt: reader.GetTimeOrNull(6),
-        Address: reader.GetStringOrNull(7));
+        Address: reader.GetStringOrNull(7),
+        Amr: reader.GetString(8));
 }

@@ -22,7 +22,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
     // (PostgreSQL's, and TransactionCommands within a group commit).
     private static readonly string FindSql = $"""
         SELECT t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.created_at, t.expires_at, t.spent_at,
-               f.created_at, f.absolute_expires_at, f.revoked_at, {SqlUserStore.ColumnsOf("u")}
+               f.created_at, f.absolute_expires_at, f.revoked_at, f.amr, {SqlUserStore.ColumnsOf("u")}
         FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id LEFT JOIN users u ON u.id = t.user_id
         WHERE t.token_hash = @hash
         """;
@@ -78,8 +78,8 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
         await using DbConnection connection = await _database.OpenAsync(cancellationToken);
         await using DbTransaction transaction = await _database.BeginWriteAsync(connection, cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at, session_id)
-            VALUES (@family, @user, @client, @created, @absolute, NULL, @session);
+            INSERT INTO refresh_families (family_id, user_id, client_id, created_at, absolute_expires_at, revoked_at, session_id, amr)
+            VALUES (@family, @user, @client, @created, @absolute, NULL, @session, @amr);
             {InsertToken}
             """, transaction)
             .Add("@family", family.FamilyId)
@@ -88,6 +88,7 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             .Add("@created", family.CreatedAt)
             .Add("@absolute", family.AbsoluteExpiresAt)
             .Add("@session", family.SessionId)
+            .Add("@amr", family.Amr)
             .AddToken(first);
         await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -102,8 +103,11 @@ internal sealed class SqlRefreshTokenStore : IRefreshTokenStore, IDisposable
             return null;
         var token = new RefreshTokenRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetStringOrNull(4),
             r.GetTime(5), r.GetTime(6), r.GetTimeOrNull(7));
-        var family = new RefreshFamilyRecord(token.FamilyId, token.UserId, token.ClientId, r.GetTime(8), r.GetTime(9), r.GetTimeOrNull(10));
-        UserRecord? user = r.IsDBNull(11) ? null : SqlUserStore.Read(r, first: 11);
+        var family = new RefreshFamilyRecord(token.FamilyId, token.UserId, token.ClientId, r.GetTime(8), r.GetTime(9), r.GetTimeOrNull(10))
+        {
+            Amr = r.GetString(11),
+        };
+        UserRecord? user = r.IsDBNull(12) ? null : SqlUserStore.Read(r, first: 12);
         return new RefreshTokenLookup(token, family, user);
     }
 

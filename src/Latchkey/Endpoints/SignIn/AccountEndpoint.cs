@@ -1,0 +1,246 @@
+using System.Net;
+using Latchkey.Accounts;
+using Latchkey.Protocol;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.Extensions.Options;
+using QRCoder;
+
+namespace Latchkey.Endpoints.SignIn;
+
+/// <summary>
+/// The user's own account page, <c>/account</c>, through their browser sign-in session: the authenticator app (set up with a
+/// QR code and a first code, turned off) and recovery codes. Changing any of it needs a sign-in no older than
+/// <see cref="MfaOptions.FreshLoginWindow"/>; an older session signs in again first. Without a session the page is the login
+/// form (with the second factor, when the user has one), which comes back here.
+/// </summary>
+internal sealed class AccountEndpoint(
+    PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options,
+    TimeProvider time)
+{
+    public const string Path = "/account";
+    public const string LoginPath = "/account/login";
+    public const string SecondFactorPath = "/account/second-factor";
+
+    private readonly string _brand = options.Value.Branding.Name;
+    private readonly SessionCookie _cookie = new(options.Value);
+    private readonly bool _httpsIssuer = options.Value.Issuer!.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+    private readonly TimeSpan _freshWindow = options.Value.Mfa.FreshLoginWindow;
+
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        AccountEndpoint endpoint = ActivatorUtilities.CreateInstance<AccountEndpoint>(routes.ServiceProvider);
+        routes.MapGet(Path, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ShowAsync)).ExcludeFromDescription();
+        routes.MapPost(Path, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ChangeAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(SecondFactorPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.SecondFactorAsync)).DisableAntiforgery()
+            .ExcludeFromDescription();
+    }
+
+    private Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler) => SignInPages.GuardAsync(http, _brand, _httpsIssuer, handler);
+
+    private async Task ShowAsync(HttpContext http)
+    {
+        if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is not { } session)
+        {
+            await ShowLoginAsync(http, username: null, error: null);
+            return;
+        }
+
+        await ShowAccountAsync(http, session);
+    }
+
+    /// <summary>One of the page's buttons, posted back: each change needs a fresh sign-in.</summary>
+    private async Task ChangeAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } fields)
+            return;
+        if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is not { } session)
+        {
+            await ShowLoginAsync(http, username: null, "Your sign-in has expired. Sign in again.");
+            return;
+        }
+
+        string action = fields["do"].ToString();
+        if (action == "sign-in-again")
+        {
+            await ShowLoginAsync(http, session.User.Username, error: null);
+            return;
+        }
+
+        if (!IsFresh(session))
+        {
+            await ShowAccountAsync(http, session, error: "Sign in again first: changing how you sign in needs a recent sign-in.",
+                status: StatusCodes.Status403Forbidden);
+            return;
+        }
+
+        IPAddress? address = http.Connection.RemoteIpAddress;
+        UserAccount user = session.User;
+        switch (action)
+        {
+            case "totp-begin":
+                TotpEnrolment? enrolment = await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
+                await ShowAccountAsync(http, session, error: enrolment is null ? "An authenticator app is on already." : null);
+                break;
+            case "totp-confirm":
+                (IReadOnlyList<string>? codes, string? failure) = await factors.ConfirmTotpAsync(user, fields["code"].ToString(), address, http.RequestAborted);
+                if (codes is null)
+                    await ShowAccountAsync(http, session, error: failure == "throttled"
+                        ? "Too many attempts. Try again later."
+                        : "That code is not right. Enter the code your authenticator app shows now.");
+                else
+                    await ShowAccountAsync(http, session, notice: "The authenticator app is on.", recoveryCodes: codes);
+                break;
+            case "totp-remove":
+                await factors.RemoveTotpAsync(user, address, http.RequestAborted);
+                await ShowAccountAsync(http, session, notice: "The authenticator app is off, and its recovery codes no longer work.");
+                break;
+            case "recovery-codes" when await factors.HasAnyAsync(user.Id, http.RequestAborted):
+                IReadOnlyList<string> fresh = await factors.NewRecoveryCodesAsync(user, address, http.RequestAborted);
+                await ShowAccountAsync(http, session, notice: "New recovery codes: the old ones no longer work.", recoveryCodes: fresh);
+                break;
+            default:
+                await ShowAccountAsync(http, session, error: "That is not something this page can do.", status: StatusCodes.Status400BadRequest);
+                break;
+        }
+    }
+
+    /// <summary>The login form of the account page: the same throttle, timing and hashing gate as every password login.</summary>
+    private async Task LoginAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } fields)
+            return;
+        string username = fields["username"].ToString();
+        string password = fields["password"].ToString();
+        if (username.Length == 0 || password.Length == 0)
+        {
+            await ShowLoginAsync(http, username, "Enter your username and password.");
+            return;
+        }
+
+        LoginResult result = username.Length > Usernames.MaximumLength || password.Length > PasswordHasher.MaximumPasswordLength
+            ? LoginResult.Failed("too long")
+            : await passwords.LoginAsync(username, password, http.Connection.RemoteIpAddress, clientId: null, http.RequestAborted);
+        if (result.RetryAfter is { } wait)
+        {
+            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ShowLoginAsync(http, username, result.IsBusy ? "Sign-in is busy right now. Try again in a moment." : $"Too many attempts. Try again in {seconds} seconds.",
+                result.IsBusy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        if (result.User is not { } user)
+        {
+            await ShowLoginAsync(http, username, "The username or password is incorrect.");
+            return;
+        }
+
+        if (await factors.HasAnyAsync(user.Id, http.RequestAborted))
+        {
+            await ShowSecondFactorAsync(http, pending.Protect(user, [SignInMethods.Password]), error: null);
+            return;
+        }
+
+        await StartSessionAsync(http, user, result.AuthenticatedAt, [SignInMethods.Password]);
+    }
+
+    private async Task SecondFactorAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } fields)
+            return;
+        string pendingValue = fields["pending"].ToString();
+        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
+        {
+            await ShowLoginAsync(http, username: null, "Your sign-in has expired. Sign in again.");
+            return;
+        }
+
+        string code = fields["code"].ToString();
+        if (code.Trim().Length == 0 || code.Length > 64)
+        {
+            await ShowSecondFactorAsync(http, pendingValue, "Enter the code from your authenticator app, or a recovery code.");
+            return;
+        }
+
+        SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, http.Connection.RemoteIpAddress, http.RequestAborted);
+        if (result.RetryAfter is { } wait)
+        {
+            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ShowSecondFactorAsync(http, pendingValue, $"Too many attempts. Try again in {seconds} seconds.", StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        if (!result.Succeeded)
+        {
+            await ShowSecondFactorAsync(http, pendingValue, result.Failure == "code already used"
+                ? "That code has been used already. Wait for the next one."
+                : "That code is not right. Try again.");
+            return;
+        }
+
+        await StartSessionAsync(http, halfway.User, time.GetUtcNow(), SignInMethods.WithSecondFactor(halfway.Amr, result.Method!));
+    }
+
+    private async Task StartSessionAsync(HttpContext http, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
+    {
+        (string secret, _) = await sessions.StartAsync(user, authTime, amr, _cookie.Read(http.Request), http.Connection.RemoteIpAddress, http.RequestAborted);
+        _cookie.Write(http.Response, secret);
+        // After a form post, a redirect (303) to the page itself: a reload does not post the password again.
+        http.Response.StatusCode = StatusCodes.Status303SeeOther;
+        http.Response.Headers.Location = Path;
+        http.Response.Headers.CacheControl = "no-store";
+    }
+
+    private bool IsFresh(LoginSession session) => time.GetUtcNow() - session.AuthTime <= _freshWindow;
+
+    private async Task ShowAccountAsync(HttpContext http, LoginSession session, string? notice = null, string? error = null,
+        IReadOnlyList<string>? recoveryCodes = null, int status = StatusCodes.Status200OK)
+    {
+        bool enabled = await factors.HasAnyAsync(session.User.Id, http.RequestAborted);
+        TotpEnrolment? enrolment = enabled ? null : await factors.PendingTotpAsync(session.User, _brand, http.RequestAborted);
+        int left = enabled ? await factors.CountRecoveryCodesAsync(session.User.Id, http.RequestAborted) : 0;
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new AccountPage(_brand, SignInPages.NewNonce(), Path, session.User.Username, enabled, left, enrolment,
+            enrolment is null ? null : QrCodeDataUri(enrolment.Uri), recoveryCodes, IsFresh(session), (int)_freshWindow.TotalMinutes, tokens.FormFieldName,
+            tokens.RequestToken!, notice, error);
+        await SignInPages.AccountAsync(http, page, status);
+    }
+
+    private Task ShowLoginAsync(HttpContext http, string? username, string? error, int status = StatusCodes.Status200OK)
+    {
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, "your account", "", tokens.FormFieldName, tokens.RequestToken!, username, error);
+        return SignInPages.LoginAsync(http, page, returnTo: null, status);
+    }
+
+    private Task ShowSecondFactorAsync(HttpContext http, string pendingValue, string? error, int status = StatusCodes.Status200OK)
+    {
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath, "Open your authenticator app and enter the code it shows.", "",
+            pendingValue, tokens.FormFieldName, tokens.RequestToken!, error);
+        return SignInPages.SecondFactorAsync(http, page, returnTo: null, status);
+    }
+
+    /// <summary>A form of ours, posted back with its antiforgery token (no other site can make one); else an error page and null.</summary>
+    private async Task<IFormCollection?> ReadFormAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(http))
+        {
+            await SignInPages.ErrorAsync(http, _brand, "This form has expired",
+                "The form was not sent from this page, or it has expired. Open your account page again.");
+            return null;
+        }
+
+        return await http.Request.ReadFormAsync(http.RequestAborted);
+    }
+
+    /// <summary>The QR code of the key's URI, drawn on the server as SVG (no script, nothing fetched), as a data: URI for an img.</summary>
+    private static string QrCodeDataUri(string uri)
+    {
+        using QRCodeData data = QRCodeGenerator.GenerateQrCode(uri, QRCodeGenerator.ECCLevel.M);
+        string svg = new SvgQRCode(data).GetGraphic(4);
+        return "data:image/svg+xml;base64," + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(svg));
+    }
+}

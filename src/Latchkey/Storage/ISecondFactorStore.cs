@@ -1,0 +1,38 @@
+namespace Latchkey.Storage;
+
+/// <summary>
+/// A user's authenticator app: its TOTP secret (encrypted), whether its enrolment was confirmed with a first code, and the
+/// last time step a code was accepted for (RFC 6238 §5.2: a code is accepted once).
+/// </summary>
+public sealed record TotpFactorRecord(string UserId, byte[] ProtectedSecret, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt, long LastStep,
+    DateTimeOffset? LastUsedAt);
+
+/// <summary>Users' second factors: their authenticator app (<see cref="TotpFactorRecord"/>) and their recovery codes, by hash.</summary>
+public interface ISecondFactorStore
+{
+    Task<TotpFactorRecord?> FindTotpAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new, unconfirmed enrolment, replacing an unconfirmed one; false when the user has a confirmed one.</summary>
+    Task<bool> BeginTotpAsync(TotpFactorRecord factor, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Accepts a code of time step <paramref name="step"/>: confirms the enrolment when <paramref name="confirming"/>, else
+    /// needs it confirmed; and only when no code of this step or a later one was accepted before (one statement, so two
+    /// requests with the same code cannot both pass). False when refused.
+    /// </summary>
+    Task<bool> UseTotpStepAsync(string userId, long step, bool confirming, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Removes the authenticator app; false when there was none.</summary>
+    Task<bool> RemoveTotpAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the user's recovery codes with these (their hashes), in one transaction.</summary>
+    Task ReplaceRecoveryCodesAsync(string userId, IReadOnlyList<string> codeHashes, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Spends an unused recovery code; false when it is not one of the user's, or was used already.</summary>
+    Task<bool> UseRecoveryCodeAsync(string userId, string codeHash, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task<int> CountUnusedRecoveryCodesAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Removes every second factor and recovery code of the user (an admin's reset); returns how many rows went.</summary>
+    Task<int> RemoveAllAsync(string userId, CancellationToken cancellationToken);
+}

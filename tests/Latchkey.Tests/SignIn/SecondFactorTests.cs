@@ -1,0 +1,432 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Latchkey.Storage;
+using Latchkey.Tests.Support;
+
+namespace Latchkey.Tests.SignIn;
+
+/// <summary>
+/// A second factor end to end over real HTTP: an authenticator app set up on <c>/account</c> (codes computed here from the
+/// key the page shows, by RFC 6238 written out below, not by the server's library), then asked for after the password at
+/// <c>/authorize</c>; recovery codes; <c>amr</c> and <c>acr</c> in the tokens; a step-up with <c>acr_values</c>; and the
+/// bad inputs: a code reused, two steps off, guessed by retrying, a recovery code used twice, a form without its
+/// antiforgery token, a change without a recent sign-in.
+/// </summary>
+public sealed partial class SecondFactorTests : IAsyncLifetime
+{
+    private const string Password = "correct horse battery";
+    private const string Redirect = "https://app.example/callback";
+
+    private LatchkeyTestServer _server = null!;
+    private string _secret = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await LatchkeyTestServer.StartAsync();
+        await _server.AddUserAsync("alice", Password);
+        await _server.AddUserAsync("bob", Password);
+        _secret = (await BrowserFlow.AddBrowserClientAsync(_server, "webapp", [Redirect]))!;
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    /// <summary>RFC 6238 with SHA-1, 6 digits, 30 s steps, as an authenticator app computes it.</summary>
+    private static string Totp(byte[] key, DateTimeOffset at)
+    {
+        Span<byte> counter = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(counter, at.ToUnixTimeSeconds() / 30);
+        byte[] mac = HMACSHA1.HashData(key, counter);
+        int offset = mac[^1] & 0x0f;
+        int binary = (BinaryPrimitives.ReadInt32BigEndian(mac.AsSpan(offset, 4)) & 0x7fffffff) % 1_000_000;
+        return binary.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static byte[] Base32Decode(string text)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var bytes = new List<byte>();
+        int buffer = 0, bits = 0;
+        foreach (char c in text.TrimEnd('='))
+        {
+            buffer = (buffer << 5) | alphabet.IndexOf(c, StringComparison.Ordinal);
+            bits += 5;
+            if (bits >= 8)
+            {
+                bytes.Add((byte)(buffer >> (bits - 8)));
+                bits -= 8;
+            }
+        }
+
+        return bytes.ToArray();
+    }
+
+    private string CodeNow(byte[] key, int stepsAway = 0) => Totp(key, _server.Time.GetUtcNow().AddSeconds(30 * stepsAway));
+
+    /// <summary>Signs in on /account with the password (and a code, when one is asked for); returns the account page.</summary>
+    private static async Task<string> AccountSignInAsync(BrowserFlow browser, string username, Func<string>? code = null)
+    {
+        using HttpResponseMessage login = await browser.GetAsync("/account");
+        Assert.Contains("to continue to <strong>your account</strong>", await login.Content.ReadAsStringAsync());
+        using HttpResponseMessage afterPassword = await browser.LoginAsync(login, username, Password);
+        HttpResponseMessage landed = afterPassword;
+        if (code is not null)
+        {
+            Assert.Equal(HttpStatusCode.OK, afterPassword.StatusCode);
+            Assert.Contains("Code from your authenticator app", await afterPassword.Content.ReadAsStringAsync());
+            landed = await browser.SubmitAsync(afterPassword, new Dictionary<string, string> { ["code"] = code() });
+        }
+
+        Assert.Equal(HttpStatusCode.SeeOther, landed.StatusCode);
+        Assert.Equal("/account", landed.Headers.Location?.OriginalString);
+        using HttpResponseMessage page = await browser.GetAsync("/account");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        return await page.Content.ReadAsStringAsync();
+    }
+
+    private static async Task<HttpResponseMessage> AccountPostAsync(BrowserFlow browser, IDictionary<string, string> fields)
+    {
+        using HttpResponseMessage page = await browser.GetAsync("/account");
+        return await browser.SubmitAsync(page, fields);
+    }
+
+    /// <summary>Alice sets up her authenticator app on /account; returns its key and the recovery codes the page showed once.</summary>
+    private async Task<(byte[] Key, string[] RecoveryCodes)> EnrolAsync(BrowserFlow browser, string username = "alice")
+    {
+        string account = await AccountSignInAsync(browser, username);
+        Assert.Contains("Set up an authenticator app", account);
+        using HttpResponseMessage begun = await AccountPostAsync(browser, new Dictionary<string, string> { ["do"] = "totp-begin" });
+        string html = await begun.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, begun.StatusCode);
+        string secret = SecretShown().Match(html).Groups[1].Value;
+        Assert.Equal(32, secret.Length); // 160 bits in base32
+        Assert.Matches("<img class=\"qr\" src=\"data:image/svg\\+xml;base64,[A-Za-z0-9+/=]+\" alt=\"[^\"]+\">", WebUtility.HtmlDecode(html));
+        byte[] key = Base32Decode(secret);
+
+        using HttpResponseMessage confirmed = await browser.SubmitAsync(begun, new Dictionary<string, string> { ["do"] = "totp-confirm", ["code"] = CodeNow(key) });
+        string after = await confirmed.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+        Assert.Contains("The authenticator app is on.", after);
+        string[] codes = RecoveryCodeShown().Matches(after).Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(10, codes.Length);
+        Assert.Equal(10, codes.Distinct().Count());
+        return (key, codes);
+    }
+
+    /// <summary>A fresh browser's sign-in at /authorize with the password; returns the page that follows it.</summary>
+    private async Task<(BrowserFlow Browser, HttpResponseMessage AfterPassword, string Verifier)> PasswordAtAuthorizeAsync(
+        IDictionary<string, string?>? extra = null, string username = "alice")
+    {
+        var browser = new BrowserFlow(_server);
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage page = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge, extra));
+        return (browser, await browser.LoginAsync(page, username, Password), verifier);
+    }
+
+    private async Task<JsonElement> ExchangeAsync(BrowserFlow browser, HttpResponseMessage callback, string verifier) =>
+        await HttpAssert.OkJsonAsync(await browser.ExchangeAsync("webapp", BrowserFlow.Callback(callback, Redirect)["code"], Redirect, verifier, _secret));
+
+    private async Task<IReadOnlyList<AuditEvent>> AuditAsync(string type) =>
+        (await _server.Services.GetRequiredService<IAuditLog>().ReadAsync(DateTimeOffset.MinValue, CancellationToken.None)).Where(e => e.Type == type).ToList();
+
+    [Fact]
+    public void TheTestsTotp_MatchesRfc6238sTestVector()
+    {
+        // RFC 6238 Appendix B, SHA-1: at 59 s the 8-digit code is 94287082; the 6-digit one is its last six digits.
+        Assert.Equal("287082", Totp("12345678901234567890"u8.ToArray(), DateTimeOffset.FromUnixTimeSeconds(59)));
+        Assert.Equal("081804", Totp("12345678901234567890"u8.ToArray(), DateTimeOffset.FromUnixTimeSeconds(1111111109)));
+    }
+
+    [Fact]
+    public async Task PasswordOnly_TokensSayPwdAndThePasswordLevel_DiscoveryListsTheLevels()
+    {
+        (BrowserFlow browser, HttpResponseMessage callback, string verifier) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            JsonElement tokens = await ExchangeAsync(browser, callback, verifier);
+            JsonElement id = HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1);
+            JsonElement access = HttpAssert.Part(tokens.GetProperty("access_token").GetString()!, 1);
+            Assert.Equal(["pwd"], id.GetProperty("amr").EnumerateArray().Select(m => m.GetString()));
+            Assert.Equal("urn:latchkey:acr:password", id.GetProperty("acr").GetString());
+            Assert.Equal("urn:latchkey:acr:password", access.GetProperty("acr").GetString());
+            Assert.Equal(id.GetProperty("auth_time").GetInt64(), access.GetProperty("auth_time").GetInt64());
+        }
+
+        JsonElement discovery = await HttpAssert.OkJsonAsync(await _server.Client.GetAsync("/.well-known/openid-configuration"));
+        Assert.Equal(["urn:latchkey:acr:password", "urn:latchkey:acr:mfa", "phr"],
+            discovery.GetProperty("acr_values_supported").EnumerateArray().Select(v => v.GetString()));
+        Assert.Contains("amr", discovery.GetProperty("claims_supported").EnumerateArray().Select(v => v.GetString()));
+    }
+
+    [Fact]
+    public async Task Enrolled_PasswordThenCode_TokensSayOtpAndMfa_RefreshKeepsTheLevel()
+    {
+        using var account = new BrowserFlow(_server);
+        (byte[] key, _) = await EnrolAsync(account);
+        Assert.Single(await AuditAsync(Latchkey.Audit.AuditEvents.FactorAdded));
+
+        (BrowserFlow browser, HttpResponseMessage afterPassword, string verifier) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            // No code yet, no session yet: the password alone got the user as far as this page.
+            Assert.Equal(HttpStatusCode.OK, afterPassword.StatusCode);
+            Assert.Contains("Enter your code", await afterPassword.Content.ReadAsStringAsync());
+            Assert.Null(browser.SessionCookie);
+
+            _server.Time.Advance(TimeSpan.FromSeconds(30)); // the enrolment used this step's code
+            using HttpResponseMessage callback = await browser.SubmitAsync(afterPassword, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+            JsonElement tokens = await ExchangeAsync(browser, callback, verifier);
+            JsonElement id = HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1);
+            Assert.Equal(["pwd", "otp", "mfa"], id.GetProperty("amr").EnumerateArray().Select(m => m.GetString()));
+            Assert.Equal("urn:latchkey:acr:mfa", id.GetProperty("acr").GetString());
+            Assert.Equal("urn:latchkey:acr:mfa", HttpAssert.Part(tokens.GetProperty("access_token").GetString()!, 1).GetProperty("acr").GetString());
+
+            JsonElement refreshed = await HttpAssert.OkJsonAsync(await _server.PostFormAsync("/token", new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token",
+                ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!,
+            }, ("webapp", _secret)));
+            Assert.Equal("urn:latchkey:acr:mfa", HttpAssert.Part(refreshed.GetProperty("access_token").GetString()!, 1).GetProperty("acr").GetString());
+        }
+
+        Assert.Contains(await AuditAsync(Latchkey.Audit.AuditEvents.FactorUsed), e => e.Subject == "alice");
+    }
+
+    [Fact]
+    public async Task Enrolled_PasswordGrant_IsRefused()
+    {
+        using var account = new BrowserFlow(_server);
+        await EnrolAsync(account);
+
+        using HttpResponseMessage response = await _server.PostTokenAsync("alice", Password);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("second factor", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _server.PostTokenAsync("bob", Password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Code_ReusedInItsWindow_OrTwoStepsOff_IsRefused_OneStepOffIsAccepted()
+    {
+        using var account = new BrowserFlow(_server);
+        (byte[] key, _) = await EnrolAsync(account);
+        _server.Time.Advance(TimeSpan.FromSeconds(60));
+
+        (BrowserFlow first, HttpResponseMessage firstPage, _) = await PasswordAtAuthorizeAsync();
+        using (first)
+        {
+            string previousStep = CodeNow(key, stepsAway: -1);
+            using HttpResponseMessage accepted = await first.SubmitAsync(firstPage, new Dictionary<string, string> { ["code"] = previousStep });
+            BrowserFlow.Callback(accepted, Redirect);
+
+            // The same code again, from another browser, within its window: refused, no session.
+            (BrowserFlow second, HttpResponseMessage secondPage, _) = await PasswordAtAuthorizeAsync();
+            using (second)
+            {
+                using HttpResponseMessage replayed = await second.SubmitAsync(secondPage, new Dictionary<string, string> { ["code"] = previousStep });
+                Assert.Equal(HttpStatusCode.OK, replayed.StatusCode);
+                Assert.Contains("That code has been used already", await replayed.Content.ReadAsStringAsync());
+                Assert.Null(second.SessionCookie);
+
+                foreach (int off in new[] { -2, 2 })
+                {
+                    using HttpResponseMessage wrong = await second.SubmitAsync(secondPage, new Dictionary<string, string> { ["code"] = CodeNow(key, off) });
+                    Assert.Contains("That code is not right", await wrong.Content.ReadAsStringAsync());
+                }
+
+                Assert.Null(second.SessionCookie);
+                using HttpResponseMessage now = await second.SubmitAsync(secondPage, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+                BrowserFlow.Callback(now, Redirect);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Code_GuessedByRetrying_TheThrottleLocksFromTheTenthWrongCode_EvenTheRightOneWaits()
+    {
+        using var account = new BrowserFlow(_server);
+        (byte[] key, _) = await EnrolAsync(account);
+        _server.Time.Advance(TimeSpan.FromSeconds(30));
+        (BrowserFlow browser, HttpResponseMessage page, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            string right = CodeNow(key);
+            int guess = 0;
+            for (int i = 1; i <= 10; i++)
+            {
+                string wrong = (guess++).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+                if (wrong == right || wrong == CodeNow(key, -1) || wrong == CodeNow(key, 1))
+                    wrong = (guess++).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+                using HttpResponseMessage refused = await browser.SubmitAsync(page, new Dictionary<string, string> { ["code"] = wrong });
+                Assert.Equal(HttpStatusCode.OK, refused.StatusCode);
+            }
+
+            using HttpResponseMessage locked = await browser.SubmitAsync(page, new Dictionary<string, string> { ["code"] = right });
+            Assert.Equal((HttpStatusCode)429, locked.StatusCode);
+            Assert.NotNull(locked.Headers.RetryAfter);
+            Assert.Contains("Too many attempts", await locked.Content.ReadAsStringAsync());
+            Assert.Null(browser.SessionCookie);
+        }
+
+        Assert.Equal(10, (await AuditAsync(Latchkey.Audit.AuditEvents.FactorFailed)).Count);
+    }
+
+    [Fact]
+    public async Task RecoveryCode_SignsInOnce_ThenIsRefused()
+    {
+        using var account = new BrowserFlow(_server);
+        (_, string[] codes) = await EnrolAsync(account);
+
+        (BrowserFlow first, HttpResponseMessage page, string verifier) = await PasswordAtAuthorizeAsync();
+        using (first)
+        {
+            // Typed as a person might: upper case, without the dashes.
+            using HttpResponseMessage callback = await first.SubmitAsync(page, new Dictionary<string, string> { ["code"] = codes[3].Replace("-", "").ToUpperInvariant() });
+            JsonElement id = HttpAssert.Part((await ExchangeAsync(first, callback, verifier)).GetProperty("id_token").GetString()!, 1);
+            Assert.Equal(["pwd", "otp", "mfa"], id.GetProperty("amr").EnumerateArray().Select(m => m.GetString()));
+        }
+
+        (BrowserFlow second, HttpResponseMessage again, _) = await PasswordAtAuthorizeAsync();
+        using (second)
+        {
+            using HttpResponseMessage refused = await second.SubmitAsync(again, new Dictionary<string, string> { ["code"] = codes[3] });
+            Assert.Contains("That code is not right", await refused.Content.ReadAsStringAsync());
+            Assert.Null(second.SessionCookie);
+        }
+
+        AuditEvent used = Assert.Single(await AuditAsync(Latchkey.Audit.AuditEvents.RecoveryCodeUsed));
+        Assert.Equal("9 left", used.Detail);
+    }
+
+    [Fact]
+    public async Task Enrolment_WithoutARecentSignIn_IsRefusedAndChangesNothing_ThenSigningInAgainAllowsIt()
+    {
+        using var browser = new BrowserFlow(_server);
+        string page = await AccountSignInAsync(browser, "alice");
+        Assert.Contains("Set up an authenticator app", page);
+        _server.Time.Advance(TimeSpan.FromMinutes(6)); // past Latchkey:Mfa:FreshLoginWindow (5 minutes)
+
+        string stale = await (await browser.GetAsync("/account")).Content.ReadAsStringAsync();
+        Assert.DoesNotContain("Set up an authenticator app", stale);
+        Assert.Contains("Sign in again", stale);
+        // The button is not shown; a form posted all the same is refused.
+        using HttpResponseMessage refused = await AccountPostAsync(browser, new Dictionary<string, string> { ["do"] = "totp-begin" });
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("needs a recent sign-in", await refused.Content.ReadAsStringAsync());
+        string user = (await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().FindAsync("alice", CancellationToken.None))!.Id;
+        Assert.Null(await _server.Services.GetRequiredService<ISecondFactorStore>().FindTotpAsync(user, CancellationToken.None));
+
+        using HttpResponseMessage login = await AccountPostAsync(browser, new Dictionary<string, string> { ["do"] = "sign-in-again" });
+        using HttpResponseMessage signedIn = await browser.LoginAsync(login, "alice", Password);
+        Assert.Equal(HttpStatusCode.SeeOther, signedIn.StatusCode);
+        Assert.Contains("Set up an authenticator app", await (await browser.GetAsync("/account")).Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AccountForm_WithoutItsAntiforgeryToken_IsRefusedAndChangesNothing()
+    {
+        using var browser = new BrowserFlow(_server);
+        await AccountSignInAsync(browser, "alice");
+
+        using HttpResponseMessage forged = await browser.Http.PostAsync("/account",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["do"] = "totp-begin" }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Contains("This form has expired", await forged.Content.ReadAsStringAsync());
+        Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM totp_factors"));
+    }
+
+    [Fact]
+    public async Task SecondFactorForm_WithAForgedPendingSignIn_GoesBackToTheLogin()
+    {
+        using var account = new BrowserFlow(_server);
+        await EnrolAsync(account);
+        (BrowserFlow browser, HttpResponseMessage page, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            using HttpResponseMessage forged = await browser.SubmitAsync(page, new Dictionary<string, string> { ["pending"] = "CfDJ8forged", ["code"] = "123456" });
+
+            Assert.Contains("Your sign-in has expired", await forged.Content.ReadAsStringAsync());
+            Assert.Null(browser.SessionCookie);
+        }
+    }
+
+    [Fact]
+    public async Task StepUp_AcrValuesAskForTwoFactors_APasswordSessionIsAskedForTheCode()
+    {
+        // Alice signs in with her password alone, then sets up the app: her session is a password one.
+        (BrowserFlow browser, HttpResponseMessage callback, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            BrowserFlow.Callback(callback, Redirect);
+            using var account = new BrowserFlow(_server);
+            (byte[] key, _) = await EnrolAsync(account);
+            _server.Time.Advance(TimeSpan.FromSeconds(30));
+
+            (string verifier, string challenge) = BrowserFlow.Pkce();
+            var mfa = new Dictionary<string, string?> { ["acr_values"] = "urn:latchkey:acr:mfa" };
+            // prompt=none cannot ask: interaction_required.
+            using HttpResponseMessage silent = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge,
+                new Dictionary<string, string?>(mfa) { ["prompt"] = "none" }));
+            Assert.Equal("interaction_required", BrowserFlow.Callback(silent, Redirect)["error"]);
+
+            using HttpResponseMessage stepUp = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge, mfa));
+            Assert.Equal(HttpStatusCode.OK, stepUp.StatusCode);
+            Assert.Contains("Enter your code", await stepUp.Content.ReadAsStringAsync());
+            using HttpResponseMessage done = await browser.SubmitAsync(stepUp, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+            JsonElement id = HttpAssert.Part((await ExchangeAsync(browser, done, verifier)).GetProperty("id_token").GetString()!, 1);
+            Assert.Equal("urn:latchkey:acr:mfa", id.GetProperty("acr").GetString());
+
+            // The stronger session now satisfies the same request without asking again.
+            (string _, string challenge2) = BrowserFlow.Pkce();
+            using HttpResponseMessage silentNow = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge2, mfa));
+            Assert.True(BrowserFlow.Callback(silentNow, Redirect).ContainsKey("code"));
+        }
+
+        Assert.NotEmpty(await AuditAsync(Latchkey.Audit.AuditEvents.StepUpRequired));
+    }
+
+    [Fact]
+    public async Task StepUp_AUserWithoutASecondFactor_GetsUnmetAuthenticationRequirements()
+    {
+        (BrowserFlow browser, HttpResponseMessage callback, _) = await PasswordAtAuthorizeAsync(
+            new Dictionary<string, string?> { ["acr_values"] = "phr urn:latchkey:acr:mfa", ["state"] = "s1" }, username: "bob");
+        using (browser)
+        {
+            Dictionary<string, string> answer = BrowserFlow.Callback(callback, Redirect);
+            Assert.Equal("unmet_authentication_requirements", answer["error"]);
+            Assert.Equal("s1", answer["state"]);
+        }
+
+        // An acr value Latchkey does not know asks for nothing it can give: the sign-in goes on.
+        (BrowserFlow other, HttpResponseMessage plain, _) = await PasswordAtAuthorizeAsync(
+            new Dictionary<string, string?> { ["acr_values"] = "urn:example:unknown" }, username: "bob");
+        using (other)
+            Assert.True(BrowserFlow.Callback(plain, Redirect).ContainsKey("code"));
+    }
+
+    [Fact]
+    public async Task TurningTheAppOff_OnlyWithARecentSignIn_ThenThePasswordAloneSignsIn()
+    {
+        using var account = new BrowserFlow(_server);
+        await EnrolAsync(account);
+
+        using HttpResponseMessage off = await AccountPostAsync(account, new Dictionary<string, string> { ["do"] = "totp-remove" });
+        Assert.Contains("The authenticator app is off", await off.Content.ReadAsStringAsync());
+        Assert.Single(await AuditAsync(Latchkey.Audit.AuditEvents.FactorRemoved));
+
+        (BrowserFlow browser, HttpResponseMessage callback, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+            Assert.True(BrowserFlow.Callback(callback, Redirect).ContainsKey("code"));
+        Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM recovery_codes"));
+        Assert.Equal(HttpStatusCode.OK, (await _server.PostTokenAsync("alice", Password)).StatusCode);
+    }
+
+    [GeneratedRegex("<code class=\"secret\" id=\"totp-secret\">([A-Z2-7]+)</code>")]
+    private static partial Regex SecretShown();
+
+    [GeneratedRegex("<li>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</li>")]
+    private static partial Regex RecoveryCodeShown();
+}
