@@ -329,6 +329,17 @@ public sealed class MfaOptions
     /// older session signs in again first, so a browser left open is not enough to take over an account's factors.
     /// </summary>
     public TimeSpan FreshLoginWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    public const string RequireNone = "none";
+    public const string RequireAdmins = "admins";
+    public const string RequireEveryone = "everyone";
+
+    /// <summary>
+    /// Who must sign in with two factors: <c>none</c> (the default; each user chooses), <c>admins</c> (users with the admin
+    /// role) or <c>everyone</c>. A client can require it of its own users too (<c>--require-mfa</c>). A user who must and has
+    /// no second factor sets one up at their next browser sign-in; the password grant refuses them.
+    /// </summary>
+    public string Require { get; set; } = RequireNone;
 }
 
 /// <summary>The product name on the login, consent, logout and error pages.</summary>

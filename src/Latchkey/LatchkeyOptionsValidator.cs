@@ -86,6 +86,10 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
         SessionOptions sessions = o.Sessions;
         if (sessions.IdleTimeout <= TimeSpan.Zero || sessions.AbsoluteLifetime < sessions.IdleTimeout)
             problems.Add($"Latchkey:Sessions:IdleTimeout ({sessions.IdleTimeout}) must be positive and at most AbsoluteLifetime ({sessions.AbsoluteLifetime}).");
+        if (o.Mfa.Require is not (MfaOptions.RequireNone or MfaOptions.RequireAdmins or MfaOptions.RequireEveryone))
+            problems.Add($"Latchkey:Mfa:Require '{o.Mfa.Require}' is not one of none, admins, everyone (LATCHKEY__MFA__REQUIRE).");
+        if (o.Mfa.FreshLoginWindow <= TimeSpan.Zero || o.Mfa.FreshLoginWindow > TimeSpan.FromHours(1))
+            problems.Add($"Latchkey:Mfa:FreshLoginWindow {o.Mfa.FreshLoginWindow} is outside 00:00:01 to 01:00:00.");
         if (string.IsNullOrWhiteSpace(o.Branding.Name) || o.Branding.Name.Length > 64)
             problems.Add("Latchkey:Branding:Name must be 1 to 64 characters (default Latchkey).");
 

@@ -41,6 +41,10 @@ internal static class ClientsCommand
     {
         Description = "The algorithm of its id tokens: RS256 (the default, what every OpenID Connect library accepts) or the access tokens' one (ES256 unless set), cheaper to sign.",
     };
+    private static readonly Option<bool> RequireMfa = new("--require-mfa")
+    {
+        Description = "Its users must sign in with two factors: one without a second factor sets one up at their next sign-in.",
+    };
     private static readonly Option<string[]> AddScope = new("--add") { Description = "A scope to allow (repeatable).", Arity = ArgumentArity.ZeroOrMore };
     private static readonly Option<string[]> RemoveScope = new("--remove") { Description = "A scope to take away (repeatable).", Arity = ArgumentArity.ZeroOrMore };
 
@@ -50,13 +54,13 @@ internal static class ClientsCommand
 
         var add = new Command("add", "Register a client and print its secret, once.")
         {
-            Name, Grant, Scope, Audience, Introspect, RedirectUri, PostLogoutRedirectUri, Public, FirstParty, IdTokenAlg, Json,
+            Name, Grant, Scope, Audience, Introspect, RedirectUri, PostLogoutRedirectUri, Public, FirstParty, IdTokenAlg, RequireMfa, Json,
         };
         add.SetAction((parse, ct) => RunAsync(parse,
             (admin, name) => admin.Clients.AddAsync(name, parse.GetValue(Grant) ?? [], parse.GetValue(Scope) ?? [], parse.GetValue(Audience), Actor, ct,
                 IntrospectionOf(parse), new BrowserSettings(parse.GetValue(RedirectUri) ?? [], parse.GetValue(PostLogoutRedirectUri) ?? [], parse.GetValue(Public),
                     parse.GetValue(FirstParty))
-                { IdTokenAlgorithm = parse.GetValue(IdTokenAlg) }),
+                { IdTokenAlgorithm = parse.GetValue(IdTokenAlg), RequireMfa = parse.GetValue(RequireMfa) }),
             result => PrintSecret(parse, result, $"Created client {result.Client!.ClientId} ({Describe(result.Client)})."), ct));
 
         var list = new Command("list", "List clients (never their secrets).");
@@ -154,7 +158,8 @@ internal static class ClientsCommand
         $"grants: {string.Join(", ", c.GrantTypes)}; scopes: {(c.Scopes.Count == 0 ? "none" : string.Join(", ", c.Scopes))}; audience: {c.Audience ?? "the server's"}" +
         (c.Introspection is null ? "" : $"; may introspect: {c.Introspection}") +
         (c.RedirectUris.Count == 0 ? "" : $"; redirect URIs: {string.Join(", ", c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}, " +
-            (c.FirstParty ? "first-party" : "third-party (users are asked to consent)") + $"; id tokens: {c.IdTokenSignedResponseAlg}");
+            (c.FirstParty ? "first-party" : "third-party (users are asked to consent)") + $"; id tokens: {c.IdTokenSignedResponseAlg}" +
+            (c.RequireMfa ? "; requires a second factor" : ""));
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "-" : string.Join(",", values);
 }

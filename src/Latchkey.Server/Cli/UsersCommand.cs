@@ -4,7 +4,7 @@ using Latchkey.Accounts;
 namespace Latchkey.Server.Cli;
 
 /// <summary>
-/// <c>latchkey users add|list|set-password|disable|enable|roles|logout|consents|profile</c>. Disabling, a role or password change, and
+/// <c>latchkey users add|list|set-password|disable|enable|roles|logout|consents|profile|mfa reset</c>. Disabling, a role or password change, and
 /// logout end the user's tokens and logins: running servers refuse their tokens within Latchkey:RevocationRefreshInterval.
 /// </summary>
 internal static class UsersCommand
@@ -113,6 +113,14 @@ internal static class UsersCommand
         profile.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.SetProfileAsync(name, ProfileOf(parse), Actor, ct),
             u => $"{u.Username}: e-mail {u.Email ?? "none"}{(u.EmailVerified ? " (verified)" : "")}, name {u.Name ?? "none"}.", ct));
         users.Subcommands.Add(profile);
+
+        var mfa = new Command("mfa", "A user's second factors.");
+        var reset = new Command("reset", "Remove a user's second factors and recovery codes, once you have checked who they are another way (audited).") { Name };
+        reset.SetAction((parse, ct) => RunAsync(parse, (admin, name) => admin.Accounts.ResetSecondFactorsAsync(name, Actor, ct),
+            u => $"Removed the second factors and recovery codes of {u.Username}: their next sign-in needs only the password (or sets up a new factor where one is required).",
+            ct));
+        mfa.Subcommands.Add(reset);
+        users.Subcommands.Add(mfa);
         return users;
     }
 

@@ -25,7 +25,8 @@ public sealed record SecondFactorResult(string? Method, string? Failure, TimeSpa
 /// threshold), so a 6-digit code cannot be found by retrying. Secrets are encrypted under the master key, bound to their
 /// user; recovery codes are kept only as an HMAC under a key derived from it.
 /// </summary>
-internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterKeys, LoginThrottle throttle, AuditTrail audit, TimeProvider time)
+internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterKeys, LoginThrottle throttle, AuditTrail audit,
+    Microsoft.Extensions.Options.IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const int RecoveryCodeCount = 10;
     private const int TotpDigits = 6;
@@ -33,6 +34,17 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
 
     /// <summary>Recovery codes are 12 characters of this alphabet (60 bits), shown as three groups of four.</summary>
     private const string RecoveryAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+
+    /// <summary>
+    /// Whether the user must sign in with two factors: the policy (<see cref="MfaOptions.Require"/>) says so for them, or the
+    /// client they sign in to requires it (<paramref name="clientRequires"/>).
+    /// </summary>
+    public bool IsRequired(UserAccount user, bool clientRequires) => clientRequires || options.Value.Mfa.Require switch
+    {
+        MfaOptions.RequireEveryone => true,
+        MfaOptions.RequireAdmins => user.Roles.Contains(Roles.Admin),
+        _ => false,
+    };
 
     /// <summary>Whether the user has a second factor to be asked for after their password.</summary>
     public async Task<bool> HasAnyAsync(string userId, CancellationToken cancellationToken) =>

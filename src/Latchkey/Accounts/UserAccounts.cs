@@ -36,7 +36,7 @@ public sealed record AccountResult(UserAccount? User, string? Error, ChangeFailu
 /// <see cref="LatchkeyOptions.RevocationRefreshInterval"/>), and every refresh-token family and browser sign-in session of theirs ends.
 /// </summary>
 internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies families, LoginSessions sessions, Revocations revocations, PasswordHasher hasher,
-    AuditTrail audit, TimeProvider time)
+    SecondFactors factors, AuditTrail audit, TimeProvider time)
 {
     public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
         (await users.ListAsync(cancellationToken)).Select(UserAccount.From).ToArray();
@@ -128,6 +128,19 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
             return await users.FindByUsernameAsync(Usernames.Normalize(username), cancellationToken) is { } user ? AccountResult.Ok(user) : NotFound(username);
         return await ChangeAsync(username, u => u with { Roles = NewRoles(u) }, endSessions: true, actor,
             AuditEvents.UserRolesChanged, u => DescribeRoles(u.Roles), "roles changed", cancellationToken);
+    }
+
+    /// <summary>
+    /// Removes the user's second factors and recovery codes, for a user who lost them, once who they are has been checked
+    /// another way. Audited with <paramref name="actor"/>. Their sessions live on; at their next sign-in the password alone
+    /// gets them in, or, when two factors are required of them, takes them through setting one up.
+    /// </summary>
+    public async Task<AccountResult> ResetSecondFactorsAsync(string username, string actor, CancellationToken cancellationToken)
+    {
+        if (await users.FindByUsernameAsync(Usernames.Normalize(username), cancellationToken) is not { } user)
+            return NotFound(username);
+        await factors.ResetAsync(UserAccount.From(user), actor, cancellationToken);
+        return AccountResult.Ok(user);
     }
 
     /// <summary>Logs the user out everywhere: every token issued until now is refused by Latchkey, every login's refresh tokens revoked.</summary>

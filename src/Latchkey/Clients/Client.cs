@@ -22,6 +22,9 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
     /// <summary>The algorithm this client registered for its id tokens; null: RS256 (<see cref="Keys.SigningKeyRing.IdTokenAlgorithm"/>).</summary>
     public string? IdTokenAlgorithm { get; init; }
 
+    /// <summary>The client's users must sign in with two factors: one without a second factor is taken through setting one up.</summary>
+    public bool RequireMfa { get; init; }
+
     /// <summary>Disabled clients are found (so that the authorization endpoint can say so) but never authenticated.</summary>
     public bool Disabled { get; init; }
 
@@ -61,6 +64,7 @@ public sealed record Client(string ClientId, bool IsPublic, IReadOnlyList<string
             PostLogoutRedirectUris = record.PostLogoutRedirectUris,
             IsFirstParty = record.FirstParty,
             IdTokenAlgorithm = record.IdTokenSignedResponseAlg,
+            RequireMfa = record.RequireMfa,
             Disabled = record.Disabled,
         };
 }

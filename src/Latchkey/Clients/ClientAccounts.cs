@@ -73,6 +73,7 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
             FirstParty = browser.FirstParty,
             // RS256, the default, is stored as null: a client follows the default if it ever changes.
             IdTokenSignedResponseAlg = browser.IdTokenAlgorithm is Keys.SigningKeyRing.IdTokenAlgorithm ? null : browser.IdTokenAlgorithm,
+            RequireMfa = browser.RequireMfa,
         };
         if (!await clients.TryAddAsync(record, cancellationToken))
             return ClientResult.Fail($"A client named '{clientId}' already exists.", ChangeFailure.Conflict);
@@ -188,7 +189,7 @@ internal sealed class ClientAccounts(IClientStore clients, RefreshTokenFamilies 
     private static string Describe(ClientRecord c) =>
         $"grants: {Join(c.GrantTypes)}; scopes: {Join(c.Scopes)}; audience: {c.Audience ?? "-"}; introspection: {c.Introspection ?? "no"}" +
         (c.RedirectUris.Count > 0 ? $"; redirect URIs: {Join(c.RedirectUris)}; {(c.IsPublic ? "public" : "confidential")}; {(c.FirstParty ? "first-party" : "third-party")}" : "") +
-        (c.IdTokenSignedResponseAlg is { } alg ? $"; id tokens: {alg}" : "");
+        (c.IdTokenSignedResponseAlg is { } alg ? $"; id tokens: {alg}" : "") + (c.RequireMfa ? "; requires a second factor" : "");
 
     private static string Join(IReadOnlyList<string> values) => values.Count == 0 ? "none" : string.Join(",", values);
 
@@ -213,14 +214,19 @@ public sealed record BrowserSettings(IReadOnlyList<string> RedirectUris, IReadOn
     /// </summary>
     public string? IdTokenAlgorithm { get; init; }
 
+    /// <summary>The client's users must sign in with two factors (<c>--require-mfa</c>).</summary>
+    public bool RequireMfa { get; init; }
+
     /// <summary>Why these settings do not fit a client with <paramref name="grantTypes"/>, or null.</summary>
     internal string? Check(IReadOnlyCollection<string> grantTypes)
     {
         bool code = grantTypes.Contains(GrantTypes.AuthorizationCode);
         if (code && RedirectUris.Count == 0)
             return "A client with authorization_code needs at least one redirect URI (--redirect-uri).";
-        if (!code && (RedirectUris.Count > 0 || PostLogoutRedirectUris.Count > 0 || Public || FirstParty || IdTokenAlgorithm is not null))
-            return "Redirect URIs, --public, --first-party and --id-token-alg are for clients with the authorization_code grant.";
+        if (!code && (RedirectUris.Count > 0 || PostLogoutRedirectUris.Count > 0 || Public || FirstParty || IdTokenAlgorithm is not null || RequireMfa))
+            return "Redirect URIs, --public, --first-party, --id-token-alg and --require-mfa are for clients with the authorization_code grant.";
+        if (RequireMfa && grantTypes.Contains(GrantTypes.Password))
+            return "A client that requires a second factor cannot have the password grant, which has no step to ask for one.";
         if (Public && grantTypes.Any(g => g is not (GrantTypes.AuthorizationCode or GrantTypes.RefreshToken)))
             return "A public client can only use authorization_code and refresh_token: it has no secret to prove itself with anywhere else.";
         if (RedirectUris.Concat(PostLogoutRedirectUris).FirstOrDefault(u => RedirectUriRules.Problem(u) is not null) is { } bad)

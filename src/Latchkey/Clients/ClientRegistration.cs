@@ -16,6 +16,9 @@ public sealed record ClientRegistration(string ClientId, IReadOnlyList<string> G
     /// <summary>The algorithm of its id tokens: RS256 unless it registered the access tokens' one.</summary>
     public string IdTokenSignedResponseAlg { get; init; } = Keys.SigningKeyRing.IdTokenAlgorithm;
 
+    /// <summary>Its users must sign in with two factors.</summary>
+    public bool RequireMfa { get; init; }
+
     internal static ClientRegistration From(ClientRecord c) =>
         new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic)
         {
@@ -23,5 +26,6 @@ public sealed record ClientRegistration(string ClientId, IReadOnlyList<string> G
             PostLogoutRedirectUris = c.PostLogoutRedirectUris,
             FirstParty = c.FirstParty,
             IdTokenSignedResponseAlg = c.IdTokenSignedResponseAlg ?? Keys.SigningKeyRing.IdTokenAlgorithm,
+            RequireMfa = c.RequireMfa,
         };
 }

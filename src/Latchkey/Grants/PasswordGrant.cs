@@ -30,10 +30,10 @@ internal sealed class PasswordGrant(PasswordLogin login, SecondFactors factors) 
         if (result.User is not { } user)
             return OAuthError.InvalidCredentials(result.FailureReason!);
         // A password alone must not get around the second factor its owner set up: there is no step for it in this grant.
-        if (await factors.HasAnyAsync(user.Id, cancellationToken))
+        if (factors.IsRequired(user, clientRequires: false) || await factors.HasAnyAsync(user.Id, cancellationToken))
             return new OAuthError(OAuthErrors.InvalidGrant, "This account signs in with a second factor: sign in through the browser.")
             {
-                Detail = $"'{user.Username}' has a second factor",
+                Detail = $"'{user.Username}' has or needs a second factor",
             };
         // The password was right, so saying that this account may not have the admin scope reveals nothing new.
         if (scopes.Contains(Scopes.Admin) && !user.Roles.Contains(Roles.Admin))

@@ -81,6 +81,9 @@ public sealed record ClientRecord(
 
     /// <summary>The algorithm of this client's id tokens (OpenID Connect Dynamic Client Registration's name); null: RS256.</summary>
     public string? IdTokenSignedResponseAlg { get; init; }
+
+    /// <summary>The client's users must sign in with two factors (a second factor after the password).</summary>
+    public bool RequireMfa { get; init; }
 }
 
 /// <summary>Every refresh token descended from one login. Revoking it revokes them all.</summary>

@@ -106,6 +106,23 @@ public sealed partial class ClientsCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_RequireMfa_StoredAndDescribed_RefusedWithThePasswordGrantOrWithoutTheBrowser()
+    {
+        CliResult added = await RunOkAsync("clients", "add", "payroll", "--grant", "authorization_code", "--redirect-uri", "https://payroll.example/cb",
+            "--require-mfa");
+
+        Assert.Contains("requires a second factor", added.Stdout);
+        Assert.Equal(1L, Assert.Single(await Database.QueryAsync(_folder.DatabasePath, "SELECT require_mfa FROM clients WHERE client_id = 'payroll'"))[0]);
+        CliResult withPassword = await RunAsync("clients", "add", "p2", "--grant", "authorization_code", "--grant", "password", "--redirect-uri",
+            "https://p2.example/cb", "--require-mfa");
+        Assert.Equal(2, withPassword.ExitCode);
+        Assert.Contains("cannot have the password grant", withPassword.Stderr);
+        CliResult service = await RunAsync("clients", "add", "p3", "--grant", "client_credentials", "--require-mfa");
+        Assert.Equal(2, service.ExitCode);
+        Assert.Contains("--require-mfa are for clients with the authorization_code grant", service.Stderr);
+    }
+
+    [Fact]
     public async Task Add_ConfidentialBrowserClient_Json_HasASecret_AndAnHttpRedirectForANonLoopbackHostIsRefused()
     {
         (string clientId, string secret) = ParseJson(await RunOkAsync("clients", "add", "webapp", "--grant", "authorization_code", "--redirect-uri",

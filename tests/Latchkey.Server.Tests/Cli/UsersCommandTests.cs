@@ -73,6 +73,33 @@ public sealed class UsersCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task MfaReset_RemovesTheUsersFactorAndRecoveryCodes_Audited_OthersKeepTheirs()
+    {
+        Assert.Equal(0, (await AddAsync("alice", Password)).ExitCode);
+        Assert.Equal(0, (await AddAsync("bob", Password)).ExitCode);
+        foreach (string name in new[] { "alice", "bob" })
+        {
+            await Database.ExecuteAsync(_folder.DatabasePath, $"""
+                INSERT INTO totp_factors (user_id, secret, created_at, confirmed_at) SELECT id, x'00', 0, 0 FROM users WHERE username = '{name}';
+                INSERT INTO recovery_codes (user_id, code_hash, created_at) SELECT id, 'h1-{name}', 0 FROM users WHERE username = '{name}';
+                """);
+        }
+
+        CliResult reset = await RunAsync(["users", "mfa", "reset", "ALICE", "--data-dir", _folder.Data]);
+        CliResult unknown = await RunAsync(["users", "mfa", "reset", "nobody", "--data-dir", _folder.Data]);
+
+        Assert.True(reset.ExitCode == 0, reset.ToString());
+        Assert.Contains("Removed the second factors and recovery codes of alice", reset.Stdout);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("No user named 'nobody'", unknown.Stderr);
+        List<object?[]> left = await Database.QueryAsync(_folder.DatabasePath,
+            "SELECT u.username FROM totp_factors t JOIN users u ON u.id = t.user_id UNION ALL SELECT u.username FROM recovery_codes r JOIN users u ON u.id = r.user_id");
+        Assert.Equal(["bob", "bob"], left.Select(r => (string)r[0]!));
+        List<object?[]> audited = await Database.QueryAsync(_folder.DatabasePath, "SELECT actor, subject FROM audit_events WHERE type = 'mfa_reset'");
+        Assert.Equal(["cli", "alice"], Assert.Single(audited).Select(v => (string)v!));
+    }
+
+    [Fact]
     public async Task Add_PasswordOnStdin_StoresOwaspArgon2idHashNotThePassword()
     {
         Assert.Equal(0, (await AddAsync("alice", Password)).ExitCode);

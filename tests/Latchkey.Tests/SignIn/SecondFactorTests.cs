@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Latchkey.Clients;
 using Latchkey.Storage;
 using Latchkey.Tests.Support;
 
@@ -423,6 +424,115 @@ public sealed partial class SecondFactorTests : IAsyncLifetime
         Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM recovery_codes"));
         Assert.Equal(HttpStatusCode.OK, (await _server.PostTokenAsync("alice", Password)).StatusCode);
     }
+
+    /// <summary>On the set-up page shown during a sign-in: the key read off the page, its first code, then the recovery codes page.</summary>
+    private async Task<(byte[] Key, string ContinueUrl)> EnrolDuringSignInAsync(BrowserFlow browser, HttpResponseMessage enrolPage)
+    {
+        string html = await enrolPage.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, enrolPage.StatusCode);
+        Assert.Contains("Set up an authenticator app", html);
+        byte[] key = Base32Decode(SecretShown().Match(html).Groups[1].Value);
+        string? sessionBefore = browser.SessionCookie;
+        using HttpResponseMessage wrong = await browser.SubmitAsync(enrolPage, new Dictionary<string, string> { ["code"] = CodeNow(key, 3) });
+        Assert.Contains("That code is not right", await wrong.Content.ReadAsStringAsync());
+        Assert.Equal(sessionBefore, browser.SessionCookie);
+        // The page shown again keeps the same key.
+        Assert.Equal(Base32Decode(SecretShown().Match(await wrong.Content.ReadAsStringAsync()).Groups[1].Value), key);
+
+        using HttpResponseMessage codes = await browser.SubmitAsync(wrong, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+        string shown = await codes.Content.ReadAsStringAsync();
+        Assert.Equal(10, RecoveryCodeShown().Matches(shown).Count);
+        Assert.NotNull(browser.SessionCookie);
+        Assert.NotEqual(sessionBefore, browser.SessionCookie);
+        string continueUrl = WebUtility.HtmlDecode(ContinueLink().Match(shown).Groups[1].Value);
+        Assert.StartsWith("/authorize?", continueUrl);
+        return (key, continueUrl);
+    }
+
+    [Fact]
+    public async Task PolicyEveryone_AUserWithoutAFactor_SetsOneUpAtSignIn_ThenGoesOnWithTwoFactors_ThePasswordGrantRefuses()
+    {
+        await using LatchkeyTestServer strict = await LatchkeyTestServer.StartAsync(o => o.Mfa.Require = "everyone");
+        await strict.AddUserAsync("carol", Password);
+        string secret = (await BrowserFlow.AddBrowserClientAsync(strict, "webapp", [Redirect]))!;
+        using var browser = new BrowserFlow(strict);
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage page = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge));
+
+        using HttpResponseMessage enrol = await browser.LoginAsync(page, "carol", Password);
+        (byte[] key, string continueUrl) = await EnrolDuringSignInAsync(browser, enrol);
+
+        using HttpResponseMessage callback = await browser.GetAsync(continueUrl);
+        JsonElement tokens = await HttpAssert.OkJsonAsync(await browser.ExchangeAsync("webapp", BrowserFlow.Callback(callback, Redirect)["code"], Redirect,
+            verifier, secret));
+        JsonElement id = HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1);
+        Assert.Equal(["pwd", "otp", "mfa"], id.GetProperty("amr").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal((HttpStatusCode)400, (await strict.PostTokenAsync("carol", Password)).StatusCode);
+        Assert.NotEmpty(key);
+    }
+
+    [Fact]
+    public async Task ClientRequiresMfa_APasswordSession_SignsInAgainAndSetsUpTheApp_OtherClientsAreUnchanged()
+    {
+        ClientResult added = await _server.Services.GetRequiredService<ClientAccounts>().AddAsync("strict", ["authorization_code"], [], null, "test",
+            CancellationToken.None, null, new BrowserSettings([Redirect], [], Public: true, FirstParty: true) { RequireMfa = true });
+        Assert.True(added.Succeeded, added.Error);
+        Assert.True(added.Client!.RequireMfa);
+        ClientResult withPassword = await _server.Services.GetRequiredService<ClientAccounts>().AddAsync("strict2", ["authorization_code", "password"], [],
+            null, "test", CancellationToken.None, null, new BrowserSettings([Redirect], [], Public: false, FirstParty: true) { RequireMfa = true });
+        Assert.Contains("cannot have the password grant", withPassword.Error);
+
+        (BrowserFlow browser, HttpResponseMessage first, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+        {
+            BrowserFlow.Callback(first, Redirect); // webapp: the password was enough
+            (string verifier, string challenge) = BrowserFlow.Pkce();
+            using HttpResponseMessage again = await browser.GetAsync(BrowserFlow.AuthorizeUrl("strict", Redirect, challenge));
+            Assert.Contains("autocomplete=\"current-password\"", await again.Content.ReadAsStringAsync());
+            using HttpResponseMessage enrol = await browser.LoginAsync(again, "alice", Password);
+            (_, string continueUrl) = await EnrolDuringSignInAsync(browser, enrol);
+            using HttpResponseMessage callback = await browser.GetAsync(continueUrl);
+            JsonElement tokens = await HttpAssert.OkJsonAsync(await browser.ExchangeAsync("strict", BrowserFlow.Callback(callback, Redirect)["code"], Redirect,
+                verifier));
+            Assert.Equal("urn:latchkey:acr:mfa", HttpAssert.Part(tokens.GetProperty("access_token").GetString()!, 1).GetProperty("acr").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task MfaReset_ThroughTheAdminApi_RemovesTheFactorAndCodes_Audited_ThenThePasswordAloneSignsIn()
+    {
+        await _server.AddUserAsync("root", Password, "admin");
+        using var account = new BrowserFlow(_server);
+        await EnrolAsync(account);
+        string adminToken = await _server.GetAdminTokenAsync("root", Password);
+
+        using HttpResponseMessage missing = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/users/nobody/mfa/reset", adminToken);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using HttpResponseMessage reset = await AdminHttp.SendAsync(_server.Client, HttpMethod.Post, "/admin/users/alice/mfa/reset", adminToken);
+
+        Assert.Equal("alice", (await HttpAssert.OkJsonAsync(reset)).GetProperty("username").GetString());
+        Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM totp_factors"));
+        Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM recovery_codes"));
+        AuditEvent audited = Assert.Single(await AuditAsync(Latchkey.Audit.AuditEvents.MfaReset));
+        Assert.Equal(("root", "alice"), (audited.Actor, audited.Subject));
+        (BrowserFlow browser, HttpResponseMessage callback, _) = await PasswordAtAuthorizeAsync();
+        using (browser)
+            Assert.True(BrowserFlow.Callback(callback, Redirect).ContainsKey("code"));
+    }
+
+    [Fact]
+    public async Task PolicyAdmins_ThePasswordGrantRefusesAnAdmin_NotOthers()
+    {
+        await using LatchkeyTestServer strict = await LatchkeyTestServer.StartAsync(o => o.Mfa.Require = "admins");
+        await strict.AddUserAsync("root", Password, "admin");
+        await strict.AddUserAsync("dave", Password);
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await strict.PostTokenAsync("root", Password)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await strict.PostTokenAsync("dave", Password)).StatusCode);
+    }
+
+    [GeneratedRegex("<a class=\"button\" href=\"([^\"]+)\">")]
+    private static partial Regex ContinueLink();
 
     [GeneratedRegex("<code class=\"secret\" id=\"totp-secret\">([A-Z2-7]+)</code>")]
     private static partial Regex SecretShown();

@@ -10,20 +10,20 @@ namespace Latchkey.Endpoints.Admin;
 /// A client as the admin API lists it: never its secret or the secret's hash. <c>introspection</c>: null (may not call
 /// /introspect), <c>any</c> or <c>audience</c> (only tokens for its own audience); <c>public</c>: it has no secret (the built-in
 /// first-party client, a single-page or native app); <c>first_party</c>: its users are not asked to consent;
-/// <c>id_token_signed_response_alg</c>: the algorithm of its id tokens.
+/// <c>id_token_signed_response_alg</c>: the algorithm of its id tokens; <c>require_mfa</c>: its users sign in with two factors.
 /// </summary>
 internal sealed record ClientSummary(string ClientId, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, bool Disabled,
     DateTimeOffset CreatedAt, string? Introspection, bool Public, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> PostLogoutRedirectUris,
-    bool FirstParty, string IdTokenSignedResponseAlg)
+    bool FirstParty, string IdTokenSignedResponseAlg, bool RequireMfa)
 {
     public static ClientSummary From(ClientRegistration c) => new(c.ClientId, c.GrantTypes, c.Scopes, c.Audience, c.Disabled, c.CreatedAt, c.Introspection, c.IsPublic,
-        c.RedirectUris, c.PostLogoutRedirectUris, c.FirstParty, c.IdTokenSignedResponseAlg);
+        c.RedirectUris, c.PostLogoutRedirectUris, c.FirstParty, c.IdTokenSignedResponseAlg, c.RequireMfa);
 }
 
 /// <summary>A newly registered client with its secret, shown this once (none for a public client).</summary>
 internal sealed record ClientCreated(string ClientId, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClientSecret,
     IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, string? Audience, string? Introspection, IReadOnlyList<string> RedirectUris,
-    IReadOnlyList<string> PostLogoutRedirectUris, bool Public, bool FirstParty, string IdTokenSignedResponseAlg);
+    IReadOnlyList<string> PostLogoutRedirectUris, bool Public, bool FirstParty, string IdTokenSignedResponseAlg, bool RequireMfa);
 
 /// <summary>A client's new secret, shown this once.</summary>
 internal sealed record ClientSecretIssued(string ClientId, string ClientSecret);
@@ -32,7 +32,7 @@ internal sealed record ClientSecretIssued(string ClientId, string ClientSecret);
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed record CreateClientRequest(string? ClientId, string?[]? GrantTypes, string?[]? Scopes, string? Audience, string? Introspection,
     string?[]? RedirectUris = null, string?[]? PostLogoutRedirectUris = null, bool Public = false, bool FirstParty = false,
-    string? IdTokenSignedResponseAlg = null);
+    string? IdTokenSignedResponseAlg = null, bool RequireMfa = false);
 
 /// <summary>The body of <c>POST /admin/clients/{clientId}/scopes</c>.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -80,7 +80,7 @@ internal static class ClientsApi
 
         var browser = new BrowserSettings(body.RedirectUris?.OfType<string>().ToArray() ?? [], body.PostLogoutRedirectUris?.OfType<string>().ToArray() ?? [],
             body.Public, body.FirstParty)
-        { IdTokenAlgorithm = body.IdTokenSignedResponseAlg };
+        { IdTokenAlgorithm = body.IdTokenSignedResponseAlg, RequireMfa = body.RequireMfa };
         ClientResult result = await clients.AddAsync(body.ClientId, body.GrantTypes?.OfType<string>().ToArray() ?? [], body.Scopes?.OfType<string>().ToArray() ?? [],
             body.Audience, AdminRequests.Actor(http.User), cancellationToken, body.Introspection, browser);
         if (!result.Succeeded)
@@ -89,7 +89,7 @@ internal static class ClientsApi
         // The secret is in this response only: no cache may keep it.
         http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Json(new ClientCreated(c.ClientId, result.Secret, c.GrantTypes, c.Scopes, c.Audience, c.Introspection, c.RedirectUris,
-            c.PostLogoutRedirectUris, c.IsPublic, c.FirstParty, c.IdTokenSignedResponseAlg), AdminJsonContext.Default.ClientCreated, statusCode: StatusCodes.Status201Created);
+            c.PostLogoutRedirectUris, c.IsPublic, c.FirstParty, c.IdTokenSignedResponseAlg, c.RequireMfa), AdminJsonContext.Default.ClientCreated, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<Results<JsonHttpResult<ClientSecretIssued>, ProblemHttpResult>> RotateSecretAsync(

@@ -57,6 +57,8 @@ internal static class UsersApi
             .WithSummary("The consents the user gave third-party apps: which client, which scopes, since when.");
         admin.MapDelete("/{username}/consents/{clientId}", RevokeConsentAsync).WithName("RevokeUserConsent")
             .WithSummary("Withdraw a consent: the app's refresh tokens for the user are revoked, and the next sign-in asks again.");
+        admin.MapPost("/{username}/mfa/reset", ResetMfaAsync).WithName("ResetUserMfa")
+            .WithSummary("Remove the user's second factors and recovery codes, once who they are has been checked another way; audited.");
         admin.MapPost("/{username}/logout", LogoutUserAsync).WithName("LogoutUser")
             .WithSummary("Log a user out everywhere: their tokens issued until now are refused, their refresh tokens revoked.");
     }
@@ -115,6 +117,10 @@ internal static class UsersApi
     private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> EnableUserAsync(
         string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
         SummaryOrProblemAsync(accounts.SetDisabledAsync(username, false, AdminRequests.Actor(user), cancellationToken));
+
+    private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> ResetMfaAsync(
+        string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>
+        SummaryOrProblemAsync(accounts.ResetSecondFactorsAsync(username, AdminRequests.Actor(user), cancellationToken));
 
     private static Task<Results<JsonHttpResult<UserSummary>, ProblemHttpResult>> LogoutUserAsync(
         string username, ClaimsPrincipal user, UserAccounts accounts, CancellationToken cancellationToken) =>

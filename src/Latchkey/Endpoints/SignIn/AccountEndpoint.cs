@@ -3,7 +3,6 @@ using Latchkey.Accounts;
 using Latchkey.Protocol;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.Extensions.Options;
-using QRCoder;
 
 namespace Latchkey.Endpoints.SignIn;
 
@@ -203,7 +202,7 @@ internal sealed class AccountEndpoint(
         int left = enabled ? await factors.CountRecoveryCodesAsync(session.User.Id, http.RequestAborted) : 0;
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new AccountPage(_brand, SignInPages.NewNonce(), Path, session.User.Username, enabled, left, enrolment,
-            enrolment is null ? null : QrCodeDataUri(enrolment.Uri), recoveryCodes, IsFresh(session), (int)_freshWindow.TotalMinutes, tokens.FormFieldName,
+            enrolment is null ? null : SignInPages.QrCodeDataUri(enrolment.Uri), recoveryCodes, IsFresh(session), (int)_freshWindow.TotalMinutes, tokens.FormFieldName,
             tokens.RequestToken!, notice, error);
         await SignInPages.AccountAsync(http, page, status);
     }
@@ -236,11 +235,4 @@ internal sealed class AccountEndpoint(
         return await http.Request.ReadFormAsync(http.RequestAborted);
     }
 
-    /// <summary>The QR code of the key's URI, drawn on the server as SVG (no script, nothing fetched), as a data: URI for an img.</summary>
-    private static string QrCodeDataUri(string uri)
-    {
-        using QRCodeData data = QRCodeGenerator.GenerateQrCode(uri, QRCodeGenerator.ECCLevel.M);
-        string svg = new SvgQRCode(data).GetGraphic(4);
-        return "data:image/svg+xml;base64," + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(svg));
-    }
 }

@@ -21,6 +21,7 @@ internal sealed class AuthorizeEndpoint(
     public const string Path = "/authorize";
     public const string LoginPath = "/authorize/login";
     public const string SecondFactorPath = "/authorize/second-factor";
+    public const string EnrolPath = "/authorize/enrol";
     public const string ConsentPath = "/authorize/consent";
 
     private readonly string _brand = options.Value.Branding.Name;
@@ -36,6 +37,7 @@ internal sealed class AuthorizeEndpoint(
             .DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(SecondFactorPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.SecondFactorAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(EnrolPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.EnrolAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(ConsentPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ConsentAsync)).DisableAntiforgery().ExcludeFromDescription();
     }
 
@@ -152,7 +154,47 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
+        if (factors.IsRequired(user, valid.Client.RequireMfa))
+        {
+            await ShowEnrolAsync(http, valid, user, pending.Protect(user, [SignInMethods.Password]), error: null);
+            return;
+        }
+
         await StartSessionAsync(http, valid, user, result.AuthenticatedAt, [SignInMethods.Password]);
+    }
+
+    /// <summary>
+    /// The first code of the authenticator app set up during a sign-in (a user who must have a second factor had none): it
+    /// turns the app on, the sign-in becomes a two-factor one, and the recovery codes are shown once, with the way on.
+    /// </summary>
+    private async Task EnrolAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return;
+        string pendingValue = form.Fields["pending"].ToString();
+        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
+        {
+            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            return;
+        }
+
+        (IReadOnlyList<string>? codes, string? failure) = await factors.ConfirmTotpAsync(halfway.User, form.Fields["code"].ToString(),
+            http.Connection.RemoteIpAddress, http.RequestAborted);
+        if (codes is null)
+        {
+            await ShowEnrolAsync(http, valid, halfway.User, pendingValue, failure == "throttled"
+                ? "Too many attempts. Try again later."
+                : "That code is not right. Enter the code your authenticator app shows now.");
+            return;
+        }
+
+        (string secret, _) = await sessions.StartAsync(halfway.User, time.GetUtcNow(),
+            SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode), _cookie.Read(http.Request), http.Connection.RemoteIpAddress,
+            http.RequestAborted);
+        _cookie.Write(http.Response, secret);
+        // The request goes on from where it was, now with a two-factor session: consent if needed, then the code.
+        await SignInPages.RecoveryCodesAsync(http, new RecoveryCodesPage(_brand, SignInPages.NewNonce(), codes, valid.Client.ClientId,
+            Path + "?" + valid.Request.Serialize()));
     }
 
     private async Task StartSessionAsync(HttpContext http, ValidAuthorization valid, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
@@ -195,8 +237,10 @@ internal sealed class AuthorizeEndpoint(
     /// </summary>
     private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
-        // A step-up: the app asked (acr_values) for more than this session's sign-in reached.
-        if (valid.RequiredLevel is { } level && !AuthenticationLevels.Meets(session.Amr, level))
+        // A step-up: the app asked (acr_values) for more than this session's sign-in reached, or the policy wants two factors.
+        bool mustHaveTwo = factors.IsRequired(session.User, valid.Client.RequireMfa);
+        string? level = mustHaveTwo && valid.RequiredLevel is null or AuthenticationLevels.Password ? AuthenticationLevels.TwoFactors : valid.RequiredLevel;
+        if (level is not null && !AuthenticationLevels.Meets(session.Amr, level))
         {
             bool canStepUp = await factors.StepUpRequiredAsync(session.User, session.Amr, level, valid.Client.ClientId, http.Connection.RemoteIpAddress,
                 http.RequestAborted);
@@ -204,6 +248,8 @@ internal sealed class AuthorizeEndpoint(
                 await RefuseAsync(http, valid, "interaction_required", "The app asks for a stronger sign-in than this session has.", afterForm);
             else if (canStepUp)
                 await ShowSecondFactorAsync(http, valid, pending.Protect(session.User, session.Amr), error: null);
+            else if (mustHaveTwo && level == AuthenticationLevels.TwoFactors)
+                await ShowLoginAsync(http, valid, session.User.Username, error: null); // the password again, then an authenticator app is set up
             else
                 await RefuseAsync(http, valid, "unmet_authentication_requirements", $"The user cannot sign in at the level {level} asked for.", afterForm);
             return;
@@ -293,6 +339,23 @@ internal sealed class AuthorizeEndpoint(
             $"Open your authenticator app and enter the code it shows, to continue to {valid.Client.ClientId}.", valid.Request.Serialize(), pendingValue,
             tokens.FormFieldName, tokens.RequestToken!, error);
         return SignInPages.SecondFactorAsync(http, page, valid.RedirectUri, status);
+    }
+
+    private async Task ShowEnrolAsync(HttpContext http, ValidAuthorization valid, UserAccount user, string pendingValue, string? error)
+    {
+        // The same key while the user retries; a new one when they arrive.
+        TotpEnrolment? enrolment = (error is null ? null : await factors.PendingTotpAsync(user, _brand, http.RequestAborted)) ??
+                                   await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
+        if (enrolment is null)
+        {
+            await ShowSecondFactorAsync(http, valid, pendingValue, error: null); // set up meanwhile, elsewhere: ask for it
+            return;
+        }
+
+        AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
+        var page = new EnrolPage(_brand, SignInPages.NewNonce(), EnrolPath, $"{valid.Client.ClientId} asks you to sign in with two factors.",
+            valid.Request.Serialize(), pendingValue, enrolment.Secret, SignInPages.QrCodeDataUri(enrolment.Uri), tokens.FormFieldName, tokens.RequestToken!, error);
+        await SignInPages.EnrolAsync(http, page, valid.RedirectUri);
     }
 
     private Task InvalidRequestPageAsync(HttpContext http, string message) =>

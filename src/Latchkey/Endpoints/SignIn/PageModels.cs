@@ -18,6 +18,17 @@ public sealed record SecondFactorPage(string Brand, string Nonce, string Action,
     string AntiforgeryToken, string? Error) : PageModel(Brand, "Enter your code", Nonce);
 
 /// <summary>
+/// Setting up an authenticator app during a sign-in, for a user who must have a second factor and has none: the key, its QR
+/// code, and the first code to confirm it. <paramref name="Pending"/> carries the password step.
+/// </summary>
+public sealed record EnrolPage(string Brand, string Nonce, string Action, string Lead, string Request, string Pending, string Secret, string QrCodeDataUri,
+    string AntiforgeryFieldName, string AntiforgeryToken, string? Error) : PageModel(Brand, "Set up an authenticator app", Nonce);
+
+/// <summary>The recovery codes made with a new authenticator app, shown once, and the way on to the app.</summary>
+public sealed record RecoveryCodesPage(string Brand, string Nonce, IReadOnlyList<string> Codes, string ClientId, string ContinueUrl)
+    : PageModel(Brand, "Your recovery codes", Nonce);
+
+/// <summary>
 /// The user's own account page: their authenticator app (on, being set up with its key and QR code, or off), the recovery
 /// codes just made (shown once), and whether their sign-in is recent enough (<paramref name="Fresh"/>) to change any of it.
 /// </summary>

@@ -63,6 +63,20 @@ internal static class SignInPages
     public static Task SecondFactorAsync(HttpContext http, SecondFactorPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
         RenderAsync(http, SecondFactor.Create(page), page.Nonce, returnTo, status);
 
+    public static Task EnrolAsync(HttpContext http, EnrolPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
+        RenderAsync(http, Enrol.Create(page), page.Nonce, returnTo, status);
+
+    public static Task RecoveryCodesAsync(HttpContext http, RecoveryCodesPage page) =>
+        RenderAsync(http, RecoveryCodes.Create(page), page.Nonce, returnTo: null, StatusCodes.Status200OK);
+
+    /// <summary>The QR code of an authenticator app's key URI, drawn on the server as SVG (no script, nothing fetched), as a data: URI for an img.</summary>
+    public static string QrCodeDataUri(string uri)
+    {
+        using QRCoder.QRCodeData data = QRCoder.QRCodeGenerator.GenerateQrCode(uri, QRCoder.QRCodeGenerator.ECCLevel.M);
+        string svg = new QRCoder.SvgQRCode(data).GetGraphic(4);
+        return "data:image/svg+xml;base64," + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(svg));
+    }
+
     public static Task AccountAsync(HttpContext http, AccountPage page, int status = StatusCodes.Status200OK) =>
         RenderAsync(http, Account.Create(page), page.Nonce, returnTo: null, status);
 

@@ -222,11 +222,12 @@ internal static class Schema
         // 6: second factors. How each sign-in was made (amr, RFC 8176, space-separated: a password for every earlier one), on
         // its session, the codes sent from it and the logins (refresh families) begun from it; a user's authenticator app
         // (its TOTP secret encrypted under the master key, the last time step used so that a code works once), and their
-        // recovery codes, by hash.
+        // recovery codes, by hash; clients whose users must sign in with two factors.
         $"""
         ALTER TABLE login_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
         ALTER TABLE authorization_codes ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
         ALTER TABLE refresh_families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+        ALTER TABLE clients ADD COLUMN require_mfa {types.Integer} NOT NULL DEFAULT 0;
         CREATE TABLE totp_factors (
             user_id TEXT PRIMARY KEY,
             secret {types.Bytes} NOT NULL,

@@ -5,7 +5,7 @@ namespace Latchkey.Storage.Sql;
 internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
 {
     private const string Columns = "client_id, secret_hash, grant_types, scopes, audience, disabled, created_at, introspection, is_public, redirect_uris, " +
-        "post_logout_redirect_uris, first_party, id_token_signed_response_alg";
+        "post_logout_redirect_uris, first_party, id_token_signed_response_alg, require_mfa";
 
     public async Task<ClientRecord?> FindAsync(string clientId, CancellationToken cancellationToken)
     {
@@ -31,7 +31,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
             INSERT INTO clients ({Columns}) VALUES (@id, @hash, @grants, @scopes, @audience, @disabled, @created, @introspection, @public, @redirects, @logout_redirects,
-              @first_party, @id_token_alg)
+              @first_party, @id_token_alg, @require_mfa)
             ON CONFLICT (client_id) DO NOTHING
             """)
             .Add("@created", client.CreatedAt)
@@ -49,7 +49,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
             """
             UPDATE clients SET secret_hash = @hash, grant_types = @grants, scopes = @scopes, audience = @audience, disabled = @disabled,
               introspection = @introspection, redirect_uris = @redirects, post_logout_redirect_uris = @logout_redirects, first_party = @first_party,
-              id_token_signed_response_alg = @id_token_alg
+              id_token_signed_response_alg = @id_token_alg, require_mfa = @require_mfa
             WHERE client_id = @id
             """,
             (command, after) => command.AddClient(after),
@@ -89,6 +89,7 @@ internal sealed class SqlClientStore(SqlDatabase database) : IClientStore
         PostLogoutRedirectUris = reader.GetStringOrNull(10) is { } logoutRedirects ? StoredJson.ReadList(logoutRedirects) : [],
         FirstParty = reader.GetInt64(11) != 0,
         IdTokenSignedResponseAlg = reader.IsDBNull(12) ? null : reader.GetString(12),
+        RequireMfa = reader.GetInt64(13) != 0,
     };
 }
 
@@ -106,5 +107,6 @@ file static class ClientParameters
         .Add("@redirects", StoredJson.Write(client.RedirectUris))
         .Add("@logout_redirects", StoredJson.Write(client.PostLogoutRedirectUris))
         .Add("@first_party", client.FirstParty ? 1L : 0L)
-        .Add("@id_token_alg", client.IdTokenSignedResponseAlg);
+        .Add("@id_token_alg", client.IdTokenSignedResponseAlg)
+        .Add("@require_mfa", client.RequireMfa ? 1L : 0L);
 }

@@ -87,6 +87,20 @@ public sealed class ClientsApiTests : IAsyncLifetime
         Assert.Equal("ES256", web.GetProperty("id_token_signed_response_alg").GetString());
     }
 
+    [Fact]
+    public async Task CreateClient_RequiringMfa_201_ListedWithIt()
+    {
+        using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", """
+            {"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://web.example/cb"], "require_mfa": true}
+            """);
+
+        Assert.True((await AdminHttp.JsonAsync(response, HttpStatusCode.Created)).GetProperty("require_mfa").GetBoolean());
+        using HttpResponseMessage list = await AdminAsync(HttpMethod.Get, "/admin/clients");
+        JsonElement[] clients = (await AdminHttp.JsonAsync(list, HttpStatusCode.OK)).EnumerateArray().ToArray();
+        Assert.True(Assert.Single(clients, c => c.GetProperty("client_id").GetString() == "web").GetProperty("require_mfa").GetBoolean());
+        Assert.All(clients.Where(c => c.GetProperty("client_id").GetString() != "web"), c => Assert.False(c.GetProperty("require_mfa").GetBoolean()));
+    }
+
     [Theory]
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["http://web.example/cb"]}""", "loopback")]
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"]}""", "redirect URI")]
@@ -95,6 +109,8 @@ public sealed class ClientsApiTests : IAsyncLifetime
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": [null]}""", "lists of strings")]
     [InlineData("""{"client_id": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://w.example/cb"], "id_token_signed_response_alg": "HS256"}""", "use RS256 or ES256")]
     [InlineData("""{"client_id": "web", "grant_types": ["client_credentials"], "id_token_signed_response_alg": "ES256"}""", "--id-token-alg")]
+    [InlineData("""{"client_id": "web", "grant_types": ["client_credentials"], "require_mfa": true}""", "--require-mfa")]
+    [InlineData("""{"client_id": "web", "grant_types": ["authorization_code", "password"], "redirect_uris": ["https://w.example/cb"], "require_mfa": true}""", "password grant")]
     public async Task CreateClient_BrowserClientBreakingARule_400SayingWhich(string json, string reason)
     {
         using HttpResponseMessage response = await AdminAsync(HttpMethod.Post, "/admin/clients", json);
@@ -109,7 +125,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
 
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.Created);
         Assert.Equal(["client_id", "client_secret", "grant_types", "scopes", "audience", "introspection", "redirect_uris", "post_logout_redirect_uris", "public",
-            "first_party", "id_token_signed_response_alg"], body.EnumerateObject().Select(p => p.Name));
+            "first_party", "id_token_signed_response_alg", "require_mfa"], body.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", body.GetProperty("client_id").GetString());
         Assert.StartsWith(ClientSecrets.Prefix, body.GetProperty("client_secret").GetString());
         Assert.Equal(["client_credentials"], body.GetProperty("grant_types").EnumerateArray().Select(g => g.GetString()));
@@ -325,7 +341,7 @@ public sealed class ClientsApiTests : IAsyncLifetime
         JsonElement body = await AdminHttp.JsonAsync(response, HttpStatusCode.OK);
         JsonElement client = Assert.Single(body.EnumerateArray(), c => !c.GetProperty("public").GetBoolean());
         Assert.Equal(["client_id", "grant_types", "scopes", "audience", "disabled", "created_at", "introspection", "public", "redirect_uris",
-            "post_logout_redirect_uris", "first_party", "id_token_signed_response_alg"], client.EnumerateObject().Select(p => p.Name));
+            "post_logout_redirect_uris", "first_party", "id_token_signed_response_alg", "require_mfa"], client.EnumerateObject().Select(p => p.Name));
         Assert.Equal("billing-svc", client.GetProperty("client_id").GetString());
         Assert.False(client.GetProperty("disabled").GetBoolean());
         string raw = body.GetRawText();
