@@ -14,6 +14,9 @@ namespace Latchkey.Accounts;
 /// </summary>
 public sealed record LoginSession(string SessionId, UserAccount User, DateTimeOffset AuthTime, IReadOnlyList<string> Amr);
 
+/// <summary>One of a user's live sessions, as their account page lists it.</summary>
+public sealed record SessionEntry(string SessionId, string? Device, string? Address, DateTimeOffset AuthTime, DateTimeOffset LastUsedAt);
+
 /// <summary>
 /// Browser sign-in sessions, the one owner of their rules: a login starts one (its secret goes in the browser's cookie, its
 /// hash in the database, so every node knows it); it lives until logout, its idle timeout or its absolute lifetime
@@ -30,7 +33,7 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
     /// A session the browser held before (<paramref name="previousSecret"/>) ends: the id changes at every login.
     /// </summary>
     public async Task<(string Secret, LoginSession Session)> StartAsync(UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr,
-        string? previousSecret, IPAddress? address, CancellationToken cancellationToken)
+        string? previousSecret, IPAddress? address, CancellationToken cancellationToken, string? device = null)
     {
         if (previousSecret is not null && await FindRecordAsync(previousSecret, cancellationToken) is { EndedAt: null } previous)
             await EndAsync(previous.SessionId, previous.UserId, "a new login in the same browser", address, cancellationToken);
@@ -39,7 +42,7 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
         string sessionId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         DateTimeOffset now = time.GetUtcNow();
         await store.AddAsync(new LoginSessionRecord(sessionId, Hash(secret), user.Id, authTime, now, authTime + options.Value.Sessions.AbsoluteLifetime,
-            EndedAt: null, address?.ToString(), SignInMethods.Format(amr)), cancellationToken);
+            EndedAt: null, address?.ToString(), SignInMethods.Format(amr)) { Device = Shorten(device) }, cancellationToken);
         await audit.WriteAsync(new AuditEvent(now, AuditEvents.SessionStarted, AuditOutcomes.Success, Subject: user.Username, Address: address?.ToString(),
             Detail: $"session {sessionId}, signed in with {SignInMethods.Format(amr)}"), cancellationToken);
         return (secret, new LoginSession(sessionId, user, authTime, amr));
@@ -85,6 +88,26 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
             Detail: $"session {sessionId}: {why}"), cancellationToken);
         return true;
     }
+
+    /// <summary>The user's live sessions, most recently used first.</summary>
+    public async Task<IReadOnlyList<SessionEntry>> ListAsync(UserAccount user, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        return (await store.ListOpenOfUserAsync(user.Id, now, cancellationToken))
+            .Where(r => r.LastUsedAt + options.Value.Sessions.IdleTimeout > now && r.AuthTime > (user.TokensValidAfter ?? DateTimeOffset.MinValue) &&
+                        r.AuthTime >= user.PasswordChangedAt)
+            .Select(r => new SessionEntry(r.SessionId, r.Device, r.Address, r.AuthTime, r.LastUsedAt))
+            .ToArray();
+    }
+
+    /// <summary>Ends one of the user's own sessions (from their account page); false when it is not theirs or has ended.</summary>
+    public async Task<bool> EndOwnAsync(UserAccount user, string sessionId, IPAddress? address, CancellationToken cancellationToken) =>
+        sessionId.Length <= 64 && await store.FindAsync(sessionId, cancellationToken) is { EndedAt: null } record && record.UserId == user.Id &&
+        await EndAsync(sessionId, user.Id, "ended by the user on their account page", address, cancellationToken);
+
+    /// <summary>A browser's User-Agent, cut to what a list needs: never more than 200 characters, no control characters.</summary>
+    private static string? Shorten(string? device) =>
+        string.IsNullOrWhiteSpace(device) ? null : new string(device.Where(c => !char.IsControl(c)).Take(200).ToArray());
 
     /// <summary>Ends every live session of the user (their tokens were cut off at <paramref name="at"/>), and returns how many.</summary>
     public Task<int> EndAllOfUserAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>

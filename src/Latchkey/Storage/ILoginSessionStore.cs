@@ -16,6 +16,9 @@ public interface ILoginSessionStore
     /// <summary>Ends the session; false when it had already ended (or does not exist).</summary>
     Task<bool> EndAsync(string sessionId, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>The user's sessions that have not ended and expire after <paramref name="now"/>, most recently used first.</summary>
+    Task<IReadOnlyList<LoginSessionRecord>> ListOpenOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Ends every live session of the user, and returns how many.</summary>
     Task<int> EndAllOfUserAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
 

@@ -168,7 +168,11 @@ public sealed record LoginSessionRecord(
     DateTimeOffset ExpiresAt,
     DateTimeOffset? EndedAt,
     string? Address,
-    string Amr = "pwd");
+    string Amr = "pwd")
+{
+    /// <summary>The browser the session is in, as its User-Agent named it (shortened): for the user's own list of their sessions.</summary>
+    public string? Device { get; init; }
+}
 
 /// <summary>
 /// An authorization code (RFC 6749 §4.1.2), by the SHA-256 of its value, with everything it is bound to. Once redeemed,

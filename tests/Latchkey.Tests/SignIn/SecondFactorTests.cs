@@ -531,6 +531,58 @@ public sealed partial class SecondFactorTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await strict.PostTokenAsync("dave", Password)).StatusCode);
     }
 
+    [Fact]
+    public async Task AccountPage_ChangePassword_NeedsTheCurrentOne_ThenOtherSessionsEndAndThisOneStays()
+    {
+        using var other = new BrowserFlow(_server);
+        await AccountSignInAsync(other, "alice");
+        using var browser = new BrowserFlow(_server);
+        string page = await AccountSignInAsync(browser, "alice");
+        Assert.Equal(2, Regex.Matches(page, "Signed in 20").Count);
+
+        using HttpResponseMessage wrong = await AccountPostAsync(browser,
+            new Dictionary<string, string> { ["do"] = "password", ["current"] = "not my password", ["new"] = "a new password 1" });
+        Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+        Assert.Contains("The current password is not right", await wrong.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _server.PostTokenAsync("alice", Password)).StatusCode);
+
+        using HttpResponseMessage changed = await AccountPostAsync(browser,
+            new Dictionary<string, string> { ["do"] = "password", ["current"] = Password, ["new"] = "a new password 1" });
+        Assert.Contains("Your password is changed", await changed.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await _server.PostTokenAsync("alice", Password)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _server.PostTokenAsync("alice", "a new password 1")).StatusCode);
+        // This browser is still signed in; the other one is back at the login form.
+        Assert.Contains("Signed in as <strong>alice</strong>", await (await browser.GetAsync("/account")).Content.ReadAsStringAsync());
+        Assert.Contains("to continue to <strong>your account</strong>", await (await other.GetAsync("/account")).Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AccountPage_EndsAnotherSession_AndRevokesAnAppsAccess()
+    {
+        await BrowserFlow.AddBrowserClientAsync(_server, "thirdparty", [Redirect], isPublic: true, firstParty: false);
+        await _server.Services.GetRequiredService<Latchkey.Accounts.Consents>().GrantAsync(
+            (await _server.Services.GetRequiredService<Latchkey.Accounts.UserAccounts>().FindAsync("alice", CancellationToken.None))!, "thirdparty", ["openid"],
+            CancellationToken.None);
+        using var other = new BrowserFlow(_server);
+        await AccountSignInAsync(other, "alice");
+        using var browser = new BrowserFlow(_server);
+        string page = await AccountSignInAsync(browser, "alice");
+        Assert.Contains("Revoke access for thirdparty", page);
+        string otherSession = SessionButton().Matches(page).Select(m => m.Groups[1].Value).Single(id => id.Length > 0 && !page.Contains($"value=\"{id}\">\n<button type=\"submit\" name=\"do\" value=\"end-session\" class=\"secondary\">Sign out of this browser"));
+
+        using HttpResponseMessage ended = await AccountPostAsync(browser, new Dictionary<string, string> { ["do"] = "end-session", ["session"] = otherSession });
+        Assert.Contains("The session has ended", await ended.Content.ReadAsStringAsync());
+        Assert.Contains("to continue to <strong>your account</strong>", await (await other.GetAsync("/account")).Content.ReadAsStringAsync());
+
+        using HttpResponseMessage revoked = await AccountPostAsync(browser, new Dictionary<string, string> { ["do"] = "revoke-consent", ["client"] = "thirdparty" });
+        string after = await revoked.Content.ReadAsStringAsync();
+        Assert.Contains("thirdparty no longer has access", after);
+        Assert.Contains("No third-party app has access", after);
+    }
+
+    [GeneratedRegex("<input type=\"hidden\" name=\"session\" value=\"([^\"]+)\">")]
+    private static partial Regex SessionButton();
+
     [GeneratedRegex("<a class=\"button\" href=\"([^\"]+)\">")]
     private static partial Regex ContinueLink();
 

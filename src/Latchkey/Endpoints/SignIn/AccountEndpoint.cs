@@ -13,8 +13,8 @@ namespace Latchkey.Endpoints.SignIn;
 /// form (with the second factor, when the user has one), which comes back here.
 /// </summary>
 internal sealed class AccountEndpoint(
-    PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options,
-    TimeProvider time)
+    PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts, Consents consents,
+    IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/account";
     public const string LoginPath = "/account/login";
@@ -66,6 +66,37 @@ internal sealed class AccountEndpoint(
             return;
         }
 
+        IPAddress? address = http.Connection.RemoteIpAddress;
+        UserAccount user = session.User;
+        // Taking something away (a session, an app's access) needs no recent sign-in: it only protects the account.
+        switch (action)
+        {
+            case "end-session":
+                string which = fields["session"].ToString();
+                bool ended = await sessions.EndOwnAsync(user, which, address, http.RequestAborted);
+                if (ended && which == session.SessionId)
+                {
+                    _cookie.Delete(http.Response);
+                    await SignInPages.SignedOutAsync(http, _brand, "You are signed out", "This browser's session has ended.");
+                    return;
+                }
+
+                await ShowAccountAsync(http, session, notice: ended ? "The session has ended." : null, error: ended ? null : "That session has ended already.");
+                return;
+            case "end-other-sessions":
+                int count = 0;
+                foreach (SessionEntry other in (await sessions.ListAsync(user, http.RequestAborted)).Where(s => s.SessionId != session.SessionId))
+                    count += await sessions.EndOwnAsync(user, other.SessionId, address, http.RequestAborted) ? 1 : 0;
+                await ShowAccountAsync(http, session, notice: $"Signed out of {count} other session{(count == 1 ? "" : "s")}.");
+                return;
+            case "revoke-consent":
+                string clientId = fields["client"].ToString();
+                (string? revokeError, _) = await consents.RevokeAsync(user.Username, clientId, user.Username, http.RequestAborted);
+                await ShowAccountAsync(http, session, notice: revokeError is null ? $"{clientId} no longer has access to your account." : null,
+                    error: revokeError is null ? null : "That app had no access to your account.");
+                return;
+        }
+
         if (!IsFresh(session))
         {
             await ShowAccountAsync(http, session, error: "Sign in again first: changing how you sign in needs a recent sign-in.",
@@ -73,10 +104,11 @@ internal sealed class AccountEndpoint(
             return;
         }
 
-        IPAddress? address = http.Connection.RemoteIpAddress;
-        UserAccount user = session.User;
         switch (action)
         {
+            case "password":
+                await ChangePasswordAsync(http, session, fields["current"].ToString(), fields["new"].ToString());
+                break;
             case "totp-begin":
                 TotpEnrolment? enrolment = await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
                 await ShowAccountAsync(http, session, error: enrolment is null ? "An authenticator app is on already." : null);
@@ -102,6 +134,45 @@ internal sealed class AccountEndpoint(
                 await ShowAccountAsync(http, session, error: "That is not something this page can do.", status: StatusCodes.Status400BadRequest);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A new password, given the current one (checked through the login throttle, so this form guesses no faster than the login
+    /// page). Like any password change it ends every session and token of the user; this browser gets a new session at once.
+    /// </summary>
+    private async Task ChangePasswordAsync(HttpContext http, LoginSession session, string current, string next)
+    {
+        if (current.Length == 0 || next.Length == 0)
+        {
+            await ShowAccountAsync(http, session, error: "Enter your current password and the new one.");
+            return;
+        }
+
+        LoginResult check = current.Length > PasswordHasher.MaximumPasswordLength
+            ? LoginResult.Failed("too long")
+            : await passwords.LoginAsync(session.User.Username, current, http.Connection.RemoteIpAddress, clientId: null, http.RequestAborted);
+        if (check.User is null)
+        {
+            await ShowAccountAsync(http, session, error: check.RetryAfter is null ? "The current password is not right." : "Too many attempts. Try again later.",
+                status: check.RetryAfter is null ? StatusCodes.Status400BadRequest : StatusCodes.Status429TooManyRequests);
+            return;
+        }
+
+        AccountResult changed = await accounts.SetPasswordAsync(session.User.Username, next, session.User.Username, http.RequestAborted);
+        if (!changed.Succeeded)
+        {
+            await ShowAccountAsync(http, session, error: changed.Error, status: StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        // The change ended this session with the others; the user has just proven the password, so this browser stays signed in.
+        // Its sign-in time must come after the change's cut-off, which ends every session that began at or before it.
+        DateTimeOffset now = time.GetUtcNow();
+        DateTimeOffset authTime = changed.User!.TokensValidAfter is { } cutOff && now <= cutOff ? cutOff.AddMilliseconds(1) : now;
+        (string secret, LoginSession renewed) = await sessions.StartAsync(changed.User!, authTime, session.Amr, previousSecret: null,
+            http.Connection.RemoteIpAddress, http.RequestAborted, http.Request.Headers.UserAgent.ToString());
+        _cookie.Write(http.Response, secret);
+        await ShowAccountAsync(http, renewed, notice: "Your password is changed. Your other sessions are signed out.");
     }
 
     /// <summary>The login form of the account page: the same throttle, timing and hashing gate as every password login.</summary>
@@ -184,7 +255,8 @@ internal sealed class AccountEndpoint(
 
     private async Task StartSessionAsync(HttpContext http, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
     {
-        (string secret, _) = await sessions.StartAsync(user, authTime, amr, _cookie.Read(http.Request), http.Connection.RemoteIpAddress, http.RequestAborted);
+        (string secret, _) = await sessions.StartAsync(user, authTime, amr, _cookie.Read(http.Request), http.Connection.RemoteIpAddress, http.RequestAborted,
+            http.Request.Headers.UserAgent.ToString());
         _cookie.Write(http.Response, secret);
         // After a form post, a redirect (303) to the page itself: a reload does not post the password again.
         http.Response.StatusCode = StatusCodes.Status303SeeOther;
@@ -203,7 +275,12 @@ internal sealed class AccountEndpoint(
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new AccountPage(_brand, SignInPages.NewNonce(), Path, session.User.Username, enabled, left, enrolment,
             enrolment is null ? null : SignInPages.QrCodeDataUri(enrolment.Uri), recoveryCodes, IsFresh(session), (int)_freshWindow.TotalMinutes, tokens.FormFieldName,
-            tokens.RequestToken!, notice, error);
+            tokens.RequestToken!, notice, error)
+        {
+            Sessions = await sessions.ListAsync(session.User, http.RequestAborted),
+            CurrentSessionId = session.SessionId,
+            Consents = await consents.ListAsync(session.User.Username, http.RequestAborted) ?? [],
+        };
         await SignInPages.AccountAsync(http, page, status);
     }
 

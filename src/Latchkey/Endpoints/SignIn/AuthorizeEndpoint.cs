@@ -190,7 +190,7 @@ internal sealed class AuthorizeEndpoint(
 
         (string secret, _) = await sessions.StartAsync(halfway.User, time.GetUtcNow(),
             SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode), _cookie.Read(http.Request), http.Connection.RemoteIpAddress,
-            http.RequestAborted);
+            http.RequestAborted, http.Request.Headers.UserAgent.ToString());
         _cookie.Write(http.Response, secret);
         // The request goes on from where it was, now with a two-factor session: consent if needed, then the code.
         await SignInPages.RecoveryCodesAsync(http, new RecoveryCodesPage(_brand, SignInPages.NewNonce(), codes, valid.Client.ClientId,
@@ -200,7 +200,7 @@ internal sealed class AuthorizeEndpoint(
     private async Task StartSessionAsync(HttpContext http, ValidAuthorization valid, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
     {
         (string secret, LoginSession session) = await sessions.StartAsync(user, authTime, amr, _cookie.Read(http.Request), http.Connection.RemoteIpAddress,
-            http.RequestAborted);
+            http.RequestAborted, http.Request.Headers.UserAgent.ToString());
         _cookie.Write(http.Response, secret);
         await ContinueAsync(http, valid, session, afterForm: true);
     }

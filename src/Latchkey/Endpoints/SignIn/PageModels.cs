@@ -34,7 +34,15 @@ public sealed record RecoveryCodesPage(string Brand, string Nonce, IReadOnlyList
 /// </summary>
 public sealed record AccountPage(string Brand, string Nonce, string Action, string Username, bool TotpEnabled, int RecoveryCodesLeft,
     Accounts.TotpEnrolment? Enrolment, string? QrCodeDataUri, IReadOnlyList<string>? RecoveryCodes, bool Fresh, int FreshMinutes, string AntiforgeryFieldName,
-    string AntiforgeryToken, string? Notice, string? Error) : PageModel(Brand, "Your account", Nonce);
+    string AntiforgeryToken, string? Notice, string? Error) : PageModel(Brand, "Your account", Nonce)
+{
+    /// <summary>The user's live sessions, and which one this browser is.</summary>
+    public IReadOnlyList<Accounts.SessionEntry> Sessions { get; init; } = [];
+    public string? CurrentSessionId { get; init; }
+
+    /// <summary>The third-party apps the user allowed.</summary>
+    public IReadOnlyList<Accounts.ConsentEntry> Consents { get; init; } = [];
+}
 
 /// <summary>A scope, and what it lets the app do, in words.</summary>
 public sealed record ScopeDescription(string Name, string Description);

@@ -219,12 +219,13 @@ internal static class Schema
         ALTER TABLE signing_keys ADD COLUMN purpose TEXT NOT NULL DEFAULT 'access_token';
         ALTER TABLE clients ADD COLUMN id_token_signed_response_alg TEXT;
         """,
-        // 6: second factors. How each sign-in was made (amr, RFC 8176, space-separated: a password for every earlier one), on
+        // 6: second factors. The browser a session is in (what its account page lists); how each sign-in was made (amr, RFC 8176, space-separated: a password for every earlier one), on
         // its session, the codes sent from it and the logins (refresh families) begun from it; a user's authenticator app
         // (its TOTP secret encrypted under the master key, the last time step used so that a code works once), and their
         // recovery codes, by hash; clients whose users must sign in with two factors.
         $"""
         ALTER TABLE login_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+        ALTER TABLE login_sessions ADD COLUMN device TEXT;
         ALTER TABLE authorization_codes ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
         ALTER TABLE refresh_families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
         ALTER TABLE clients ADD COLUMN require_mfa {types.Integer} NOT NULL DEFAULT 0;

@@ -4,13 +4,13 @@ namespace Latchkey.Storage.Sql;
 
 internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSessionStore
 {
-    private const string Columns = "session_id, secret_hash, user_id, auth_time, last_used_at, expires_at, ended_at, address, amr";
+    private const string Columns = "session_id, secret_hash, user_id, auth_time, last_used_at, expires_at, ended_at, address, amr, device";
 
     public async Task AddAsync(LoginSessionRecord session, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
         await using DbCommand command = connection.CreateCommand($"""
-            INSERT INTO login_sessions ({Columns}) VALUES (@id, @hash, @user, @auth, @used, @expires, NULL, @address, @amr)
+            INSERT INTO login_sessions ({Columns}) VALUES (@id, @hash, @user, @auth, @used, @expires, NULL, @address, @amr, @device)
             """)
             .Add("@id", session.SessionId)
             .Add("@hash", session.SecretHash)
@@ -19,7 +19,8 @@ internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSession
             .Add("@used", session.LastUsedAt)
             .Add("@expires", session.ExpiresAt)
             .Add("@address", session.Address)
-            .Add("@amr", session.Amr);
+            .Add("@amr", session.Amr)
+            .Add("@device", session.Device);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -57,6 +58,21 @@ internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSession
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
+    public async Task<IReadOnlyList<LoginSessionRecord>> ListOpenOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand($"""
+            SELECT {Columns} FROM login_sessions WHERE user_id = @user AND ended_at IS NULL AND expires_at > @now ORDER BY last_used_at DESC LIMIT 100
+            """)
+            .Add("@user", userId)
+            .Add("@now", now);
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var sessions = new List<LoginSessionRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+            sessions.Add(Read(reader));
+        return sessions;
+    }
+
     public async Task<int> EndAllOfUserAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
@@ -89,5 +105,8 @@ internal sealed class SqlLoginSessionStore(SqlDatabase database) : ILoginSession
         ExpiresAt: reader.GetTime(5),
         EndedAt: reader.GetTimeOrNull(6),
         Address: reader.GetStringOrNull(7),
-        Amr: reader.GetString(8));
+        Amr: reader.GetString(8))
+    {
+        Device = reader.GetStringOrNull(9),
+    };
 }
