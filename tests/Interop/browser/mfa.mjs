@@ -1,0 +1,182 @@
+// Usage: node mfa.mjs <baseUrl> <clientId> <callbackPort> <usernamePrefix> <password> <serverUnixSeconds> <outputDir>
+// A second factor in Debian's chromium, as a person meets it, at a phone size (390x844) and a desktop size (1280x800), each
+// with its own user (<usernamePrefix>1, <usernamePrefix>2): the account page's login, the account page, "Set up an
+// authenticator app" (the key read off the page, its code computed here by RFC 6238 at the server's clock,
+// <serverUnixSeconds>, which the test holds still), the recovery codes shown once; then a sign-in to the app: the password,
+// the code page, a wrong code's error, "Use a recovery code", and the return to the app with a code (a loopback listener on
+// <callbackPort> plays the app). On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, a visible focus, no
+// sideways scrolling, no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and
+// <outputDir>/axe.json, prints a JSON summary, exits 0 when everything held; otherwise says what did not and exits 1.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const [baseUrl, clientId, callbackPort, usernamePrefix, password, serverSeconds, outputDir] = process.argv.slice(2);
+if (!outputDir) {
+  console.error('usage: node mfa.mjs <baseUrl> <clientId> <callbackPort> <usernamePrefix> <password> <serverUnixSeconds> <outputDir>');
+  process.exit(2);
+}
+mkdirSync(outputDir, { recursive: true });
+const here = dirname(fileURLToPath(import.meta.url));
+const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
+
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = [];
+  let buffer = 0, bits = 0;
+  for (const c of text.replace(/=+$/, '')) {
+    buffer = (buffer << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+// RFC 6238: HMAC-SHA-1 of the 30-second step, dynamically truncated to 6 digits.
+function totp(key, unixSeconds) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+const callbacks = [];
+const app = createServer((req, res) => {
+  const url = new URL(req.url, redirectUri);
+  if (url.pathname === '/callback')
+    callbacks.push(url);
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end('<!DOCTYPE html><html lang="en"><title>App</title><h1>Back in the app</h1></html>');
+});
+await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resolve));
+
+const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const problems = [];
+const report = {};
+const shots = [];
+
+async function check(page, name, size) {
+  await page.waitForLoadState('load');
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
+  const violations = result.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }));
+  report[`${name}-${size.name}`] = violations;
+  for (const v of violations.filter(v => v.impact === 'serious' || v.impact === 'critical'))
+    problems.push(`${name} at ${size.name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes} elements)`);
+  const first = page.locator('input:not([type=hidden]), button, summary, a').first();
+  if (await first.count() > 0) {
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => {
+      const el = document.activeElement;
+      const style = el ? getComputedStyle(el) : null;
+      return style ? `${style.outlineStyle} ${style.outlineWidth}` : 'none';
+    });
+    if (outline.startsWith('none') || outline.endsWith(' 0px'))
+      problems.push(`${name} at ${size.name}: the focused control has no visible outline (${outline})`);
+  }
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (overflow > 0)
+    problems.push(`${name} at ${size.name}: the page is ${overflow}px wider than the viewport`);
+  const file = join(outputDir, `${name}-${size.name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  shots.push(file);
+}
+
+try {
+  for (const [index, size] of sizes.entries()) {
+    const username = `${usernamePrefix}${index + 1}`;
+    const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
+    page.on('console', m => {
+      if (m.type() === 'error')
+        problems.push(`${size.name}: console error: ${m.text()}`);
+    });
+    await context.addInitScript(() => document.addEventListener('securitypolicyviolation', e =>
+      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`)));
+
+    // The account page: its login, then the page itself.
+    await page.goto(new URL('/account', baseUrl).href);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await check(page, 'account-login', size);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await check(page, 'account', size);
+
+    // Set up an authenticator app: the QR code and key, then the app's first code.
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await page.getByRole('img', { name: "QR code of the authenticator app's key" }).waitFor();
+    await check(page, 'account-enrol', size);
+    const key = base32Decode((await page.locator('#totp-secret').textContent()).trim());
+    await page.getByLabel('Code from your authenticator app').fill(totp(key, Number(serverSeconds)));
+    await page.getByRole('button', { name: 'Turn on the authenticator app' }).click();
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    await check(page, 'account-recovery-codes', size);
+    const codes = await page.locator('ul.codes li').allTextContents();
+    if (codes.length !== 10)
+      problems.push(`${size.name}: ${codes.length} recovery codes shown, not 10`);
+
+    // A sign-in to the app in a new browser: the password, then the code page.
+    const signIn = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+    const app2 = await signIn.newPage();
+    app2.setDefaultTimeout(20000);
+    app2.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
+    app2.on('console', m => {
+      if (m.type() === 'error')
+        problems.push(`${size.name}: console error: ${m.text()}`);
+    });
+    const verifier = randomBytes(32).toString('base64url');
+    const authorize = new URL('/authorize', baseUrl);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid', state: 'st-' + size.name,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }))
+      authorize.searchParams.set(k, v);
+    await app2.goto(authorize.href);
+    await app2.getByLabel('Username').fill(username);
+    await app2.getByLabel('Password').fill(password);
+    await app2.getByRole('button', { name: 'Sign in' }).click();
+    await app2.getByRole('heading', { name: 'Enter your code' }).waitFor();
+    await check(app2, 'code', size);
+    await app2.getByLabel('Code from your authenticator app').fill('000000' === totp(key, Number(serverSeconds)) ? '111111' : '000000');
+    await app2.getByRole('button', { name: 'Verify' }).click();
+    await app2.getByRole('alert').waitFor();
+    await check(app2, 'code-error', size);
+    await app2.getByText('Use a recovery code').click();
+    await app2.getByLabel('Recovery code').fill(codes[0]);
+    await app2.getByRole('button', { name: 'Sign in with the recovery code' }).click();
+    await app2.getByRole('heading', { name: 'Back in the app' }).waitFor();
+    const back = callbacks.at(-1);
+    if (!back || back.searchParams.get('state') !== 'st-' + size.name || !back.searchParams.get('code'))
+      problems.push(`${size.name}: the app got ${back} instead of a code`);
+    await signIn.close();
+    await context.close();
+  }
+} catch (e) {
+  problems.push(`the run stopped: ${e.stack || e}`);
+} finally {
+  await browser.close();
+  app.close();
+}
+
+writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
+console.log(JSON.stringify({ screenshots: shots, callbacks: callbacks.length, axe: report }));
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
