@@ -57,6 +57,7 @@ builder.Services.AddAuthentication(options =>
         options.SaveTokens = true; // keeps the access token (for the API) and the id token (the hint at sign-out)
         options.MapInboundClaims = false; // the claims keep their JWT names: sub, preferred_username, email
         options.TokenValidationParameters.NameClaimType = "preferred_username";
+        options.ClaimActions.Remove("acr"); // the handler drops acr by default; keep it, as the level of the sign-in
         // Latchkey's refusal (access_denied, invalid_scope, …) is shown on the home page, not thrown as a 500.
         options.Events.OnRemoteFailure = context =>
         {
@@ -93,9 +94,11 @@ static IResult Home(HttpContext http, IAntiforgery antiforgery)
         return Page("Sample web app", error + "<p>You are not signed in.</p><p><a href=\"/signin\">Sign in with Latchkey</a></p>");
     }
     string rows = string.Concat(http.User.Claims.Select(c => $"<tr><th scope=\"row\">{e.Encode(c.Type)}</th><td>{e.Encode(c.Value)}</td></tr>"));
+    // How the user signed in (amr, RFC 8176: pwd, otp, mfa, …): an app can ask for more with acr_values.
+    string methods = string.Join(", ", http.User.FindAll("amr").Select(c => c.Value));
     AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
     return Page("Sample web app", $"""
-        <p>Signed in as <strong id="user">{e.Encode(http.User.Identity.Name ?? "")}</strong>.</p>
+        <p>Signed in as <strong id="user">{e.Encode(http.User.Identity.Name ?? "")}</strong>, with <strong id="amr">{e.Encode(methods)}</strong>.</p>
         <table><caption>The id token's claims</caption>{rows}</table>
         <p><a href="/api">Call the API with my access token</a></p>
         <form method="post" action="/signout"><input type="hidden" name="{tokens.FormFieldName}" value="{tokens.RequestToken}"><button type="submit">Sign out</button></form>

@@ -39,6 +39,8 @@ try {
   await page.locator('#user').waitFor();
   result.signedInAs = await page.locator('#user').innerText();
   result.claims = await page.locator('th[scope=row]').allInnerTexts();
+  if (await page.locator('#amr').count() > 0)
+    result.amr = await page.locator('#amr').innerText();
   await page.screenshot({ path: join(outputDir, `${name}-signed-in.png`), fullPage: true });
 
   const api = page.getByRole('link', { name: 'Call the API with my access token' });

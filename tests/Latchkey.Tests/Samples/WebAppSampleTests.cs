@@ -45,7 +45,8 @@ public sealed class WebAppSampleTests
         Assert.StartsWith(issuer + "/authorize?", result.GetProperty("loginPage").GetString());
         Assert.Equal("alice", result.GetProperty("signedInAs").GetString());
         string[] claims = result.GetProperty("claims").EnumerateArray().Select(c => c.GetString()!).ToArray();
-        Assert.Subset(new HashSet<string>(claims), new HashSet<string> { "sub", "preferred_username", "name", "email", "sid", "auth_time" });
+        Assert.Subset(new HashSet<string>(claims), new HashSet<string> { "sub", "preferred_username", "name", "email", "sid", "auth_time", "amr", "acr" });
+        Assert.Equal("pwd", result.GetProperty("amr").GetString()); // the page says how the user signed in
         Assert.Equal("200", result.GetProperty("apiStatus").GetString());
         Assert.Contains("\"name\":\"alice\"", result.GetProperty("apiBody").GetString());
         Assert.Equal(webApp + "/", result.GetProperty("afterSignOut").GetString());
