@@ -29,6 +29,9 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
     Microsoft.Extensions.Options.IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const int RecoveryCodeCount = 10;
+
+    /// <summary>The failure of a code whose time step was accepted before (RFC 6238 §5.2).</summary>
+    public const string CodeAlreadyUsed = "code already used";
     private const int TotpDigits = 6;
     private static readonly VerificationWindow OneStepEitherSide = new(previous: 1, future: 1);
 
@@ -83,7 +86,7 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
                 return "no authenticator app is being set up";
             if (!MatchTotp(secret, code, out long step))
                 return "wrong code";
-            return await store.UseTotpStepAsync(user.Id, step, confirming: true, time.GetUtcNow(), cancellationToken) ? null : "code already used";
+            return await store.UseTotpStepAsync(user.Id, step, confirming: true, time.GetUtcNow(), cancellationToken) ? null : CodeAlreadyUsed;
         }, SignInMethods.OneTimeCode, audited: false, cancellationToken);
         if (!result.Succeeded)
             return (null, result.RetryAfter is null ? result.Failure : "throttled");
@@ -139,7 +142,7 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
                     return "no authenticator app";
                 if (!MatchTotp(secret, typed, out long step))
                     return "wrong code";
-                return await store.UseTotpStepAsync(user.Id, step, confirming: false, now, cancellationToken) ? null : "code already used";
+                return await store.UseTotpStepAsync(user.Id, step, confirming: false, now, cancellationToken) ? null : CodeAlreadyUsed;
             }
 
             string? normalized = NormalizeRecoveryCode(typed);

@@ -7,12 +7,11 @@
 // <callbackPort> plays the app). On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, a visible focus, no
 // sideways scrolling, no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and
 // <outputDir>/axe.json, prints a JSON summary, exits 0 when everything held; otherwise says what did not and exits 1.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { launchChromium, pageChecker, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, usernamePrefix, password, serverSeconds, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -20,8 +19,6 @@ if (!outputDir) {
   process.exit(2);
 }
 mkdirSync(outputDir, { recursive: true });
-const here = dirname(fileURLToPath(import.meta.url));
-const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
 
 function base32Decode(text) {
@@ -59,56 +56,18 @@ const app = createServer((req, res) => {
 await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resolve));
 
 const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-
+const browser = await launchChromium();
 const problems = [];
 const report = {};
 const shots = [];
-
-async function check(page, name, size) {
-  await page.waitForLoadState('load');
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
-  const violations = result.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }));
-  report[`${name}-${size.name}`] = violations;
-  for (const v of violations.filter(v => v.impact === 'serious' || v.impact === 'critical'))
-    problems.push(`${name} at ${size.name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes} elements)`);
-  const first = page.locator('input:not([type=hidden]), button, summary, a').first();
-  if (await first.count() > 0) {
-    await page.keyboard.press('Tab');
-    const outline = await page.evaluate(() => {
-      const el = document.activeElement;
-      const style = el ? getComputedStyle(el) : null;
-      return style ? `${style.outlineStyle} ${style.outlineWidth}` : 'none';
-    });
-    if (outline.startsWith('none') || outline.endsWith(' 0px'))
-      problems.push(`${name} at ${size.name}: the focused control has no visible outline (${outline})`);
-  }
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  if (overflow > 0)
-    problems.push(`${name} at ${size.name}: the page is ${overflow}px wider than the viewport`);
-  const file = join(outputDir, `${name}-${size.name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
+const check = pageChecker(outputDir, report, problems, shots);
 
 try {
   for (const [index, size] of sizes.entries()) {
     const username = `${usernamePrefix}${index + 1}`;
     const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
     const page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
-    page.on('console', m => {
-      if (m.type() === 'error')
-        problems.push(`${size.name}: console error: ${m.text()}`);
-    });
-    await context.addInitScript(() => document.addEventListener('securitypolicyviolation', e =>
-      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`)));
+    await watch(context, page, problems, size.name);
 
     // The account page: its login, then the page itself.
     await page.goto(new URL('/account', baseUrl).href);
@@ -136,12 +95,7 @@ try {
     // A sign-in to the app in a new browser: the password, then the code page.
     const signIn = await browser.newContext({ viewport: { width: size.width, height: size.height } });
     const app2 = await signIn.newPage();
-    app2.setDefaultTimeout(20000);
-    app2.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
-    app2.on('console', m => {
-      if (m.type() === 'error')
-        problems.push(`${size.name}: console error: ${m.text()}`);
-    });
+    await watch(signIn, app2, problems, size.name);
     const verifier = randomBytes(32).toString('base64url');
     const authorize = new URL('/authorize', baseUrl);
     for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid', state: 'st-' + size.name,

@@ -6,13 +6,12 @@
 // client. On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, the keyboard focus ring of its first control, and
 // no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and <outputDir>/axe.json, prints a JSON
 // summary on stdout, and exits 0 when everything held; otherwise says what did not on stderr and exits 1.
-import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { launchChromium, pageChecker, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, username, password, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -20,8 +19,6 @@ if (!outputDir) {
   process.exit(2);
 }
 mkdirSync(outputDir, { recursive: true });
-const here = dirname(fileURLToPath(import.meta.url));
-const axeSource = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
 
 // The app's callback: records what Latchkey sent back, and shows a plain page.
@@ -37,44 +34,11 @@ await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resol
 
 const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
 const profile = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-
+const browser = await launchChromium();
 const problems = [];
 const report = {};
 const shots = [];
-
-async function check(page, name, size) {
-  await page.waitForLoadState('load');
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
-  const violations = result.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }));
-  report[`${name}-${size.name}`] = violations;
-  for (const v of violations.filter(v => v.impact === 'serious' || v.impact === 'critical'))
-    problems.push(`${name} at ${size.name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes} elements)`);
-  // The keyboard focus is visible: the first control gets an outline when tabbed to.
-  const first = page.locator('input:not([type=hidden]), button').first();
-  if (await first.count() > 0) {
-    await page.keyboard.press('Tab');
-    const outline = await page.evaluate(() => {
-      const el = document.activeElement;
-      const style = el ? getComputedStyle(el) : null;
-      return style ? `${style.outlineStyle} ${style.outlineWidth}` : 'none';
-    });
-    if (outline.startsWith('none') || outline.endsWith(' 0px'))
-      problems.push(`${name} at ${size.name}: the focused control has no visible outline (${outline})`);
-  }
-  // Nothing wider than the viewport (no sideways scrolling on a phone).
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  if (overflow > 0)
-    problems.push(`${name} at ${size.name}: the page is ${overflow}px wider than the viewport`);
-  const file = join(outputDir, `${name}-${size.name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
+const check = pageChecker(outputDir, report, problems, shots);
 
 function pkce() {
   const verifier = randomBytes(32).toString('base64url');
@@ -85,16 +49,9 @@ try {
   for (const size of sizes) {
     const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
     const page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on('pageerror', e => problems.push(`${size.name}: page error: ${e}`));
     let expectedStatus = null;
-    page.on('console', m => {
-      // The error page answers 400 on purpose, and chromium logs that as a failed load.
-      if (m.type() === 'error' && !(expectedStatus && m.text().includes(`status of ${expectedStatus}`)))
-        problems.push(`${size.name}: console error: ${m.text()}`);
-    });
-    await context.addInitScript(() => document.addEventListener('securitypolicyviolation', e =>
-      console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`)));
+    // The error page answers 400 on purpose, and chromium logs that as a failed load.
+    await watch(context, page, problems, size.name, text => expectedStatus && text.includes(`status of ${expectedStatus}`));
 
     const state = `st-${size.name}`;
     const { challenge } = pkce();

@@ -55,7 +55,7 @@ internal sealed class AccountEndpoint(
             return;
         if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is not { } session)
         {
-            await ShowLoginAsync(http, username: null, "Your sign-in has expired. Sign in again.");
+            await ShowLoginAsync(http, username: null, SignInMessages.Expired);
             return;
         }
 
@@ -116,9 +116,7 @@ internal sealed class AccountEndpoint(
             case "totp-confirm":
                 (IReadOnlyList<string>? codes, string? failure) = await factors.ConfirmTotpAsync(user, fields["code"].ToString(), address, http.RequestAborted);
                 if (codes is null)
-                    await ShowAccountAsync(http, session, error: failure == "throttled"
-                        ? "Too many attempts. Try again later."
-                        : "That code is not right. Enter the code your authenticator app shows now.");
+                    await ShowAccountAsync(http, session, error: failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
                 else
                     await ShowAccountAsync(http, session, notice: "The authenticator app is on.", recoveryCodes: codes);
                 break;
@@ -193,9 +191,8 @@ internal sealed class AccountEndpoint(
             : await passwords.LoginAsync(username, password, http.Connection.RemoteIpAddress, clientId: null, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ShowLoginAsync(http, username, result.IsBusy ? "Sign-in is busy right now. Try again in a moment." : $"Too many attempts. Try again in {seconds} seconds.",
+            string message = SignInMessages.TooManyAttempts(http.Response, wait);
+            await ShowLoginAsync(http, username, result.IsBusy ? SignInMessages.Busy : message,
                 result.IsBusy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
             return;
         }
@@ -222,31 +219,27 @@ internal sealed class AccountEndpoint(
         string pendingValue = fields["pending"].ToString();
         if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
         {
-            await ShowLoginAsync(http, username: null, "Your sign-in has expired. Sign in again.");
+            await ShowLoginAsync(http, username: null, SignInMessages.Expired);
             return;
         }
 
         string code = fields["code"].ToString();
         if (code.Trim().Length == 0 || code.Length > 64)
         {
-            await ShowSecondFactorAsync(http, pendingValue, "Enter the code from your authenticator app, or a recovery code.");
+            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.EnterCode);
             return;
         }
 
         SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, http.Connection.RemoteIpAddress, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ShowSecondFactorAsync(http, pendingValue, $"Too many attempts. Try again in {seconds} seconds.", StatusCodes.Status429TooManyRequests);
+            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait), StatusCodes.Status429TooManyRequests);
             return;
         }
 
         if (!result.Succeeded)
         {
-            await ShowSecondFactorAsync(http, pendingValue, result.Failure == "code already used"
-                ? "That code has been used already. Wait for the next one."
-                : "That code is not right. Try again.");
+            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.CodeRefused(result));
             return;
         }
 

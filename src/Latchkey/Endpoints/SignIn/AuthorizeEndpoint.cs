@@ -81,14 +81,14 @@ internal sealed class AuthorizeEndpoint(
         string pendingValue = form.Fields["pending"].ToString();
         if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
         {
-            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
             return;
         }
 
         string code = form.Fields["code"].ToString();
         if (code.Trim().Length == 0 || code.Length > 64)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, "Enter the code from your authenticator app, or a recovery code.");
+            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.EnterCode);
             return;
         }
 
@@ -96,17 +96,13 @@ internal sealed class AuthorizeEndpoint(
         SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, address, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            int seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
-            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ShowSecondFactorAsync(http, valid, pendingValue, $"Too many attempts. Try again in {seconds} seconds.", StatusCodes.Status429TooManyRequests);
+            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait), StatusCodes.Status429TooManyRequests);
             return;
         }
 
         if (!result.Succeeded)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, result.Failure == "code already used"
-                ? "That code has been used already. Wait for the next one."
-                : "That code is not right. Try again.");
+            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.CodeRefused(result));
             return;
         }
 
@@ -133,10 +129,8 @@ internal sealed class AuthorizeEndpoint(
             : await passwords.LoginAsync(username, password, address, valid.Client.ClientId, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ShowLoginAsync(http, valid, username, result.IsBusy
-                ? "Sign-in is busy right now. Try again in a moment."
-                : $"Too many attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} seconds.",
+            string message = SignInMessages.TooManyAttempts(http.Response, wait);
+            await ShowLoginAsync(http, valid, username, result.IsBusy ? SignInMessages.Busy : message,
                 result.IsBusy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests);
             return;
         }
@@ -174,7 +168,7 @@ internal sealed class AuthorizeEndpoint(
         string pendingValue = form.Fields["pending"].ToString();
         if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
         {
-            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
             return;
         }
 
@@ -182,9 +176,7 @@ internal sealed class AuthorizeEndpoint(
             http.Connection.RemoteIpAddress, http.RequestAborted);
         if (codes is null)
         {
-            await ShowEnrolAsync(http, valid, halfway.User, pendingValue, failure == "throttled"
-                ? "Too many attempts. Try again later."
-                : "That code is not right. Enter the code your authenticator app shows now.");
+            await ShowEnrolAsync(http, valid, halfway.User, pendingValue, failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
             return;
         }
 
@@ -212,7 +204,7 @@ internal sealed class AuthorizeEndpoint(
             return;
         if (await sessions.FindLiveAsync(_cookie.Read(http.Request), http.RequestAborted) is not { } session)
         {
-            await ShowLoginAsync(http, valid, valid.LoginHint, "Your sign-in has expired. Sign in again.");
+            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
             return;
         }
 
