@@ -42,7 +42,8 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
         string sessionId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
         DateTimeOffset now = time.GetUtcNow();
         await store.AddAsync(new LoginSessionRecord(sessionId, Hash(secret), user.Id, authTime, now, authTime + options.Value.Sessions.AbsoluteLifetime,
-            EndedAt: null, address?.ToString(), SignInMethods.Format(amr)) { Device = Shorten(device) }, cancellationToken);
+            EndedAt: null, address?.ToString(), SignInMethods.Format(amr))
+        { Device = Shorten(device) }, cancellationToken);
         await audit.WriteAsync(new AuditEvent(now, AuditEvents.SessionStarted, AuditOutcomes.Success, Subject: user.Username, Address: address?.ToString(),
             Detail: $"session {sessionId}, signed in with {SignInMethods.Format(amr)}"), cancellationToken);
         return (secret, new LoginSession(sessionId, user, authTime, amr));
