@@ -90,6 +90,18 @@ internal sealed class LoginSessions(ILoginSessionStore store, IUserStore users, 
         return true;
     }
 
+    /// <summary>
+    /// A new session for the browser whose user just changed how they sign in (a password, a second factor), which ended every
+    /// session of theirs: <paramref name="user"/> is the account after that cut-off, and the new session begins after it.
+    /// </summary>
+    public Task<(string Secret, LoginSession Session)> RenewAsync(UserAccount user, IReadOnlyList<string> amr, IPAddress? address, string? device,
+        CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        DateTimeOffset authTime = user.TokensValidAfter is { } cutOff && now <= cutOff ? cutOff.AddMilliseconds(1) : now;
+        return StartAsync(user, authTime, amr, previousSecret: null, address, cancellationToken, device);
+    }
+
     /// <summary>The user's live sessions, most recently used first.</summary>
     public async Task<IReadOnlyList<SessionEntry>> ListAsync(UserAccount user, CancellationToken cancellationToken)
     {

@@ -26,7 +26,9 @@ internal sealed class PendingSignIns(MasterKeys masterKeys, IUserStore users, Ti
     public string Protect(UserAccount user, IReadOnlyList<string> amr)
     {
         DateTimeOffset now = time.GetUtcNow();
-        string payload = string.Join('\n', user.Id, Ms(user.PasswordChangedAt), Ms(now), Ms(now + Lifetime), SignInMethods.Format(amr));
+        // When the first step was done, to the tick: a cut-off of the user's (stored to the millisecond) at or after it ends it.
+        string payload = string.Join('\n', user.Id, Ms(user.PasswordChangedAt), now.UtcTicks.ToString(CultureInfo.InvariantCulture), Ms(now + Lifetime),
+            SignInMethods.Format(amr));
         return System.Buffers.Text.Base64Url.EncodeToString(masterKeys.DataProtector.Protect(Encoding.UTF8.GetBytes(payload), Purpose));
     }
 
@@ -54,7 +56,7 @@ internal sealed class PendingSignIns(MasterKeys masterKeys, IUserStore users, Ti
             return null;
         UserRecord? user = await users.FindByIdAsync(parts[0], cancellationToken);
         if (user is null || user.Disabled || user.PasswordChangedAt.ToUnixTimeMilliseconds() != passwordChanged ||
-            user.TokensValidAfter?.ToUnixTimeMilliseconds() >= began)
+            user.TokensValidAfter?.UtcTicks >= began)
             return null;
         return new PendingSignIn(UserAccount.From(user), SignInMethods.Parse(parts[4]));
     }

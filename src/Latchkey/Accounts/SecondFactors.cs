@@ -30,6 +30,15 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
 {
     public const int RecoveryCodeCount = 10;
 
+    /// <summary>
+    /// Wrong codes in a row, from any address, after which codes are refused for <see cref="CodeLockout"/> (then one try at a
+    /// time): beside the login throttle's per-address limits, a cap that rotating addresses cannot get around. At most 10
+    /// guesses, then 24 a day, each matching 3 of a million codes: NIST SP 800-63B §5.2.2 allows up to 100.
+    /// </summary>
+    public const int MaxCodeFailuresInARow = 10;
+
+    public static readonly TimeSpan CodeLockout = TimeSpan.FromHours(1);
+
     /// <summary>The failure of a code whose time step was accepted before (RFC 6238 §5.2).</summary>
     public const string CodeAlreadyUsed = "code already used";
     private const int TotpDigits = 6;
@@ -86,7 +95,7 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
                 return "no authenticator app is being set up";
             if (!MatchTotp(secret, code, out long step))
                 return "wrong code";
-            return await store.UseTotpStepAsync(user.Id, step, confirming: true, time.GetUtcNow(), cancellationToken) ? null : CodeAlreadyUsed;
+            return await store.UseTotpStepAsync(user.Id, step, confirming: true, time.GetUtcNow(), cancellationToken, pending.CreatedAt) ? null : CodeAlreadyUsed;
         }, SignInMethods.OneTimeCode, audited: false, cancellationToken);
         if (!result.Succeeded)
             return (null, result.RetryAfter is null ? result.Failure : "throttled");
@@ -183,16 +192,24 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
         (LoginAttempt attempt, TimeSpan? overBudget) = await throttle.StartAttemptAsync(who, counts, cancellationToken);
         if (overBudget is { } over)
             return new SecondFactorResult(null, "throttled", over);
+        DateTimeOffset now = time.GetUtcNow();
+        if (await store.StartCodeAttemptAsync(user.Id, MaxCodeFailuresInARow, now - CodeLockout, now, cancellationToken) is not { } inARow)
+        {
+            await throttle.FailedAsync(who, attempt, counts, cancellationToken);
+            return new SecondFactorResult(null, "throttled", CodeLockout);
+        }
 
         string? failure = await check();
         if (failure is not null)
         {
             await throttle.FailedAsync(who, attempt, counts, cancellationToken);
+            string detail = inARow >= MaxCodeFailuresInARow ? $"{failure}; {inARow} wrong codes in a row: codes refused for {CodeLockout.TotalMinutes} minutes" : failure;
             await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.FactorFailed, AuditOutcomes.Failure, Subject: user.Username,
-                Address: address?.ToString(), Detail: failure), cancellationToken);
+                Address: address?.ToString(), Detail: detail), cancellationToken);
             return new SecondFactorResult(null, failure);
         }
 
+        await store.ClearFailuresAsync(user.Id, cancellationToken);
         await throttle.SucceededAsync(who, attempt, cancellationToken);
         if (audited)
             await AuditAsync(AuditEvents.FactorUsed, user, "one-time code", address, cancellationToken);

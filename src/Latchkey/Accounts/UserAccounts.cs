@@ -132,16 +132,24 @@ internal sealed class UserAccounts(IUserStore users, RefreshTokenFamilies famili
 
     /// <summary>
     /// Removes the user's second factors and recovery codes, for a user who lost them, once who they are has been checked
-    /// another way. Audited with <paramref name="actor"/>. Their sessions live on; at their next sign-in the password alone
-    /// gets them in, or, when two factors are required of them, takes them through setting one up.
+    /// another way, and ends their sessions and tokens. Audited with <paramref name="actor"/>. At their next sign-in the
+    /// password alone gets them in, or, when two factors are required of them, takes them through setting one up.
     /// </summary>
     public async Task<AccountResult> ResetSecondFactorsAsync(string username, string actor, CancellationToken cancellationToken)
     {
         if (await users.FindByUsernameAsync(Usernames.Normalize(username), cancellationToken) is not { } user)
             return NotFound(username);
         await factors.ResetAsync(UserAccount.From(user), actor, cancellationToken);
-        return AccountResult.Ok(user);
+        // Sessions and tokens that claim the removed factor (amr otp, mfa) end with it.
+        return await EndSessionsAsync(username, actor, "second factors reset", cancellationToken);
     }
+
+    /// <summary>
+    /// Ends every session and token of the user (as a logout does) because how they sign in changed (<paramref name="why"/>):
+    /// a second factor turned on or off. The caller gives its own browser a new session (<see cref="LoginSessions.RenewAsync"/>).
+    /// </summary>
+    public Task<AccountResult> EndSessionsAsync(string username, string actor, string why, CancellationToken cancellationToken) =>
+        ChangeAsync(username, u => u, endSessions: true, actor, AuditEvents.UserLoggedOut, _ => why, why, cancellationToken);
 
     /// <summary>Logs the user out everywhere: every token issued until now is refused by Latchkey, every login's refresh tokens revoked.</summary>
     public Task<AccountResult> LogoutAsync(string username, string actor, CancellationToken cancellationToken) =>

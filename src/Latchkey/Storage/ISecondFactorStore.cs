@@ -20,7 +20,17 @@ public interface ISecondFactorStore
     /// needs it confirmed; and only when no code of this step or a later one was accepted before (one statement, so two
     /// requests with the same code cannot both pass). False when refused.
     /// </summary>
-    Task<bool> UseTotpStepAsync(string userId, long step, bool confirming, DateTimeOffset at, CancellationToken cancellationToken);
+    Task<bool> UseTotpStepAsync(string userId, long step, bool confirming, DateTimeOffset at, CancellationToken cancellationToken,
+        DateTimeOffset? enrolledAt = null);
+
+    /// <summary>
+    /// Counts a code attempt before it is checked, across every address: the wrong codes in a row, unless
+    /// <paramref name="max"/> were reached and the last came after <paramref name="lockedSince"/> (then null: locked, or no
+    /// authenticator app). A success sets it back (<see cref="ClearFailuresAsync"/>).
+    /// </summary>
+    Task<long?> StartCodeAttemptAsync(string userId, int max, DateTimeOffset lockedSince, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task ClearFailuresAsync(string userId, CancellationToken cancellationToken);
 
     /// <summary>Removes the authenticator app; false when there was none.</summary>
     Task<bool> RemoveTotpAsync(string userId, CancellationToken cancellationToken);

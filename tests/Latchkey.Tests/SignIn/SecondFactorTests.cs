@@ -113,6 +113,9 @@ public sealed partial class SecondFactorTests : IAsyncLifetime
         string[] codes = RecoveryCodeShown().Matches(after).Select(m => m.Groups[1].Value).ToArray();
         Assert.Equal(10, codes.Length);
         Assert.Equal(10, codes.Distinct().Count());
+        // A person takes a moment before they sign in anywhere again (the test's clock stands still otherwise, and a sign-in at
+        // the very millisecond of the set-up's cut-off of the user's sessions would be refused as begun before it).
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
         return (key, codes);
     }
 
@@ -355,38 +358,102 @@ public sealed partial class SecondFactorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task StepUp_AcrValuesAskForTwoFactors_APasswordSessionIsAskedForTheCode()
+    public async Task TurningTheAppOn_EndsAPasswordSession_TheNextSignInAsksForTheCode_ThenAcrValuesNeedNothingMore()
     {
-        // Alice signs in with her password alone, then sets up the app: her session is a password one.
-        (BrowserFlow browser, HttpResponseMessage callback, _) = await PasswordAtAuthorizeAsync();
+        // Alice signs in with her password alone, and gets a refresh token; then she sets up the app elsewhere.
+        (BrowserFlow browser, HttpResponseMessage callback, string firstVerifier) = await PasswordAtAuthorizeAsync();
         using (browser)
         {
-            BrowserFlow.Callback(callback, Redirect);
+            string refreshToken = (await ExchangeAsync(browser, callback, firstVerifier)).GetProperty("refresh_token").GetString()!;
             using var account = new BrowserFlow(_server);
             (byte[] key, _) = await EnrolAsync(account);
             _server.Time.Advance(TimeSpan.FromSeconds(30));
 
+            // What rested on the password alone has ended: the session (prompt=none: login_required) and the refresh token.
             (string verifier, string challenge) = BrowserFlow.Pkce();
             var mfa = new Dictionary<string, string?> { ["acr_values"] = "urn:latchkey:acr:mfa" };
-            // prompt=none cannot ask: interaction_required.
             using HttpResponseMessage silent = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge,
                 new Dictionary<string, string?>(mfa) { ["prompt"] = "none" }));
-            Assert.Equal("interaction_required", BrowserFlow.Callback(silent, Redirect)["error"]);
+            Assert.Equal("login_required", BrowserFlow.Callback(silent, Redirect)["error"]);
+            using HttpResponseMessage refreshed = await _server.PostFormAsync("/token", new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token",
+                ["refresh_token"] = refreshToken,
+            }, ("webapp", _secret));
+            Assert.Equal(HttpStatusCode.BadRequest, refreshed.StatusCode);
 
-            using HttpResponseMessage stepUp = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge, mfa));
-            Assert.Equal(HttpStatusCode.OK, stepUp.StatusCode);
-            Assert.Contains("Enter your code", await stepUp.Content.ReadAsStringAsync());
-            using HttpResponseMessage done = await browser.SubmitAsync(stepUp, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+            using HttpResponseMessage login = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge, mfa));
+            using HttpResponseMessage codePage = await browser.LoginAsync(login, "alice", Password);
+            Assert.Contains("Enter your code", await codePage.Content.ReadAsStringAsync());
+            using HttpResponseMessage done = await browser.SubmitAsync(codePage, new Dictionary<string, string> { ["code"] = CodeNow(key) });
             JsonElement id = HttpAssert.Part((await ExchangeAsync(browser, done, verifier)).GetProperty("id_token").GetString()!, 1);
             Assert.Equal("urn:latchkey:acr:mfa", id.GetProperty("acr").GetString());
 
-            // The stronger session now satisfies the same request without asking again.
+            // The two-factor session satisfies the same request without asking again.
             (string _, string challenge2) = BrowserFlow.Pkce();
             using HttpResponseMessage silentNow = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge2, mfa));
             Assert.True(BrowserFlow.Callback(silentNow, Redirect).ContainsKey("code"));
         }
+    }
 
-        Assert.NotEmpty(await AuditAsync(Latchkey.Audit.AuditEvents.StepUpRequired));
+    [Fact]
+    public async Task ConsentFormPostedDirectly_FromAPasswordSession_ForAClientRequiringMfa_IssuesNoCode()
+    {
+        await BrowserFlow.AddBrowserClientAsync(_server, "payroll", [Redirect], isPublic: true, firstParty: false);
+        ClientResult strict = await _server.Services.GetRequiredService<ClientAccounts>().AddAsync("strict", ["authorization_code"], [], null, "test",
+            CancellationToken.None, null, new BrowserSettings([Redirect], [], Public: true, FirstParty: false) { RequireMfa = true });
+        Assert.True(strict.Succeeded, strict.Error);
+        using var browser = new BrowserFlow(_server);
+        await AccountSignInAsync(browser, "alice"); // a password-only session, and the page's antiforgery token
+        using HttpResponseMessage accountPage = await browser.GetAsync("/account");
+        (_, Dictionary<string, string> hidden) = BrowserFlow.Form(await accountPage.Content.ReadAsStringAsync());
+        (_, string challenge) = BrowserFlow.Pkce();
+        string request = BrowserFlow.AuthorizeUrl("strict", Redirect, challenge).Split('?', 2)[1];
+
+        using HttpResponseMessage forged = await browser.Http.PostAsync("/authorize/consent", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            [hidden.Keys.Single(k => k.StartsWith("__", StringComparison.Ordinal) || k.Contains("RequestVerification", StringComparison.Ordinal))] =
+                hidden.Single(p => p.Key.StartsWith("__", StringComparison.Ordinal) || p.Key.Contains("RequestVerification", StringComparison.Ordinal)).Value,
+            ["request"] = request,
+            ["decision"] = "allow",
+        }));
+
+        Assert.Equal(HttpStatusCode.OK, forged.StatusCode); // the login page again, on the way to setting up a factor; no redirect with a code
+        Assert.Contains("autocomplete=\"current-password\"", await forged.Content.ReadAsStringAsync());
+        Assert.Null(forged.Headers.Location);
+    }
+
+    [Fact]
+    public async Task WrongCodes_FromTenDifferentAddresses_LockTheCodes_EvenTheRightOneFromAnEleventh()
+    {
+        using var account = new BrowserFlow(_server);
+        (byte[] key, _) = await EnrolAsync(account);
+        _server.Time.Advance(TimeSpan.FromSeconds(30));
+        string right = CodeNow(key);
+        string wrong = right == "000000" ? "111111" : "000000";
+        for (int i = 2; i <= 11; i++)
+        {
+            using var attacker = new BrowserFlow(_server, $"127.0.0.{i}");
+            (_, string challenge) = BrowserFlow.Pkce();
+            using HttpResponseMessage login = await attacker.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge));
+            using HttpResponseMessage codePage = await attacker.LoginAsync(login, "alice", Password);
+            using HttpResponseMessage refused = await attacker.SubmitAsync(codePage, new Dictionary<string, string> { ["code"] = wrong });
+            Assert.Equal(HttpStatusCode.OK, refused.StatusCode);
+        }
+
+        using var last = new BrowserFlow(_server, "127.0.0.12");
+        (_, string lastChallenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage lastLogin = await last.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, lastChallenge));
+        using HttpResponseMessage lastCodePage = await last.LoginAsync(lastLogin, "alice", Password);
+        using HttpResponseMessage locked = await last.SubmitAsync(lastCodePage, new Dictionary<string, string> { ["code"] = right });
+        Assert.Equal((HttpStatusCode)429, locked.StatusCode);
+        Assert.Null(last.SessionCookie);
+        Assert.Contains(await AuditAsync(Latchkey.Audit.AuditEvents.FactorFailed), e => e.Detail!.Contains("10 wrong codes in a row"));
+
+        // An hour later, one try: the right code gets in.
+        _server.Time.Advance(TimeSpan.FromHours(1) + TimeSpan.FromSeconds(1));
+        using HttpResponseMessage later = await last.SubmitAsync(lastCodePage, new Dictionary<string, string> { ["code"] = CodeNow(key) });
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode); // the pending sign-in expired meanwhile (5 minutes): the login page
     }
 
     [Fact]

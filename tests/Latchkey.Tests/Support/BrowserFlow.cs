@@ -16,7 +16,8 @@ public sealed partial class BrowserFlow : IDisposable
 {
     private readonly LatchkeyTestServer _server;
 
-    public BrowserFlow(LatchkeyTestServer server)
+    /// <summary>A browser; its connections come from <paramref name="localAddress"/> when given (any 127.x address is loopback).</summary>
+    public BrowserFlow(LatchkeyTestServer server, string? localAddress = null)
     {
         _server = server;
         Cookies = new CookieContainer();
@@ -28,6 +29,8 @@ public sealed partial class BrowserFlow : IDisposable
             ConnectCallback = async (context, cancellationToken) =>
             {
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                if (localAddress is not null)
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(localAddress), 0));
                 await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
                 return new NetworkStream(socket, ownsSocket: true);
             },

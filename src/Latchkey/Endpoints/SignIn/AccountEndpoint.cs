@@ -118,11 +118,13 @@ internal sealed class AccountEndpoint(
                 if (codes is null)
                     await ShowAccountAsync(http, session, error: failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
                 else
-                    await ShowAccountAsync(http, session, notice: "The authenticator app is on.", recoveryCodes: codes);
+                    await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned on"),
+                        notice: "The authenticator app is on. Your other sessions are signed out.", recoveryCodes: codes);
                 break;
             case "totp-remove":
                 await factors.RemoveTotpAsync(user, address, http.RequestAborted);
-                await ShowAccountAsync(http, session, notice: "The authenticator app is off, and its recovery codes no longer work.");
+                await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned off"),
+                    notice: "The authenticator app is off, and its recovery codes no longer work. Your other sessions are signed out.");
                 break;
             case "recovery-codes" when await factors.HasAnyAsync(user.Id, http.RequestAborted):
                 IReadOnlyList<string> fresh = await factors.NewRecoveryCodesAsync(user, address, http.RequestAborted);
@@ -164,13 +166,7 @@ internal sealed class AccountEndpoint(
         }
 
         // The change ended this session with the others; the user has just proven the password, so this browser stays signed in.
-        // Its sign-in time must come after the change's cut-off, which ends every session that began at or before it.
-        DateTimeOffset now = time.GetUtcNow();
-        DateTimeOffset authTime = changed.User!.TokensValidAfter is { } cutOff && now <= cutOff ? cutOff.AddMilliseconds(1) : now;
-        (string secret, LoginSession renewed) = await sessions.StartAsync(changed.User!, authTime, session.Amr, previousSecret: null,
-            http.Connection.RemoteIpAddress, http.RequestAborted, http.Request.Headers.UserAgent.ToString());
-        _cookie.Write(http.Response, secret);
-        await ShowAccountAsync(http, renewed, notice: "Your password is changed. Your other sessions are signed out.");
+        await ShowAccountAsync(http, await RenewAsync(http, changed.User!, session.Amr), notice: "Your password is changed. Your other sessions are signed out.");
     }
 
     /// <summary>The login form of the account page: the same throttle, timing and hashing gate as every password login.</summary>
@@ -257,13 +253,32 @@ internal sealed class AccountEndpoint(
         http.Response.Headers.CacheControl = "no-store";
     }
 
+    /// <summary>
+    /// How the user signs in changed: every session and token of theirs ends (one that rests on the old way must not live on),
+    /// and this browser, where they just made the change, gets a new session.
+    /// </summary>
+    private async Task<LoginSession> EndOtherSessionsAsync(HttpContext http, LoginSession session, string why)
+    {
+        AccountResult ended = await accounts.EndSessionsAsync(session.User.Username, session.User.Username, why, http.RequestAborted);
+        return ended.User is { } user ? await RenewAsync(http, user, session.Amr) : session;
+    }
+
+    private async Task<LoginSession> RenewAsync(HttpContext http, UserAccount user, IReadOnlyList<string> amr)
+    {
+        (string secret, LoginSession renewed) = await sessions.RenewAsync(user, amr, http.Connection.RemoteIpAddress, http.Request.Headers.UserAgent.ToString(),
+            http.RequestAborted);
+        _cookie.Write(http.Response, secret);
+        return renewed;
+    }
+
     private bool IsFresh(LoginSession session) => time.GetUtcNow() - session.AuthTime <= _freshWindow;
 
     private async Task ShowAccountAsync(HttpContext http, LoginSession session, string? notice = null, string? error = null,
         IReadOnlyList<string>? recoveryCodes = null, int status = StatusCodes.Status200OK)
     {
         bool enabled = await factors.HasAnyAsync(session.User.Id, http.RequestAborted);
-        TotpEnrolment? enrolment = enabled ? null : await factors.PendingTotpAsync(session.User, _brand, http.RequestAborted);
+        // The key of an enrolment in progress is shown only to a recent sign-in, as it was made for one.
+        TotpEnrolment? enrolment = enabled || !IsFresh(session) ? null : await factors.PendingTotpAsync(session.User, _brand, http.RequestAborted);
         int left = enabled ? await factors.CountRecoveryCodesAsync(session.User.Id, http.RequestAborted) : 0;
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new AccountPage(_brand, SignInPages.NewNonce(), Path, session.User.Username, enabled, left, enrolment,

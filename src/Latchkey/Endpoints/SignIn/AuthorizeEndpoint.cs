@@ -15,8 +15,8 @@ namespace Latchkey.Endpoints.SignIn;
 /// <c>/authorize/login</c> and <c>/authorize/consent</c>, carrying the request, which is checked again each time.
 /// </summary>
 internal sealed class AuthorizeEndpoint(
-    ClientAuthenticator clients, PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, Consents consents,
-    AuthorizationCodes codes, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
+    ClientAuthenticator clients, PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts,
+    Consents consents, AuthorizationCodes codes, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/authorize";
     public const string LoginPath = "/authorize/login";
@@ -180,9 +180,11 @@ internal sealed class AuthorizeEndpoint(
             return;
         }
 
-        (string secret, _) = await sessions.StartAsync(halfway.User, time.GetUtcNow(),
-            SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode), _cookie.Read(http.Request), http.Connection.RemoteIpAddress,
-            http.RequestAborted, http.Request.Headers.UserAgent.ToString());
+        // A factor now stands behind the account: what rested on the password alone (sessions, refresh tokens) ends, and this
+        // browser, where the user just set it up, gets a new session.
+        AccountResult ended = await accounts.EndSessionsAsync(halfway.User.Username, halfway.User.Username, "authenticator app turned on", http.RequestAborted);
+        (string secret, _) = await sessions.RenewAsync(ended.User ?? halfway.User, SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode),
+            http.Connection.RemoteIpAddress, http.Request.Headers.UserAgent.ToString(), http.RequestAborted);
         _cookie.Write(http.Response, secret);
         // The request goes on from where it was, now with a two-factor session: consent if needed, then the code.
         await SignInPages.RecoveryCodesAsync(http, new RecoveryCodesPage(_brand, SignInPages.NewNonce(), codes, valid.Client.ClientId,
@@ -210,6 +212,9 @@ internal sealed class AuthorizeEndpoint(
 
         switch (form.Fields["decision"].ToString())
         {
+            // The consent form can be posted without the consent page ever shown: the sign-in must be as strong here too.
+            case "allow" when !await IsStrongEnoughAsync(http, valid, session, afterForm: true):
+                break;
             case "allow":
                 await consents.GrantAsync(session.User, valid.Client.ClientId, valid.Scopes, http.RequestAborted);
                 await IssueCodeAsync(http, valid, session, afterForm: true);
@@ -229,23 +234,8 @@ internal sealed class AuthorizeEndpoint(
     /// </summary>
     private async Task ContinueAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
-        // A step-up: the app asked (acr_values) for more than this session's sign-in reached, or the policy wants two factors.
-        bool mustHaveTwo = factors.IsRequired(session.User, valid.Client.RequireMfa);
-        string? level = mustHaveTwo && valid.RequiredLevel is null or AuthenticationLevels.Password ? AuthenticationLevels.TwoFactors : valid.RequiredLevel;
-        if (level is not null && !AuthenticationLevels.Meets(session.Amr, level))
-        {
-            bool canStepUp = await factors.StepUpRequiredAsync(session.User, session.Amr, level, valid.Client.ClientId, http.Connection.RemoteIpAddress,
-                http.RequestAborted);
-            if (valid.Prompt.Contains("none"))
-                await RefuseAsync(http, valid, "interaction_required", "The app asks for a stronger sign-in than this session has.", afterForm);
-            else if (canStepUp)
-                await ShowSecondFactorAsync(http, valid, pending.Protect(session.User, session.Amr), error: null);
-            else if (mustHaveTwo && level == AuthenticationLevels.TwoFactors)
-                await ShowLoginAsync(http, valid, session.User.Username, error: null); // the password again, then an authenticator app is set up
-            else
-                await RefuseAsync(http, valid, "unmet_authentication_requirements", $"The user cannot sign in at the level {level} asked for.", afterForm);
+        if (!await IsStrongEnoughAsync(http, valid, session, afterForm))
             return;
-        }
 
         // A public client returning to a loopback address or a private-use scheme could be any program on the device claiming to
         // be it (RFC 8252 §8.6): its user is asked every time, whatever was allowed before.
@@ -267,6 +257,33 @@ internal sealed class AuthorizeEndpoint(
         }
 
         await IssueCodeAsync(http, valid, session, afterForm);
+    }
+
+    /// <summary>
+    /// Whether the session's sign-in is as strong as this request needs: the level the app asked for (<c>acr_values</c>), two
+    /// factors when the policy or the client requires them, and two factors for a user who has a second factor (a session from
+    /// before it was set up). When it is not, the user is asked for more (a step-up), or the app is told; and this returns false.
+    /// </summary>
+    private async Task<bool> IsStrongEnoughAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
+    {
+        bool twoFactors = session.Amr.Contains(SignInMethods.MultipleFactors);
+        bool mustHaveTwo = factors.IsRequired(session.User, valid.Client.RequireMfa) ||
+                           (!twoFactors && await factors.HasAnyAsync(session.User.Id, http.RequestAborted));
+        string? level = mustHaveTwo && valid.RequiredLevel is null or AuthenticationLevels.Password ? AuthenticationLevels.TwoFactors : valid.RequiredLevel;
+        if (level is null || AuthenticationLevels.Meets(session.Amr, level))
+            return true;
+
+        bool canStepUp = await factors.StepUpRequiredAsync(session.User, session.Amr, level, valid.Client.ClientId, http.Connection.RemoteIpAddress,
+            http.RequestAborted);
+        if (valid.Prompt.Contains("none"))
+            await RefuseAsync(http, valid, "interaction_required", "The app asks for a stronger sign-in than this session has.", afterForm);
+        else if (canStepUp)
+            await ShowSecondFactorAsync(http, valid, pending.Protect(session.User, session.Amr), error: null);
+        else if (mustHaveTwo && level == AuthenticationLevels.TwoFactors)
+            await ShowLoginAsync(http, valid, session.User.Username, error: null); // the password again, then an authenticator app is set up
+        else
+            await RefuseAsync(http, valid, "unmet_authentication_requirements", $"The user cannot sign in at the level {level} asked for.", afterForm);
+        return false;
     }
 
     private async Task IssueCodeAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)

@@ -222,7 +222,7 @@ internal static class Schema
         // 6: second factors. The browser a session is in (what its account page lists); how each sign-in was made (amr, RFC 8176, space-separated: a password for every earlier one), on
         // its session, the codes sent from it and the logins (refresh families) begun from it; a user's authenticator app
         // (its TOTP secret encrypted under the master key, the last time step used so that a code works once), and their
-        // recovery codes, by hash; clients whose users must sign in with two factors.
+        // recovery codes, by hash; wrong codes in a row, from any address (a cap on guessing); clients whose users must sign in with two factors.
         $"""
         ALTER TABLE login_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
         ALTER TABLE login_sessions ADD COLUMN device TEXT;
@@ -235,7 +235,9 @@ internal static class Schema
             created_at {types.Integer} NOT NULL,
             confirmed_at {types.Integer},
             last_step {types.Integer} NOT NULL DEFAULT 0,
-            last_used_at {types.Integer}
+            last_used_at {types.Integer},
+            failures {types.Integer} NOT NULL DEFAULT 0,
+            last_failure_at {types.Integer}
         );
         CREATE TABLE recovery_codes (
             user_id TEXT NOT NULL,

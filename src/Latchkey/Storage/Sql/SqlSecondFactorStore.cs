@@ -30,16 +30,41 @@ internal sealed class SqlSecondFactorStore(SqlDatabase database) : ISecondFactor
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task<bool> UseTotpStepAsync(string userId, long step, bool confirming, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<bool> UseTotpStepAsync(string userId, long step, bool confirming, DateTimeOffset at, CancellationToken cancellationToken,
+        DateTimeOffset? enrolledAt = null)
     {
         await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        // Confirming: only the enrolment whose key was checked (a new one begun meanwhile has another created_at).
         await using DbCommand command = connection.CreateCommand(confirming
-                ? "UPDATE totp_factors SET last_step = @step, last_used_at = @at, confirmed_at = @at WHERE user_id = @user AND confirmed_at IS NULL AND last_step < @step"
+                ? "UPDATE totp_factors SET last_step = @step, last_used_at = @at, confirmed_at = @at WHERE user_id = @user AND confirmed_at IS NULL AND last_step < @step AND created_at = @enrolled"
                 : "UPDATE totp_factors SET last_step = @step, last_used_at = @at WHERE user_id = @user AND confirmed_at IS NOT NULL AND last_step < @step")
             .Add("@user", userId)
             .Add("@step", step)
-            .Add("@at", at);
+            .Add("@at", at)
+            .Add("@enrolled", enrolledAt);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<long?> StartCodeAttemptAsync(string userId, int max, DateTimeOffset lockedSince, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("""
+            UPDATE totp_factors SET failures = failures + 1, last_failure_at = @at
+            WHERE user_id = @user AND (failures < @max OR last_failure_at IS NULL OR last_failure_at <= @since)
+            RETURNING failures
+            """)
+            .Add("@user", userId)
+            .Add("@max", (long)max)
+            .Add("@since", lockedSince)
+            .Add("@at", at);
+        return await command.ExecuteScalarAsync(cancellationToken) is { } failures and not DBNull ? Convert.ToInt64(failures, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    public async Task ClearFailuresAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using DbConnection connection = await database.OpenAsync(cancellationToken);
+        await using DbCommand command = connection.CreateCommand("UPDATE totp_factors SET failures = 0 WHERE user_id = @user").Add("@user", userId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<bool> RemoveTotpAsync(string userId, CancellationToken cancellationToken)
