@@ -170,6 +170,13 @@ public sealed partial class SecondFactorTests : IAsyncLifetime
         using var account = new BrowserFlow(_server);
         (byte[] key, _) = await EnrolAsync(account);
         Assert.Single(await AuditAsync(Latchkey.Audit.AuditEvents.FactorAdded));
+        // The browser that set the app up proved it with its first code: its new session has both factors, and signs in to
+        // the app without asking again.
+        (string accountVerifier, string accountChallenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage silent = await account.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, accountChallenge));
+        JsonElement fromAccount = await ExchangeAsync(account, silent, accountVerifier);
+        Assert.Equal(["pwd", "otp", "mfa"], HttpAssert.Part(fromAccount.GetProperty("id_token").GetString()!, 1).GetProperty("amr").EnumerateArray()
+            .Select(m => m.GetString()));
 
         (BrowserFlow browser, HttpResponseMessage afterPassword, string verifier) = await PasswordAtAuthorizeAsync();
         using (browser)

@@ -118,12 +118,14 @@ internal sealed class AccountEndpoint(
                 if (codes is null)
                     await ShowAccountAsync(http, session, error: failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
                 else
-                    await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned on"),
+                    // The first code proved the app, on a recent sign-in: this browser's new session has both factors.
+                    await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned on",
+                            SignInMethods.WithSecondFactor(session.Amr, SignInMethods.OneTimeCode)),
                         notice: "The authenticator app is on. Your other sessions are signed out.", recoveryCodes: codes);
                 break;
             case "totp-remove":
                 await factors.RemoveTotpAsync(user, address, http.RequestAborted);
-                await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned off"),
+                await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned off", session.Amr),
                     notice: "The authenticator app is off, and its recovery codes no longer work. Your other sessions are signed out.");
                 break;
             case "recovery-codes" when await factors.HasAnyAsync(user.Id, http.RequestAborted):
@@ -257,10 +259,10 @@ internal sealed class AccountEndpoint(
     /// How the user signs in changed: every session and token of theirs ends (one that rests on the old way must not live on),
     /// and this browser, where they just made the change, gets a new session.
     /// </summary>
-    private async Task<LoginSession> EndOtherSessionsAsync(HttpContext http, LoginSession session, string why)
+    private async Task<LoginSession> EndOtherSessionsAsync(HttpContext http, LoginSession session, string why, IReadOnlyList<string> amr)
     {
         AccountResult ended = await accounts.EndSessionsAsync(session.User.Username, session.User.Username, why, http.RequestAborted);
-        return ended.User is { } user ? await RenewAsync(http, user, session.Amr) : session;
+        return ended.User is { } user ? await RenewAsync(http, user, amr) : session;
     }
 
     private async Task<LoginSession> RenewAsync(HttpContext http, UserAccount user, IReadOnlyList<string> amr)
