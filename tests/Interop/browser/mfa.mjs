@@ -8,10 +8,9 @@
 // sideways scrolling, no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and
 // <outputDir>/axe.json, prints a JSON summary, exits 0 when everything held; otherwise says what did not and exits 1.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { launchChromium, pageChecker, watch } from './pagecheck.mjs';
+import { launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, usernamePrefix, password, serverSeconds, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -45,15 +44,7 @@ function totp(key, unixSeconds) {
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
-const callbacks = [];
-const app = createServer((req, res) => {
-  const url = new URL(req.url, redirectUri);
-  if (url.pathname === '/callback')
-    callbacks.push(url);
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end('<!DOCTYPE html><html lang="en"><title>App</title><h1>Back in the app</h1></html>');
-});
-await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resolve));
+const { callbacks, close: closeApp } = await startApp(callbackPort, redirectUri);
 
 const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
 const browser = await launchChromium();
@@ -125,7 +116,7 @@ try {
   problems.push(`the run stopped: ${e.stack || e}`);
 } finally {
   await browser.close();
-  app.close();
+  closeApp();
 }
 
 writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));

@@ -1,5 +1,6 @@
 // What every test of the hosted pages checks on each page it visits, and the chromium they run in.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -60,4 +61,18 @@ export async function watch(context, page, problems, label, ignoreConsole = () =
   });
   await context.addInitScript(() => document.addEventListener('securitypolicyviolation', e =>
     console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}`)));
+}
+
+/** The app a sign-in returns to: a loopback listener on <port> that records each callback URL and shows a plain page. */
+export async function startApp(port, redirectUri) {
+  const callbacks = [];
+  const app = createServer((req, res) => {
+    const url = new URL(req.url, redirectUri);
+    if (url.pathname === '/callback')
+      callbacks.push(url);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!DOCTYPE html><html lang="en"><title>App</title><h1>Back in the app</h1></html>');
+  });
+  await new Promise(resolve => app.listen(Number(port), '127.0.0.1', resolve));
+  return { callbacks, close: () => app.close() };
 }

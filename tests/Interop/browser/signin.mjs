@@ -7,11 +7,10 @@
 // no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and <outputDir>/axe.json, prints a JSON
 // summary on stdout, and exits 0 when everything held; otherwise says what did not on stderr and exits 1.
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchChromium, pageChecker, watch } from './pagecheck.mjs';
+import { launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, username, password, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -22,15 +21,7 @@ mkdirSync(outputDir, { recursive: true });
 const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
 
 // The app's callback: records what Latchkey sent back, and shows a plain page.
-const callbacks = [];
-const app = createServer((req, res) => {
-  const url = new URL(req.url, redirectUri);
-  if (url.pathname === '/callback')
-    callbacks.push(url);
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end('<!DOCTYPE html><html lang="en"><title>App</title><h1>Back in the app</h1></html>');
-});
-await new Promise(resolve => app.listen(Number(callbackPort), '127.0.0.1', resolve));
+const { callbacks, close: closeApp } = await startApp(callbackPort, redirectUri);
 
 const sizes = [{ name: 'phone', width: 390, height: 844 }, { name: 'desktop', width: 1280, height: 800 }];
 const profile = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
@@ -103,7 +94,7 @@ try {
   problems.push(`the run stopped: ${e.stack || e}`);
 } finally {
   await browser.close();
-  app.close();
+  closeApp();
   rmSync(profile, { recursive: true, force: true });
 }
 

@@ -76,14 +76,9 @@ internal sealed class AuthorizeEndpoint(
     /// <summary>The code from the authenticator app (or a recovery code), after the password or for a step-up.</summary>
     private async Task SecondFactorAsync(HttpContext http)
     {
-        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+        if (await ReadSecondStepAsync(http) is not { } step)
             return;
-        string pendingValue = form.Fields["pending"].ToString();
-        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
-        {
-            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
-            return;
-        }
+        (PostedForm form, ValidAuthorization valid, string pendingValue, PendingSignIn halfway) = step;
 
         string code = form.Fields["code"].ToString();
         if (code.Trim().Length == 0 || code.Length > 64)
@@ -163,14 +158,9 @@ internal sealed class AuthorizeEndpoint(
     /// </summary>
     private async Task EnrolAsync(HttpContext http)
     {
-        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+        if (await ReadSecondStepAsync(http) is not { } step)
             return;
-        string pendingValue = form.Fields["pending"].ToString();
-        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
-        {
-            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
-            return;
-        }
+        (PostedForm form, ValidAuthorization valid, string pendingValue, PendingSignIn halfway) = step;
 
         (IReadOnlyList<string>? codes, string? failure) = await factors.ConfirmTotpAsync(halfway.User, form.Fields["code"].ToString(),
             http.Connection.RemoteIpAddress, http.RequestAborted);
@@ -189,6 +179,24 @@ internal sealed class AuthorizeEndpoint(
         // The request goes on from where it was, now with a two-factor session: consent if needed, then the code.
         await SignInPages.RecoveryCodesAsync(http, new RecoveryCodesPage(_brand, SignInPages.NewNonce(), codes, valid.Client.ClientId,
             Path + "?" + valid.Request.Serialize()));
+    }
+
+    /// <summary>
+    /// A form of the step after the password (the code, or setting up the app), with the request it carries and the pending
+    /// sign-in; null when either is refused (answered already: an expired sign-in goes back to the login page).
+    /// </summary>
+    private async Task<(PostedForm Form, ValidAuthorization Valid, string PendingValue, PendingSignIn Halfway)?> ReadSecondStepAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return null;
+        string pendingValue = form.Fields["pending"].ToString();
+        if (await pending.ReadAsync(pendingValue, http.RequestAborted) is not { } halfway)
+        {
+            await ShowLoginAsync(http, valid, valid.LoginHint, SignInMessages.Expired);
+            return null;
+        }
+
+        return (form, valid, pendingValue, halfway);
     }
 
     private async Task StartSessionAsync(HttpContext http, ValidAuthorization valid, UserAccount user, DateTimeOffset authTime, IReadOnlyList<string> amr)
