@@ -22,6 +22,7 @@ public static class LatchkeyEndpointRouteBuilderExtensions
         Latchkey.Endpoints.SignIn.AuthorizeEndpoint.Map(routes);
         Latchkey.Endpoints.SignIn.LogoutEndpoint.Map(routes);
         Latchkey.Endpoints.SignIn.AccountEndpoint.Map(routes);
+        Latchkey.Endpoints.SignIn.SignInPages.MapScript(routes);
         RouteGroupBuilder latchkey = routes.MapGroup("");
         latchkey.AddEndpointFilter(DatabaseUnavailableFilter.InvokeAsync);
         latchkey.MapSeedTokenEndpoint();

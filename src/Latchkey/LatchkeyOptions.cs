@@ -137,6 +137,8 @@ public sealed class LatchkeyOptions
 
     /// <summary>Second factors: how recent a sign-in must be to change them.</summary>
     public MfaOptions Mfa { get; set; } = new();
+
+    public PasskeyOptions Passkeys { get; set; } = new();
 }
 
 /// <summary>The password grant (RFC 6749 §4.3), which RFC 9700 §2.4 says must not be used, kept for first-party clients and the seed tutorial.</summary>
@@ -340,6 +342,19 @@ public sealed class MfaOptions
     /// no second factor sets one up at their next browser sign-in; the password grant refuses them.
     /// </summary>
     public string Require { get; set; } = RequireNone;
+}
+
+/// <summary>
+/// Passkeys (WebAuthn). By default the relying party is the issuer's host and the one origin the issuer's: a passkey made for
+/// it works on no other site. A deployment that serves its pages under another name than its issuer says which here.
+/// </summary>
+public sealed class PasskeyOptions
+{
+    /// <summary>The relying party id (WebAuthn §5.1.2): a host name, the issuer's or a registrable suffix of it. Default: the issuer's host.</summary>
+    public string? RelyingPartyId { get; set; }
+
+    /// <summary>The origins (<c>scheme://host[:port]</c>) the login page is served from. Default: the issuer's origin alone.</summary>
+    public List<string> Origins { get; set; } = [];
 }
 
 /// <summary>The product name on the login, consent, logout and error pages.</summary>

@@ -90,6 +90,13 @@ public sealed class LatchkeyOptionsValidator : IValidateOptions<LatchkeyOptions>
             problems.Add($"Latchkey:Mfa:Require '{o.Mfa.Require}' is not one of none, admins, everyone (LATCHKEY__MFA__REQUIRE).");
         if (o.Mfa.FreshLoginWindow <= TimeSpan.Zero || o.Mfa.FreshLoginWindow > TimeSpan.FromHours(1))
             problems.Add($"Latchkey:Mfa:FreshLoginWindow {o.Mfa.FreshLoginWindow} is outside 00:00:01 to 01:00:00.");
+        if (o.Passkeys.RelyingPartyId is { } rpId && Uri.TryCreate(o.Issuer, UriKind.Absolute, out Uri? issuerUri) &&
+            !(issuerUri.Host.Equals(rpId, StringComparison.OrdinalIgnoreCase) || issuerUri.Host.EndsWith("." + rpId, StringComparison.OrdinalIgnoreCase)))
+            problems.Add($"Latchkey:Passkeys:RelyingPartyId '{rpId}' is neither the issuer's host nor a domain it is under (WebAuthn §5.1.2).");
+        foreach (string origin in o.Passkeys.Origins)
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? originUri) || originUri.Scheme is not ("https" or "http") ||
+                originUri.GetLeftPart(UriPartial.Authority) != origin.TrimEnd('/'))
+                problems.Add($"Latchkey:Passkeys:Origins '{origin}' is not an origin (scheme://host[:port]).");
         if (string.IsNullOrWhiteSpace(o.Branding.Name) || o.Branding.Name.Length > 64)
             problems.Add("Latchkey:Branding:Name must be 1 to 64 characters (default Latchkey).");
 

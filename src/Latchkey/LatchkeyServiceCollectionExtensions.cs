@@ -155,6 +155,7 @@ public static class LatchkeyServiceCollectionExtensions
         services.TryAddSingleton<Consents>();
         services.TryAddSingleton<SecondFactors>();
         services.TryAddSingleton<PendingSignIns>();
+        services.TryAddSingleton<Passkeys>();
         services.TryAddSingleton<IdTokenHints>();
         services.TryAddSingleton<AccessTokenValidator>();
         services.TryAddSingleton<TokenRevocation>();

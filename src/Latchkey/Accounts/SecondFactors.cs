@@ -58,9 +58,27 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
         _ => false,
     };
 
-    /// <summary>Whether the user has a second factor to be asked for after their password.</summary>
+    /// <summary>Whether the user has a second factor to be asked for after their password: an authenticator app, or a passkey.</summary>
     public async Task<bool> HasAnyAsync(string userId, CancellationToken cancellationToken) =>
+        await HasTotpAsync(userId, cancellationToken) || await HasPasskeyAsync(userId, cancellationToken);
+
+    public async Task<bool> HasTotpAsync(string userId, CancellationToken cancellationToken) =>
         await store.FindTotpAsync(userId, cancellationToken) is { ConfirmedAt: not null };
+
+    public async Task<bool> HasPasskeyAsync(string userId, CancellationToken cancellationToken) =>
+        (await store.ListPasskeysAsync(userId, cancellationToken)).Count > 0;
+
+    /// <summary>
+    /// After a factor was removed: when none is left, the recovery codes go too (they stood in for a factor the user no
+    /// longer has). True when none is left.
+    /// </summary>
+    public async Task<bool> ForgetCodesIfNoFactorAsync(string userId, CancellationToken cancellationToken)
+    {
+        if (await HasAnyAsync(userId, cancellationToken))
+            return false;
+        await store.ReplaceRecoveryCodesAsync(userId, [], time.GetUtcNow(), cancellationToken);
+        return true;
+    }
 
 
     public Task<int> CountRecoveryCodesAsync(string userId, CancellationToken cancellationToken) =>
@@ -113,13 +131,13 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
         return codes;
     }
 
-    /// <summary>Removes the authenticator app and the recovery codes (the user's own choice); false when there was no app.</summary>
+    /// <summary>Removes the authenticator app (the user's own choice), and the recovery codes with the last factor; false when there was no app.</summary>
     public async Task<bool> RemoveTotpAsync(UserAccount user, IPAddress? address, CancellationToken cancellationToken)
     {
-        bool hadConfirmed = await HasAnyAsync(user.Id, cancellationToken);
+        bool hadConfirmed = await HasTotpAsync(user.Id, cancellationToken);
         if (!await store.RemoveTotpAsync(user.Id, cancellationToken))
             return false;
-        await store.ReplaceRecoveryCodesAsync(user.Id, [], time.GetUtcNow(), cancellationToken);
+        await ForgetCodesIfNoFactorAsync(user.Id, cancellationToken);
         if (hadConfirmed)
             await AuditAsync(AuditEvents.FactorRemoved, user, "authenticator app", address, cancellationToken);
         return true;
@@ -170,7 +188,12 @@ internal sealed class SecondFactors(ISecondFactorStore store, MasterKeys masterK
     public async Task<bool> StepUpRequiredAsync(UserAccount user, IReadOnlyList<string> amr, string level, string clientId, IPAddress? address,
         CancellationToken cancellationToken)
     {
-        bool canStepUp = level == AuthenticationLevels.TwoFactors && await HasAnyAsync(user.Id, cancellationToken);
+        bool canStepUp = level switch
+        {
+            AuthenticationLevels.TwoFactors => await HasAnyAsync(user.Id, cancellationToken),
+            AuthenticationLevels.PhishingResistant => await HasPasskeyAsync(user.Id, cancellationToken),
+            _ => false,
+        };
         await audit.WriteAsync(new AuditEvent(time.GetUtcNow(), AuditEvents.StepUpRequired, canStepUp ? AuditOutcomes.Success : AuditOutcomes.Failure,
             Subject: user.Username, ClientId: clientId, Address: address?.ToString(),
             Detail: $"{clientId} asked for {level}; the session has {AuthenticationLevels.Of(amr)}" +

@@ -7,7 +7,17 @@ namespace Latchkey.Storage;
 public sealed record TotpFactorRecord(string UserId, byte[] ProtectedSecret, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt, long LastStep,
     DateTimeOffset? LastUsedAt);
 
-/// <summary>Users' second factors: their authenticator app (<see cref="TotpFactorRecord"/>) and their recovery codes, by hash.</summary>
+/// <summary>
+/// A passkey (a WebAuthn credential): its id and public key as the authenticator made them, the signature counter it last
+/// reported, whether it can be (and is) synced between devices, its transports (space-separated hints for the browser).
+/// </summary>
+public sealed record PasskeyRecord(byte[] CredentialId, string UserId, string Name, byte[] PublicKey, uint SignCount, bool BackupEligible, bool BackedUp,
+    string Transports, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
+
+/// <summary>
+/// Users' second factors: their authenticator app (<see cref="TotpFactorRecord"/>), their recovery codes, by hash, and their
+/// passkeys (<see cref="PasskeyRecord"/>), which are a first factor too.
+/// </summary>
 public interface ISecondFactorStore
 {
     Task<TotpFactorRecord?> FindTotpAsync(string userId, CancellationToken cancellationToken);
@@ -25,8 +35,7 @@ public interface ISecondFactorStore
 
     /// <summary>
     /// Counts a code attempt before it is checked, across every address: the wrong codes in a row, unless
-    /// <paramref name="max"/> were reached and the last came after <paramref name="lockedSince"/> (then null: locked, or no
-    /// authenticator app). A success sets it back (<see cref="ClearFailuresAsync"/>).
+    /// <paramref name="max"/> were reached and the last came after <paramref name="lockedSince"/> (then null: locked). A success sets it back (<see cref="ClearFailuresAsync"/>).
     /// </summary>
     Task<long?> StartCodeAttemptAsync(string userId, int max, DateTimeOffset lockedSince, DateTimeOffset at, CancellationToken cancellationToken);
 
@@ -45,4 +54,28 @@ public interface ISecondFactorStore
 
     /// <summary>Removes every second factor and recovery code of the user (an admin's reset); returns how many rows went.</summary>
     Task<int> RemoveAllAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new passkey; false when a credential with its id is stored already.</summary>
+    Task<bool> AddPasskeyAsync(PasskeyRecord passkey, CancellationToken cancellationToken);
+
+    Task<PasskeyRecord?> FindPasskeyAsync(byte[] credentialId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<PasskeyRecord>> ListPasskeysAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a use of the passkey: its new counter and backup state, only if its counter is still
+    /// <paramref name="storedCount"/> (one statement: two assertions checked against the same counter cannot both pass).
+    /// </summary>
+    Task<bool> UsePasskeyAsync(byte[] credentialId, uint storedCount, uint newCount, bool backedUp, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task<bool> RenamePasskeyAsync(string userId, byte[] credentialId, string name, CancellationToken cancellationToken);
+
+    /// <summary>Removes one of the user's passkeys; false when they have none with that id.</summary>
+    Task<bool> RemovePasskeyAsync(string userId, byte[] credentialId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes a WebAuthn challenge, once: false when it was taken before (a replay). Kept until <paramref name="expiresAt"/>,
+    /// after which the ceremony it belongs to is refused anyway.
+    /// </summary>
+    Task<bool> UseChallengeAsync(string challenge, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken cancellationToken);
 }

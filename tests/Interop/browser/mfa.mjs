@@ -66,7 +66,7 @@ try {
     await check(page, 'account-login', size);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     await check(page, 'account', size);
 
@@ -95,7 +95,7 @@ try {
     await app2.goto(authorize.href);
     await app2.getByLabel('Username').fill(username);
     await app2.getByLabel('Password').fill(password);
-    await app2.getByRole('button', { name: 'Sign in' }).click();
+    await app2.getByRole('button', { name: 'Sign in', exact: true }).click();
     await app2.getByRole('heading', { name: 'Enter your code' }).waitFor();
     await check(app2, 'code', size);
     await app2.getByLabel('Code from your authenticator app').fill('000000' === totp(key, Number(serverSeconds)) ? '111111' : '000000');

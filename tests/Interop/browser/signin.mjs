@@ -57,13 +57,13 @@ try {
     await check(page, 'login', size);
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     await check(page, 'login-error', size);
 
     // The right password: the consent page of a third-party app.
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     await check(page, 'consent', size);
     await page.getByRole('button', { name: 'Allow' }).click();

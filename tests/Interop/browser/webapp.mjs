@@ -35,7 +35,7 @@ try {
   await page.screenshot({ path: join(outputDir, `${name}-login.png`) });
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.locator('#user').waitFor();
   result.signedInAs = await page.locator('#user').innerText();
   result.claims = await page.locator('th[scope=row]').allInnerTexts();

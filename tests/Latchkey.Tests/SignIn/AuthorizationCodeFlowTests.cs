@@ -76,7 +76,7 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
         string html = await page.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html; charset=utf-8", page.Content.Headers.ContentType?.ToString());
-        Assert.Contains("autocomplete=\"username\"", html);
+        Assert.Contains("autocomplete=\"username webauthn\"", html);
         Assert.Contains("autocomplete=\"current-password\"", html);
         Assert.Contains("<html lang=\"en\">", html);
 
@@ -435,7 +435,12 @@ public sealed class AuthorizationCodeFlowTests : IAsyncLifetime
         string csp = page.Headers.GetValues("Content-Security-Policy").Single();
         Assert.Contains("frame-ancestors 'none'", csp);
         Assert.Contains("default-src 'none'", csp);
-        Assert.Contains("script-src 'none'", csp);
+        // The one script is the passkey script, loaded from Latchkey by this response's nonce: no other, and none inline.
+        string nonce = System.Text.RegularExpressions.Regex.Match(csp, "script-src 'nonce-([^']+)';").Groups[1].Value;
+        Assert.NotEmpty(nonce);
+        string html = await page.Content.ReadAsStringAsync();
+        Assert.Equal([$"<script nonce=\"{nonce}\" src=\"/signin/passkeys.js\"></script>"],
+            System.Text.RegularExpressions.Regex.Matches(html, "<script[^>]*>[^<]*</script>").Select(m => m.Value));
         Assert.Equal("no-store", page.Headers.CacheControl?.ToString());
     }
 

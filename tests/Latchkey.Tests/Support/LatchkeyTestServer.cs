@@ -56,8 +56,13 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
     /// </param>
     /// <param name="services">Registrations made before <c>AddLatchkey</c>, which then keeps them (TryAdd): e.g. a store a test wraps.</param>
     /// <param name="alsoListenOn">More listen URLs after the first (which stays <see cref="BaseAddress"/>), e.g. a metrics port.</param>
+    /// <param name="host">
+    /// The host of the base address, with <paramref name="issuerIsBaseAddress"/>: <c>localhost</c> for passkeys in a browser
+    /// (a relying party id is a domain name, never an IP address).
+    /// </param>
     public static async Task<LatchkeyTestServer> StartAsync(Action<LatchkeyOptions>? configure = null, string? dataDirectory = null,
-        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false, Action<IServiceCollection>? services = null, string[]? alsoListenOn = null)
+        FakeTimeProvider? time = null, bool issuerIsBaseAddress = false, Action<IServiceCollection>? services = null, string[]? alsoListenOn = null,
+        string host = "127.0.0.1")
     {
         if (!issuerIsBaseAddress)
             return await StartOnAsync(string.Join(";", ["http://127.0.0.1:0", .. alsoListenOn ?? []]), Issuer, configure, dataDirectory, time, services);
@@ -65,7 +70,7 @@ public sealed class LatchkeyTestServer : IAsyncDisposable
         // The port is free when picked but could be taken before Kestrel binds it: try again with another.
         for (int attempt = 1; ; attempt++)
         {
-            string address = $"http://127.0.0.1:{FreePort()}";
+            string address = $"http://{host}:{FreePort()}";
             try
             {
                 return await StartOnAsync(string.Join(";", [address, .. alsoListenOn ?? []]), address, configure, dataDirectory, time, services);

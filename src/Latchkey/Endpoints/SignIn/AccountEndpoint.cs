@@ -13,12 +13,13 @@ namespace Latchkey.Endpoints.SignIn;
 /// form (with the second factor, when the user has one), which comes back here.
 /// </summary>
 internal sealed class AccountEndpoint(
-    PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts, Consents consents,
+    PasswordLogin passwords, SecondFactors factors, Passkeys passkeys, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts, Consents consents,
     IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/account";
     public const string LoginPath = "/account/login";
     public const string SecondFactorPath = "/account/second-factor";
+    public const string PasskeyPath = "/account/passkey";
 
     private readonly string _brand = options.Value.Branding.Name;
     private readonly SessionCookie _cookie = new(options.Value);
@@ -33,6 +34,7 @@ internal sealed class AccountEndpoint(
         routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(SecondFactorPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.SecondFactorAsync)).DisableAntiforgery()
             .ExcludeFromDescription();
+        routes.MapPost(PasskeyPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.PasskeyAsync)).DisableAntiforgery().ExcludeFromDescription();
     }
 
     private Task GuardAsync(HttpContext http, Func<HttpContext, Task> handler) => SignInPages.GuardAsync(http, _brand, _httpsIssuer, handler);
@@ -89,6 +91,12 @@ internal sealed class AccountEndpoint(
                     count += await sessions.EndOwnAsync(user, other.SessionId, address, http.RequestAborted) ? 1 : 0;
                 await ShowAccountAsync(http, session, notice: $"Signed out of {count} other session{(count == 1 ? "" : "s")}.");
                 return;
+            case "passkey-rename":
+                bool renamed = await passkeys.RenameAsync(user, fields["passkey"].ToString(), fields["name"].ToString(), http.RequestAborted);
+                await ShowAccountAsync(http, session, notice: renamed ? "The passkey is renamed." : null,
+                    error: renamed ? null : $"Give the passkey a name of 1 to {Passkeys.MaxNameLength} characters.",
+                    status: renamed ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+                return;
             case "revoke-consent":
                 string clientId = fields["client"].ToString();
                 (string? revokeError, _) = await consents.RevokeAsync(user.Username, clientId, user.Username, http.RequestAborted);
@@ -128,6 +136,22 @@ internal sealed class AccountEndpoint(
                 await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned off", session.Amr),
                     notice: "The authenticator app is off, and its recovery codes no longer work. Your other sessions are signed out.");
                 break;
+            case "passkey-add":
+                await AddPasskeyAsync(http, session, fields);
+                break;
+            case "passkey-remove":
+                string? removed = await passkeys.RemoveAsync(user, fields["passkey"].ToString(), address, http.RequestAborted);
+                if (removed is null)
+                {
+                    await ShowAccountAsync(http, session, error: "That passkey is not on your account.", status: StatusCodes.Status400BadRequest);
+                    break;
+                }
+
+                bool none = await factors.ForgetCodesIfNoFactorAsync(user.Id, http.RequestAborted);
+                // A passkey is removed when its device is lost: what was signed in with it, elsewhere, ends.
+                await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "passkey removed", session.Amr),
+                    notice: $"The passkey {removed} is removed{(none ? ", and your recovery codes no longer work" : "")}. Your other sessions are signed out.");
+                break;
             case "recovery-codes" when await factors.HasAnyAsync(user.Id, http.RequestAborted):
                 IReadOnlyList<string> fresh = await factors.NewRecoveryCodesAsync(user, address, http.RequestAborted);
                 await ShowAccountAsync(http, session, notice: "New recovery codes: the old ones no longer work.", recoveryCodes: fresh);
@@ -136,6 +160,36 @@ internal sealed class AccountEndpoint(
                 await ShowAccountAsync(http, session, error: "That is not something this page can do.", status: StatusCodes.Status400BadRequest);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A new passkey, made by the browser for the ceremony the page carried. The first factor of an account also makes its
+    /// recovery codes (shown once) and ends the sessions that rested on the password alone; this browser, where the user
+    /// just verified themselves to the new passkey, keeps a session with both factors.
+    /// </summary>
+    private async Task AddPasskeyAsync(HttpContext http, LoginSession session, IFormCollection fields)
+    {
+        UserAccount user = session.User;
+        bool first = !await factors.HasAnyAsync(user.Id, http.RequestAborted);
+        (PasskeyEntry? added, string? failure) = await passkeys.RegisterAsync(user, fields["ceremony"].ToString(), fields["credential"].ToString(),
+            fields["name"].ToString(), http.Connection.RemoteIpAddress, http.RequestAborted);
+        if (added is null)
+        {
+            await ShowAccountAsync(http, session, error: failure, status: StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        if (!first)
+        {
+            await ShowAccountAsync(http, session, notice: $"The passkey {added.Name} is added.");
+            return;
+        }
+
+        IReadOnlyList<string> codes = await factors.NewRecoveryCodesAsync(user, http.Connection.RemoteIpAddress, http.RequestAborted);
+        string kind = added.Synced ? SignInMethods.SoftwareKey : SignInMethods.HardwareKey;
+        await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "passkey added",
+                SignInMethods.WithSecondFactor(session.Amr, kind, SignInMethods.UserVerified)),
+            notice: $"The passkey {added.Name} is added. Your other sessions are signed out.", recoveryCodes: codes);
     }
 
     /// <summary>
@@ -203,11 +257,27 @@ internal sealed class AccountEndpoint(
 
         if (await factors.HasAnyAsync(user.Id, http.RequestAborted))
         {
-            await ShowSecondFactorAsync(http, pending.Protect(user, [SignInMethods.Password]), error: null);
+            await ShowSecondFactorAsync(http, user, pending.Protect(user, [SignInMethods.Password]), error: null);
             return;
         }
 
         await StartSessionAsync(http, user, result.AuthenticatedAt, [SignInMethods.Password]);
+    }
+
+    /// <summary>"Sign in with a passkey" on the account page's login form.</summary>
+    private async Task PasskeyAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } fields)
+            return;
+        PasskeyResult result = await passkeys.VerifyAsync(fields["ceremony"].ToString(), fields["credential"].ToString(), expected: null,
+            http.Connection.RemoteIpAddress, http.RequestAborted);
+        if (result.User is not { } user)
+        {
+            await ShowLoginAsync(http, username: null, result.Failure);
+            return;
+        }
+
+        await StartSessionAsync(http, user, time.GetUtcNow(), SignInMethods.WithSecondFactor(result.Methods!));
     }
 
     private async Task SecondFactorAsync(HttpContext http)
@@ -221,23 +291,34 @@ internal sealed class AccountEndpoint(
             return;
         }
 
+        if (fields["credential"].ToString().Length > 0)
+        {
+            PasskeyResult used = await passkeys.VerifyAsync(fields["ceremony"].ToString(), fields["credential"].ToString(), halfway.User,
+                http.Connection.RemoteIpAddress, http.RequestAborted);
+            if (!used.Succeeded)
+                await ShowSecondFactorAsync(http, halfway.User, pendingValue, used.Failure);
+            else
+                await StartSessionAsync(http, halfway.User, time.GetUtcNow(), SignInMethods.WithSecondFactor(halfway.Amr, [.. used.Methods!]));
+            return;
+        }
+
         string code = fields["code"].ToString();
         if (code.Trim().Length == 0 || code.Length > 64)
         {
-            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.EnterCode);
+            await ShowSecondFactorAsync(http, halfway.User, pendingValue, SignInMessages.EnterCode);
             return;
         }
 
         SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, http.Connection.RemoteIpAddress, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait), StatusCodes.Status429TooManyRequests);
+            await ShowSecondFactorAsync(http, halfway.User, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait), StatusCodes.Status429TooManyRequests);
             return;
         }
 
         if (!result.Succeeded)
         {
-            await ShowSecondFactorAsync(http, pendingValue, SignInMessages.CodeRefused(result));
+            await ShowSecondFactorAsync(http, halfway.User, pendingValue, SignInMessages.CodeRefused(result));
             return;
         }
 
@@ -278,10 +359,10 @@ internal sealed class AccountEndpoint(
     private async Task ShowAccountAsync(HttpContext http, LoginSession session, string? notice = null, string? error = null,
         IReadOnlyList<string>? recoveryCodes = null, int status = StatusCodes.Status200OK)
     {
-        bool enabled = await factors.HasAnyAsync(session.User.Id, http.RequestAborted);
+        bool enabled = await factors.HasTotpAsync(session.User.Id, http.RequestAborted);
         // The key of an enrolment in progress is shown only to a recent sign-in, as it was made for one.
         TotpEnrolment? enrolment = enabled || !IsFresh(session) ? null : await factors.PendingTotpAsync(session.User, _brand, http.RequestAborted);
-        int left = enabled ? await factors.CountRecoveryCodesAsync(session.User.Id, http.RequestAborted) : 0;
+        int left = await factors.CountRecoveryCodesAsync(session.User.Id, http.RequestAborted);
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new AccountPage(_brand, SignInPages.NewNonce(), Path, session.User.Username, enabled, left, enrolment,
             enrolment is null ? null : SignInPages.QrCodeDataUri(enrolment.Uri), recoveryCodes, IsFresh(session), (int)_freshWindow.TotalMinutes, tokens.FormFieldName,
@@ -290,6 +371,8 @@ internal sealed class AccountEndpoint(
             Sessions = await sessions.ListAsync(session.User, http.RequestAborted),
             CurrentSessionId = session.SessionId,
             Consents = await consents.ListAsync(session.User.Username, http.RequestAborted) ?? [],
+            Passkeys = await passkeys.ListAsync(session.User, http.RequestAborted),
+            PasskeyRegistration = IsFresh(session) ? await passkeys.BeginRegistrationAsync(session.User, http.RequestAborted) : null,
         };
         await SignInPages.AccountAsync(http, page, status);
     }
@@ -297,16 +380,20 @@ internal sealed class AccountEndpoint(
     private Task ShowLoginAsync(HttpContext http, string? username, string? error, int status = StatusCodes.Status200OK)
     {
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
-        var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, "your account", "", tokens.FormFieldName, tokens.RequestToken!, username, error);
+        var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, "your account", "", tokens.FormFieldName, tokens.RequestToken!, username, error)
+        { Passkey = passkeys.BeginSignIn(), PasskeyAction = PasskeyPath };
         return SignInPages.LoginAsync(http, page, returnTo: null, status);
     }
 
-    private Task ShowSecondFactorAsync(HttpContext http, string pendingValue, string? error, int status = StatusCodes.Status200OK)
+    private async Task ShowSecondFactorAsync(HttpContext http, UserAccount user, string pendingValue, string? error, int status = StatusCodes.Status200OK)
     {
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
-        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath, "Open your authenticator app and enter the code it shows.", "",
-            pendingValue, tokens.FormFieldName, tokens.RequestToken!, error);
-        return SignInPages.SecondFactorAsync(http, page, returnTo: null, status);
+        bool totp = await factors.HasTotpAsync(user.Id, http.RequestAborted);
+        PasskeyCeremony? passkey = await factors.HasPasskeyAsync(user.Id, http.RequestAborted) ? await passkeys.BeginSignInAsync(user, http.RequestAborted) : null;
+        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath, SignInMessages.SecondFactorLead(totp, passkey is not null, null), "",
+            pendingValue, tokens.FormFieldName, tokens.RequestToken!, error)
+        { Totp = totp, Passkey = passkey };
+        await SignInPages.SecondFactorAsync(http, page, returnTo: null, status);
     }
 
     /// <summary>A form of ours, posted back with its antiforgery token (no other site can make one); else an error page and null.</summary>

@@ -15,12 +15,13 @@ namespace Latchkey.Endpoints.SignIn;
 /// <c>/authorize/login</c> and <c>/authorize/consent</c>, carrying the request, which is checked again each time.
 /// </summary>
 internal sealed class AuthorizeEndpoint(
-    ClientAuthenticator clients, PasswordLogin passwords, SecondFactors factors, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts,
+    ClientAuthenticator clients, PasswordLogin passwords, SecondFactors factors, Passkeys passkeys, PendingSignIns pending, LoginSessions sessions, UserAccounts accounts,
     Consents consents, AuthorizationCodes codes, IAntiforgery antiforgery, IOptions<LatchkeyOptions> options, TimeProvider time)
 {
     public const string Path = "/authorize";
     public const string LoginPath = "/authorize/login";
     public const string SecondFactorPath = "/authorize/second-factor";
+    public const string PasskeyPath = "/authorize/passkey";
     public const string EnrolPath = "/authorize/enrol";
     public const string ConsentPath = "/authorize/consent";
 
@@ -37,6 +38,7 @@ internal sealed class AuthorizeEndpoint(
             .DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(LoginPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.LoginAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(SecondFactorPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.SecondFactorAsync)).DisableAntiforgery().ExcludeFromDescription();
+        routes.MapPost(PasskeyPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.PasskeyAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(EnrolPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.EnrolAsync)).DisableAntiforgery().ExcludeFromDescription();
         routes.MapPost(ConsentPath, (HttpContext http) => endpoint.GuardAsync(http, endpoint.ConsentAsync)).DisableAntiforgery().ExcludeFromDescription();
     }
@@ -79,29 +81,61 @@ internal sealed class AuthorizeEndpoint(
         if (await ReadSecondStepAsync(http) is not { } step)
             return;
         (PostedForm form, ValidAuthorization valid, string pendingValue, PendingSignIn halfway) = step;
+        IPAddress? address = http.Connection.RemoteIpAddress;
+
+        // A passkey, the user's choice over the code (the page offers both when they have both).
+        if (form.Fields["credential"].ToString().Length > 0)
+        {
+            PasskeyResult used = await passkeys.VerifyAsync(form.Fields["ceremony"].ToString(), form.Fields["credential"].ToString(), halfway.User, address,
+                http.RequestAborted);
+            if (!used.Succeeded)
+                await ShowSecondFactorAsync(http, valid, halfway.User, pendingValue, used.Failure);
+            else
+                await StartSessionAsync(http, valid, halfway.User, time.GetUtcNow(), SignInMethods.WithSecondFactor(halfway.Amr, [.. used.Methods!]));
+            return;
+        }
 
         string code = form.Fields["code"].ToString();
         if (code.Trim().Length == 0 || code.Length > 64)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.EnterCode);
+            await ShowSecondFactorAsync(http, valid, halfway.User, pendingValue, SignInMessages.EnterCode);
             return;
         }
 
-        IPAddress? address = http.Connection.RemoteIpAddress;
         SecondFactorResult result = await factors.VerifyAsync(halfway.User, code, address, http.RequestAborted);
         if (result.RetryAfter is { } wait)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait), StatusCodes.Status429TooManyRequests);
+            await ShowSecondFactorAsync(http, valid, halfway.User, pendingValue, SignInMessages.TooManyAttempts(http.Response, wait),
+                StatusCodes.Status429TooManyRequests);
             return;
         }
 
         if (!result.Succeeded)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, SignInMessages.CodeRefused(result));
+            await ShowSecondFactorAsync(http, valid, halfway.User, pendingValue, SignInMessages.CodeRefused(result));
             return;
         }
 
         await StartSessionAsync(http, valid, halfway.User, time.GetUtcNow(), SignInMethods.WithSecondFactor(halfway.Amr, result.Method!));
+    }
+
+    /// <summary>
+    /// "Sign in with a passkey" (or the passkey the browser offered in the username field): the passkey alone, verified by its
+    /// authenticator (a PIN, a fingerprint), is two factors and the strongest sign-in there is.
+    /// </summary>
+    private async Task PasskeyAsync(HttpContext http)
+    {
+        if (await ReadFormAsync(http) is not { } form || await CheckAsync(http, form.Request) is not { } valid)
+            return;
+        PasskeyResult result = await passkeys.VerifyAsync(form.Fields["ceremony"].ToString(), form.Fields["credential"].ToString(), expected: null,
+            http.Connection.RemoteIpAddress, http.RequestAborted);
+        if (result.User is not { } user)
+        {
+            await ShowLoginAsync(http, valid, valid.LoginHint, result.Failure);
+            return;
+        }
+
+        await StartSessionAsync(http, valid, user, time.GetUtcNow(), SignInMethods.WithSecondFactor(result.Methods!));
     }
 
     /// <summary>The login form, posted back: the same throttle, timing and hashing gate as the password grant.</summary>
@@ -139,7 +173,7 @@ internal sealed class AuthorizeEndpoint(
         // A user with a second factor is asked for it after every password; only then does a session start.
         if (await factors.HasAnyAsync(user.Id, http.RequestAborted))
         {
-            await ShowSecondFactorAsync(http, valid, pending.Protect(user, [SignInMethods.Password]), error: null);
+            await ShowSecondFactorAsync(http, valid, user, pending.Protect(user, [SignInMethods.Password]), error: null);
             return;
         }
 
@@ -285,7 +319,8 @@ internal sealed class AuthorizeEndpoint(
         if (valid.Prompt.Contains("none"))
             await RefuseAsync(http, valid, "interaction_required", "The app asks for a stronger sign-in than this session has.", afterForm);
         else if (canStepUp)
-            await ShowSecondFactorAsync(http, valid, pending.Protect(session.User, session.Amr), error: null);
+            await ShowSecondFactorAsync(http, valid, session.User, pending.Protect(session.User, session.Amr), error: null,
+                passkeyOnly: level == AuthenticationLevels.PhishingResistant);
         else if (mustHaveTwo && level == AuthenticationLevels.TwoFactors)
             await ShowLoginAsync(http, valid, session.User.Username, error: null); // the password again, then an authenticator app is set up
         else
@@ -344,17 +379,21 @@ internal sealed class AuthorizeEndpoint(
     {
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new LoginPage(_brand, SignInPages.NewNonce(), LoginPath, valid.Client.ClientId, valid.Request.Serialize(), tokens.FormFieldName,
-            tokens.RequestToken!, username, error);
+            tokens.RequestToken!, username, error)
+        { Passkey = passkeys.BeginSignIn(), PasskeyAction = PasskeyPath };
         return SignInPages.LoginAsync(http, page, valid.RedirectUri, status);
     }
 
-    private Task ShowSecondFactorAsync(HttpContext http, ValidAuthorization valid, string pendingValue, string? error, int status = StatusCodes.Status200OK)
+    private async Task ShowSecondFactorAsync(HttpContext http, ValidAuthorization valid, UserAccount user, string pendingValue, string? error,
+        int status = StatusCodes.Status200OK, bool passkeyOnly = false)
     {
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
-        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath,
-            $"Open your authenticator app and enter the code it shows, to continue to {valid.Client.ClientId}.", valid.Request.Serialize(), pendingValue,
-            tokens.FormFieldName, tokens.RequestToken!, error);
-        return SignInPages.SecondFactorAsync(http, page, valid.RedirectUri, status);
+        bool totp = await factors.HasTotpAsync(user.Id, http.RequestAborted);
+        PasskeyCeremony? passkey = await factors.HasPasskeyAsync(user.Id, http.RequestAborted) ? await passkeys.BeginSignInAsync(user, http.RequestAborted) : null;
+        var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath, SignInMessages.SecondFactorLead(totp && !passkeyOnly, passkey is not null,
+                valid.Client.ClientId), valid.Request.Serialize(), pendingValue, tokens.FormFieldName, tokens.RequestToken!, error)
+        { Totp = totp, Passkey = passkey, PasskeyOnly = passkeyOnly };
+        await SignInPages.SecondFactorAsync(http, page, valid.RedirectUri, status);
     }
 
     private async Task ShowEnrolAsync(HttpContext http, ValidAuthorization valid, UserAccount user, string pendingValue, string? error)
@@ -364,7 +403,7 @@ internal sealed class AuthorizeEndpoint(
                                    await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
         if (enrolment is null)
         {
-            await ShowSecondFactorAsync(http, valid, pendingValue, error: null); // set up meanwhile, elsewhere: ask for it
+            await ShowSecondFactorAsync(http, valid, user, pendingValue, error: null); // set up meanwhile, elsewhere: ask for it
             return;
         }
 

@@ -8,14 +8,27 @@ public abstract record PageModel(string Brand, string Title, string Nonce);
 /// the form comes back; <paramref name="Error"/> is generic, never which of username or password was wrong.
 /// </summary>
 public sealed record LoginPage(string Brand, string Nonce, string Action, string ClientId, string Request, string AntiforgeryFieldName, string AntiforgeryToken,
-    string? Username, string? Error) : PageModel(Brand, "Sign in", Nonce);
+    string? Username, string? Error) : PageModel(Brand, "Sign in", Nonce)
+{
+    /// <summary>"Sign in with a passkey": the ceremony, and where its answer is posted.</summary>
+    public Accounts.PasskeyCeremony? Passkey { get; init; }
+    public string? PasskeyAction { get; init; }
+}
 
 /// <summary>
 /// The second step of a sign-in: the code from the user's authenticator app, or a recovery code. <paramref name="Pending"/>
 /// carries the first step (<see cref="PendingSignIns"/>), <paramref name="Request"/> what comes after it.
 /// </summary>
 public sealed record SecondFactorPage(string Brand, string Nonce, string Action, string Lead, string Request, string Pending, string AntiforgeryFieldName,
-    string AntiforgeryToken, string? Error) : PageModel(Brand, "Enter your code", Nonce);
+    string AntiforgeryToken, string? Error) : PageModel(Brand, "Confirm it's you", Nonce)
+{
+    /// <summary>Whether the user has an authenticator app (its code is asked for), and the passkey ceremony when they have a passkey.</summary>
+    public bool Totp { get; init; } = true;
+    public Accounts.PasskeyCeremony? Passkey { get; init; }
+
+    /// <summary>Only a passkey reaches what the app asked for (a step-up to <c>phr</c>): no code is offered.</summary>
+    public bool PasskeyOnly { get; init; }
+}
 
 /// <summary>
 /// Setting up an authenticator app during a sign-in, for a user who must have a second factor and has none: the key, its QR
@@ -42,6 +55,10 @@ public sealed record AccountPage(string Brand, string Nonce, string Action, stri
 
     /// <summary>The third-party apps the user allowed.</summary>
     public IReadOnlyList<Accounts.ConsentEntry> Consents { get; init; } = [];
+
+    /// <summary>The user's passkeys, and the ceremony that adds one (only to a recent sign-in).</summary>
+    public IReadOnlyList<Accounts.PasskeyEntry> Passkeys { get; init; } = [];
+    public Accounts.PasskeyCeremony? PasskeyRegistration { get; init; }
 }
 
 /// <summary>A scope, and what it lets the app do, in words.</summary>

@@ -21,4 +21,16 @@ internal static class SignInMessages
     /// <summary>A code that was not accepted: used already (so the person waits for the next one), or wrong.</summary>
     public static string CodeRefused(SecondFactorResult result) =>
         result.Failure == SecondFactors.CodeAlreadyUsed ? "That code has been used already. Wait for the next one." : "That code is not right. Try again.";
+
+    /// <summary>What the step after the password asks for: the app's code, a passkey, or either.</summary>
+    public static string SecondFactorLead(bool totp, bool passkey, string? clientId)
+    {
+        string ask = (totp, passkey) switch
+        {
+            (true, true) => "Use one of your passkeys, or enter the code your authenticator app shows",
+            (false, true) => "Use one of your passkeys",
+            _ => "Open your authenticator app and enter the code it shows",
+        };
+        return clientId is null ? ask + "." : $"{ask}, to continue to {clientId}.";
+    }
 }

@@ -10,7 +10,7 @@ namespace Latchkey.Endpoints.SignIn;
 /// <summary>
 /// Renders the hosted pages (RazorSlices templates in <c>Pages/</c>) with the headers every one of them needs: never cached,
 /// never framed (CSP <c>frame-ancestors 'none'</c> and <c>X-Frame-Options: DENY</c>), nothing loaded from anywhere, its one
-/// style block (and the form_post page's one script) allowed by a nonce made for this response, and forms posting only to
+/// style block (and the form_post page's script, or the passkey script) allowed by a nonce made for this response, and forms posting only to
 /// Latchkey itself, or to the app the page sends the browser back to.
 /// </summary>
 internal static class SignInPages
@@ -55,13 +55,36 @@ internal static class SignInPages
         }
     }
 
+    /// <summary>Where the pages' script is served: asking the browser for a passkey and posting its answer in the page's form.</summary>
+    public const string PasskeyScriptPath = "/signin/passkeys.js";
+
+    private static readonly byte[] PasskeyScript = ReadPasskeyScript();
+
+    private static byte[] ReadPasskeyScript()
+    {
+        using Stream stream = typeof(SignInPages).Assembly.GetManifestResourceStream("passkeys.js")!;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>Maps the script (a static file, from the assembly): the pages load it by their nonce, from here only.</summary>
+    public static void MapScript(IEndpointRouteBuilder routes) =>
+        routes.MapGet(PasskeyScriptPath, (HttpContext http) =>
+        {
+            http.Response.ContentType = "text/javascript; charset=utf-8";
+            http.Response.Headers.CacheControl = "public, max-age=300";
+            http.Response.Headers.XContentTypeOptions = "nosniff";
+            return http.Response.Body.WriteAsync(PasskeyScript, http.RequestAborted).AsTask();
+        }).ExcludeFromDescription();
+
     public static string NewNonce() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
 
     public static Task LoginAsync(HttpContext http, LoginPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
-        RenderAsync(http, Login.Create(page), page.Nonce, returnTo, status);
+        RenderAsync(http, Login.Create(page), page.Nonce, returnTo, status, script: page.Passkey is not null);
 
     public static Task SecondFactorAsync(HttpContext http, SecondFactorPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
-        RenderAsync(http, SecondFactor.Create(page), page.Nonce, returnTo, status);
+        RenderAsync(http, SecondFactor.Create(page), page.Nonce, returnTo, status, script: page.Passkey is not null);
 
     public static Task EnrolAsync(HttpContext http, EnrolPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
         RenderAsync(http, Enrol.Create(page), page.Nonce, returnTo, status);
@@ -78,7 +101,7 @@ internal static class SignInPages
     }
 
     public static Task AccountAsync(HttpContext http, AccountPage page, int status = StatusCodes.Status200OK) =>
-        RenderAsync(http, Account.Create(page), page.Nonce, returnTo: null, status);
+        RenderAsync(http, Account.Create(page), page.Nonce, returnTo: null, status, script: page.PasskeyRegistration is not null);
 
     public static Task ConsentAsync(HttpContext http, ConsentPage page, string returnTo) =>
         RenderAsync(http, Consent.Create(page), page.Nonce, returnTo, StatusCodes.Status200OK);

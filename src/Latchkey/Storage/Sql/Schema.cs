@@ -247,5 +247,33 @@ internal static class Schema
             PRIMARY KEY (user_id, code_hash)
         );
         """,
+        // 7: passkeys (WebAuthn credentials): the public key the authenticator made, its signature counter and backup flags
+        // (WebAuthn §6.1), its transports (hints for the browser), a name the user gives it. The challenges of ceremonies
+        // already answered, until they expire, so that an assertion is taken once. Wrong codes in a row move out of
+        // totp_factors to a table of their own: a user with passkeys and recovery codes but no authenticator app has them too.
+        $"""
+        CREATE TABLE passkeys (
+            credential_id {types.Bytes} PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            public_key {types.Bytes} NOT NULL,
+            sign_count {types.Integer} NOT NULL,
+            backup_eligible {types.Integer} NOT NULL,
+            backed_up {types.Integer} NOT NULL,
+            transports TEXT NOT NULL,
+            created_at {types.Integer} NOT NULL,
+            last_used_at {types.Integer}
+        );
+        CREATE INDEX passkeys_user ON passkeys (user_id);
+        CREATE TABLE used_challenges (
+            challenge TEXT PRIMARY KEY,
+            expires_at {types.Integer} NOT NULL
+        );
+        CREATE TABLE code_attempts (
+            user_id TEXT PRIMARY KEY,
+            failures {types.Integer} NOT NULL,
+            last_failure_at {types.Integer} NOT NULL
+        );
+        """,
     ];
 }
