@@ -1368,6 +1368,63 @@ public abstract class StoreConformanceTests : IAsyncLifetime
         Assert.Equal(newer, await Database.GetSchemaVersionAsync(Ct));
     }
 
+    private ISecondFactorStore Factors => Services.GetRequiredService<ISecondFactorStore>();
+
+    [Fact]
+    public async Task Challenge_TakenOnce_EvenByConcurrentCallers_ExpiredOnesPurged()
+    {
+        DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        bool[] taken = await ConcurrentlyAsync(8, _ => Factors.UseChallengeAsync("challenge-1", now.AddMinutes(5), now, Ct));
+        Assert.Single(taken, t => t);
+        Assert.True(await Factors.UseChallengeAsync("challenge-2", now.AddMinutes(5), now, Ct));
+
+        // After challenge-1 expired its row goes (the next take purges it); challenge-2's stays until it expires too.
+        Assert.True(await Factors.UseChallengeAsync("challenge-3", now.AddMinutes(11), now.AddMinutes(6), Ct));
+        await using DbConnection connection = await Database.OpenAsync(Ct);
+        await using DbCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM used_challenges";
+        Assert.Equal(1, Convert.ToInt32(await command.ExecuteScalarAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task Passkey_UseMovesTheCounterOnlyFromTheStoredValue_OncePerValue()
+    {
+        DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        byte[] id = [1, 2, 3, 4];
+        var passkey = new PasskeyRecord(id, "user-1", "Laptop", [9, 9, 9], 5, BackupEligible: true, BackedUp: false, "internal hybrid", now, null);
+        Assert.True(await Factors.AddPasskeyAsync(passkey, Ct));
+        Assert.False(await Factors.AddPasskeyAsync(passkey with { UserId = "user-2" }, Ct)); // a credential id is stored once
+
+        bool[] used = await ConcurrentlyAsync(6, _ => Factors.UsePasskeyAsync(id, 5, 6, backedUp: true, now.AddMinutes(1), Ct));
+        Assert.Single(used, u => u);
+        Assert.False(await Factors.UsePasskeyAsync(id, 5, 7, backedUp: true, now.AddMinutes(2), Ct)); // from a stale counter
+
+        PasskeyRecord stored = (await Factors.FindPasskeyAsync(id, Ct))!;
+        Assert.Equal((6u, true, true, "internal hybrid", "user-1"), (stored.SignCount, stored.BackupEligible, stored.BackedUp, stored.Transports, stored.UserId));
+        Assert.Equal(now.AddMinutes(1), stored.LastUsedAt);
+        Assert.Equal(["Laptop"], (await Factors.ListPasskeysAsync("user-1", Ct)).Select(p => p.Name));
+
+        // Renamed and removed only by its owner.
+        Assert.False(await Factors.RenamePasskeyAsync("user-2", id, "Mine", Ct));
+        Assert.True(await Factors.RenamePasskeyAsync("user-1", id, "Work laptop", Ct));
+        Assert.False(await Factors.RemovePasskeyAsync("user-2", id, Ct));
+        Assert.Equal("Work laptop", (await Factors.FindPasskeyAsync(id, Ct))!.Name);
+        Assert.True(await Factors.RemovePasskeyAsync("user-1", id, Ct));
+        Assert.Null(await Factors.FindPasskeyAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task CodeAttempts_CountedWithoutAnAuthenticatorApp_LockAtTheMax_ThenOneTryAfterTheLockout()
+    {
+        DateTimeOffset now = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        for (int i = 1; i <= 3; i++)
+            Assert.Equal(i, await Factors.StartCodeAttemptAsync("user-1", 3, now.AddHours(-1), now, Ct));
+        Assert.Null(await Factors.StartCodeAttemptAsync("user-1", 3, now.AddHours(-1), now, Ct));
+        Assert.Equal(4, await Factors.StartCodeAttemptAsync("user-1", 3, now, now.AddHours(1), Ct)); // the lockout has passed
+        await Factors.ClearFailuresAsync("user-1", Ct);
+        Assert.Equal(1, await Factors.StartCodeAttemptAsync("user-1", 3, now, now.AddHours(1), Ct));
+    }
+
     /// <summary>Runs <paramref name="count"/> calls at once, each on its own thread (and so its own connection), released together.</summary>
     private static async Task<T[]> ConcurrentlyAsync<T>(int count, Func<int, Task<T>> call)
     {
