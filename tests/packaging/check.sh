@@ -147,26 +147,33 @@ aot_flow() {
   openapi=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/openapi.json")
   decoded=$("$exe" token decode "$access" --data-dir "$data" 2>&1)
   # Browser sign-in: the login page (a RazorSlices template), its form (antiforgery), the code and its exchange (an id token).
-  local verifier challenge authorize page form_token form_request callback code exchanged
+  local verifier challenge authorize page form_token form_request callback code exchanged ceremony passkey
   read -r verifier challenge < <(/usr/bin/python3 -c 'import base64, hashlib, os
 v = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=")
 print(v.decode(), base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=").decode())')
   authorize="$url/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid%20profile&state=s1&code_challenge=$challenge&code_challenge_method=S256"
   page=$(curl -sS --max-time 10 -c "$work/aot-cookies" "$authorize")
-  form_token=$(grep -o 'name="__antiforgery" value="[^"]*"' <<<"$page" | sed 's/.*value="//;s/"$//')
-  form_request=$(grep -o 'name="request" value="[^"]*"' <<<"$page" | sed 's/.*value="//;s/"$//;s/&amp;/\&/g')
+  # The page has two forms (the password's and the passkey's), each with these fields: the first ones.
+  form_token=$(grep -o 'name="__antiforgery" value="[^"]*"' <<<"$page" | head -1 | sed 's/.*value="//;s/"$//')
+  form_request=$(grep -o 'name="request" value="[^"]*"' <<<"$page" | head -1 | sed 's/.*value="//;s/"$//;s/&amp;/\&/g')
   callback=$(curl -sS --max-time 10 -b "$work/aot-cookies" -o /dev/null -w '%{http_code} %{redirect_url}' "$url/authorize/login" \
     --data-urlencode "__antiforgery=$form_token" --data-urlencode "request=$form_request" --data-urlencode username=alice \
     --data-urlencode 'password=correct horse battery staple')
   code=$(sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' <<<"$callback")
   exchanged=$(curl -sS --max-time 10 -d grant_type=authorization_code -d client_id=web -d "code=$code" \
     -d redirect_uri=https://app.example/cb -d "code_verifier=$verifier" "$url/token")
+  # The login page's passkey ceremony (Fido2's JSON, and ours, without reflection): an answer from no known passkey.
+  ceremony=$(grep -o 'name="ceremony" value="[^"]*"' <<<"$page" | sed 's/.*value="//;s/"$//')
+  passkey=$(curl -sS --max-time 10 -b "$work/aot-cookies" "$url/authorize/passkey" --data-urlencode "__antiforgery=$form_token" \
+    --data-urlencode "request=$form_request" --data-urlencode "ceremony=$ceremony" \
+    --data-urlencode 'credential={"id":"AQID","rawId":"AQID","type":"public-key","response":{"authenticatorData":"AA","clientDataJSON":"AA","signature":"AA"},"clientExtensionResults":{}}')
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   if grep -q 'autocomplete="current-password"' <<<"$page" && [[ $callback == "303 https://app.example/cb?code="*"&state=s1&iss="* ]] \
-     && grep -q '"id_token"' <<<"$exchanged"; then
-    pass "aot: browser sign-in: the login page, its form, the code and its exchange with an id token"
+     && grep -q '"id_token"' <<<"$exchanged" && grep -q '&quot;userVerification&quot;:&quot;required&quot;' <<<"$page" \
+     && grep -q 'This passkey is not known here' <<<"$passkey"; then
+    pass "aot: browser sign-in: the login page, its form, the code and its exchange with an id token; a passkey ceremony"
   else
-    fail "aot: browser sign-in: page $(head -c 300 <<<"$page"), callback '$callback', exchange '$exchanged'"
+    fail "aot: browser sign-in: page $(head -c 300 <<<"$page"), callback '$callback', exchange '$exchanged', passkey '$(head -c 300 <<<"$passkey")'"
   fi
   if grep -q '"preferred_username":"alice"' <<<"$me" && grep -q '"username":"alice"' <<<"$users" \
      && grep -q '"refresh_token"' <<<"$rotated" && grep -q '"title":"Unauthorized".* 401 application/problem+json' <<<"$unauthorized" \

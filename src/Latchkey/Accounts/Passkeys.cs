@@ -19,8 +19,15 @@ namespace Latchkey.Accounts;
 /// </summary>
 public sealed record PasskeyCeremony(string OptionsJson, string State);
 
-/// <summary>A passkey as its owner sees it on the account page: its id (base64url), name, when made and last used, whether synced.</summary>
-public sealed record PasskeyEntry(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool Synced);
+/// <summary>
+/// A passkey as its owner sees it on the account page: its id (base64url), name, when made and last used, whether it is
+/// synced (backed up), and whether it can be (a key kept in software, <c>swk</c>, rather than in one device's hardware).
+/// </summary>
+public sealed record PasskeyEntry(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool Synced, bool BackupEligible)
+{
+    /// <summary>The passkey's <c>amr</c> method: <c>swk</c> for one that can be synced, else <c>hwk</c>.</summary>
+    public string Method => BackupEligible ? SignInMethods.SoftwareKey : SignInMethods.HardwareKey;
+}
 
 /// <summary>A passkey's answer, checked: the user it signs in and its <c>amr</c> methods, or why it was refused.</summary>
 public sealed record PasskeyResult(UserAccount? User, IReadOnlyList<string>? Methods, string? Failure, string? PasskeyName = null)
@@ -67,7 +74,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
 
     public async Task<IReadOnlyList<PasskeyEntry>> ListAsync(UserAccount user, CancellationToken cancellationToken) =>
         (await store.ListPasskeysAsync(user.Id, cancellationToken))
-        .Select(p => new PasskeyEntry(Base64Url.EncodeToString(p.CredentialId), p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp)).ToArray();
+        .Select(p => new PasskeyEntry(Base64Url.EncodeToString(p.CredentialId), p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp, p.BackupEligible)).ToArray();
 
     /// <summary>Options to make a new passkey for the user (none of theirs made again on the same authenticator).</summary>
     public async Task<PasskeyCeremony> BeginRegistrationAsync(UserAccount user, CancellationToken cancellationToken)
@@ -154,7 +161,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
         if (!await store.AddPasskeyAsync(record, cancellationToken))
             return (null, "This passkey is added already.");
         await AuditAsync(AuditEvents.FactorAdded, AuditOutcomes.Success, user.Username, address, $"passkey \"{name}\"", cancellationToken);
-        return (new PasskeyEntry(Base64Url.EncodeToString(record.CredentialId), name, record.CreatedAt, null, record.BackedUp), null);
+        return (new PasskeyEntry(Base64Url.EncodeToString(record.CredentialId), name, record.CreatedAt, null, record.BackedUp, record.BackupEligible), null);
     }
 
     /// <summary>

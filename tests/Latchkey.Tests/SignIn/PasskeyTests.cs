@@ -507,6 +507,36 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RequiredSecondFactor_SetUpAsAPasskeyDuringTheSignIn_RecoveryCodesThenTheApp()
+    {
+        await using LatchkeyTestServer strict = await LatchkeyTestServer.StartAsync(o => o.Mfa.Require = "everyone");
+        await strict.AddUserAsync("dave", Password);
+        string secret = (await BrowserFlow.AddBrowserClientAsync(strict, "webapp", [Redirect]))!;
+        using var authenticator = new SoftwareAuthenticator(backupEligible: true);
+        using var browser = new BrowserFlow(strict);
+        (string verifier, string challenge) = BrowserFlow.Pkce();
+        using HttpResponseMessage page = await browser.GetAsync(BrowserFlow.AuthorizeUrl("webapp", Redirect, challenge));
+        using HttpResponseMessage enrol = await browser.LoginAsync(page, "dave", Password);
+        string html = await enrol.Content.ReadAsStringAsync();
+        Assert.Contains("Set up an authenticator app", html);
+        Assert.Contains("Add a passkey", html);
+        Assert.Null(browser.SessionCookie);
+
+        using HttpResponseMessage codes = await PostPasskeyAsync(browser, enrol, authenticator.Create(await OptionsOf(enrol), Origin),
+            new Dictionary<string, string> { ["name"] = "Phone" });
+        string shown = await codes.Content.ReadAsStringAsync();
+        Assert.Equal(10, RecoveryCode().Matches(shown).Count);
+        Assert.NotNull(browser.SessionCookie);
+        string continueUrl = WebUtility.HtmlDecode(ContinueLink().Match(shown).Groups[1].Value);
+        using HttpResponseMessage callback = await browser.GetAsync(continueUrl);
+        JsonElement tokens = await HttpAssert.OkJsonAsync(
+            await browser.ExchangeAsync("webapp", BrowserFlow.Callback(callback, Redirect)["code"], Redirect, verifier, secret));
+        Assert.Equal(["pwd", "swk", "user", "mfa"], Amr(HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1)));
+        Assert.Equal("Phone", Assert.Single(await strict.Services.GetRequiredService<ISecondFactorStore>().ListPasskeysAsync(
+            (await strict.Services.GetRequiredService<UserAccounts>().FindAsync("dave", CancellationToken.None))!.Id, CancellationToken.None)).Name);
+    }
+
+    [Fact]
     public async Task AdminReset_RemovesPasskeys()
     {
         using var authenticator = new SoftwareAuthenticator();
@@ -527,6 +557,9 @@ public sealed partial class PasskeyTests : IAsyncLifetime
 
     [GeneratedRegex("<p class=\"error\" role=\"alert\"[^>]*>([^<]*)</p>")]
     private static partial Regex ErrorParagraph();
+
+    [GeneratedRegex("href=\"(/authorize\\?[^\"]+)\"")]
+    private static partial Regex ContinueLink();
 
     [GeneratedRegex("<li>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</li>")]
     private static partial Regex RecoveryCode();

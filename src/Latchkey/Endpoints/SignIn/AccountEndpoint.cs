@@ -186,9 +186,8 @@ internal sealed class AccountEndpoint(
         }
 
         IReadOnlyList<string> codes = await factors.NewRecoveryCodesAsync(user, http.Connection.RemoteIpAddress, http.RequestAborted);
-        string kind = added.Synced ? SignInMethods.SoftwareKey : SignInMethods.HardwareKey;
         await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "passkey added",
-                SignInMethods.WithSecondFactor(session.Amr, kind, SignInMethods.UserVerified)),
+                SignInMethods.WithSecondFactor(session.Amr, added.Method, SignInMethods.UserVerified)),
             notice: $"The passkey {added.Name} is added. Your other sessions are signed out.", recoveryCodes: codes);
     }
 

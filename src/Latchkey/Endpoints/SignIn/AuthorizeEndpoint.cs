@@ -187,28 +187,52 @@ internal sealed class AuthorizeEndpoint(
     }
 
     /// <summary>
-    /// The first code of the authenticator app set up during a sign-in (a user who must have a second factor had none): it
-    /// turns the app on, the sign-in becomes a two-factor one, and the recovery codes are shown once, with the way on.
+    /// The second factor set up during a sign-in (a user who must have one had none): the authenticator app's first code, or
+    /// a new passkey. The sign-in becomes a two-factor one, and the recovery codes are shown once, with the way on.
     /// </summary>
     private async Task EnrolAsync(HttpContext http)
     {
         if (await ReadSecondStepAsync(http) is not { } step)
             return;
         (PostedForm form, ValidAuthorization valid, string pendingValue, PendingSignIn halfway) = step;
+        IPAddress? address = http.Connection.RemoteIpAddress;
 
-        (IReadOnlyList<string>? codes, string? failure) = await factors.ConfirmTotpAsync(halfway.User, form.Fields["code"].ToString(),
-            http.Connection.RemoteIpAddress, http.RequestAborted);
-        if (codes is null)
+        IReadOnlyList<string> amr, codes;
+        string why;
+        if (form.Fields["credential"].ToString().Length > 0)
         {
-            await ShowEnrolAsync(http, valid, halfway.User, pendingValue, failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
-            return;
+            (PasskeyEntry? added, string? refused) = await passkeys.RegisterAsync(halfway.User, form.Fields["ceremony"].ToString(),
+                form.Fields["credential"].ToString(), form.Fields["name"].ToString(), address, http.RequestAborted);
+            if (added is null)
+            {
+                await ShowEnrolAsync(http, valid, halfway.User, pendingValue, refused);
+                return;
+            }
+
+            amr = SignInMethods.WithSecondFactor(halfway.Amr, added.Method, SignInMethods.UserVerified);
+            codes = await factors.NewRecoveryCodesAsync(halfway.User, address, http.RequestAborted);
+            why = "passkey added";
+        }
+        else
+        {
+            (IReadOnlyList<string>? confirmed, string? failure) = await factors.ConfirmTotpAsync(halfway.User, form.Fields["code"].ToString(), address,
+                http.RequestAborted);
+            if (confirmed is null)
+            {
+                await ShowEnrolAsync(http, valid, halfway.User, pendingValue,
+                    failure == "throttled" ? "Too many attempts. Try again later." : SignInMessages.WrongFirstCode);
+                return;
+            }
+
+            amr = SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode);
+            codes = confirmed;
+            why = "authenticator app turned on";
         }
 
         // A factor now stands behind the account: what rested on the password alone (sessions, refresh tokens) ends, and this
         // browser, where the user just set it up, gets a new session.
-        AccountResult ended = await accounts.EndSessionsAsync(halfway.User.Username, halfway.User.Username, "authenticator app turned on", http.RequestAborted);
-        (string secret, _) = await sessions.RenewAsync(ended.User ?? halfway.User, SignInMethods.WithSecondFactor(halfway.Amr, SignInMethods.OneTimeCode),
-            http.Connection.RemoteIpAddress, http.Request.Headers.UserAgent.ToString(), http.RequestAborted);
+        AccountResult ended = await accounts.EndSessionsAsync(halfway.User.Username, halfway.User.Username, why, http.RequestAborted);
+        (string secret, _) = await sessions.RenewAsync(ended.User ?? halfway.User, amr, address, http.Request.Headers.UserAgent.ToString(), http.RequestAborted);
         _cookie.Write(http.Response, secret);
         // The request goes on from where it was, now with a two-factor session: consent if needed, then the code.
         await SignInPages.RecoveryCodesAsync(http, new RecoveryCodesPage(_brand, SignInPages.NewNonce(), codes, valid.Client.ClientId,
@@ -401,7 +425,7 @@ internal sealed class AuthorizeEndpoint(
         // The same key while the user retries; a new one when they arrive.
         TotpEnrolment? enrolment = (error is null ? null : await factors.PendingTotpAsync(user, _brand, http.RequestAborted)) ??
                                    await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
-        if (enrolment is null)
+        if (enrolment is null || await factors.HasPasskeyAsync(user.Id, http.RequestAborted))
         {
             await ShowSecondFactorAsync(http, valid, user, pendingValue, error: null); // set up meanwhile, elsewhere: ask for it
             return;
@@ -409,7 +433,8 @@ internal sealed class AuthorizeEndpoint(
 
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         var page = new EnrolPage(_brand, SignInPages.NewNonce(), EnrolPath, $"{valid.Client.ClientId} asks you to sign in with two factors.",
-            valid.Request.Serialize(), pendingValue, enrolment.Secret, SignInPages.QrCodeDataUri(enrolment.Uri), tokens.FormFieldName, tokens.RequestToken!, error);
+            valid.Request.Serialize(), pendingValue, enrolment.Secret, SignInPages.QrCodeDataUri(enrolment.Uri), tokens.FormFieldName, tokens.RequestToken!, error)
+        { PasskeyRegistration = await passkeys.BeginRegistrationAsync(user, http.RequestAborted) };
         await SignInPages.EnrolAsync(http, page, valid.RedirectUri);
     }
 

@@ -35,7 +35,11 @@ public sealed record SecondFactorPage(string Brand, string Nonce, string Action,
 /// code, and the first code to confirm it. <paramref name="Pending"/> carries the password step.
 /// </summary>
 public sealed record EnrolPage(string Brand, string Nonce, string Action, string Lead, string Request, string Pending, string Secret, string QrCodeDataUri,
-    string AntiforgeryFieldName, string AntiforgeryToken, string? Error) : PageModel(Brand, "Set up an authenticator app", Nonce);
+    string AntiforgeryFieldName, string AntiforgeryToken, string? Error) : PageModel(Brand, "Set up an authenticator app", Nonce)
+{
+    /// <summary>The other way to a second factor: a passkey, made by the ceremony this carries.</summary>
+    public Accounts.PasskeyCeremony? PasskeyRegistration { get; init; }
+}
 
 /// <summary>The recovery codes made with a new authenticator app, shown once, and the way on to the app.</summary>
 public sealed record RecoveryCodesPage(string Brand, string Nonce, IReadOnlyList<string> Codes, string ClientId, string ContinueUrl)

@@ -87,7 +87,7 @@ internal static class SignInPages
         RenderAsync(http, SecondFactor.Create(page), page.Nonce, returnTo, status, script: page.Passkey is not null);
 
     public static Task EnrolAsync(HttpContext http, EnrolPage page, string? returnTo, int status = StatusCodes.Status200OK) =>
-        RenderAsync(http, Enrol.Create(page), page.Nonce, returnTo, status);
+        RenderAsync(http, Enrol.Create(page), page.Nonce, returnTo, status, script: page.PasskeyRegistration is not null);
 
     public static Task RecoveryCodesAsync(HttpContext http, RecoveryCodesPage page) =>
         RenderAsync(http, RecoveryCodes.Create(page), page.Nonce, returnTo: null, StatusCodes.Status200OK);
