@@ -50,6 +50,9 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
 
     public const int MaxNameLength = 64;
 
+    /// <summary>The most passkeys a user has: every ceremony carries their ids, and a person has a handful of devices.</summary>
+    public const int MaxPerUser = 20;
+
     /// <summary>The largest answer a browser sends: a few hundred bytes for an assertion, a few KiB with an attestation.</summary>
     private const int MaxCredentialJsonLength = 16 * 1024;
 
@@ -76,10 +79,12 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
         (await store.ListPasskeysAsync(user.Id, cancellationToken))
         .Select(p => new PasskeyEntry(Base64Url.EncodeToString(p.CredentialId), p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp, p.BackupEligible)).ToArray();
 
-    /// <summary>Options to make a new passkey for the user (none of theirs made again on the same authenticator).</summary>
-    public async Task<PasskeyCeremony> BeginRegistrationAsync(UserAccount user, CancellationToken cancellationToken)
+    /// <summary>Options to make a new passkey for the user (none of theirs made again on the same authenticator); null when they have <see cref="MaxPerUser"/>.</summary>
+    public async Task<PasskeyCeremony?> BeginRegistrationAsync(UserAccount user, CancellationToken cancellationToken)
     {
         IReadOnlyList<PasskeyRecord> existing = await store.ListPasskeysAsync(user.Id, cancellationToken);
+        if (existing.Count >= MaxPerUser)
+            return null;
         CredentialCreateOptions created = _fido2.RequestNewCredential(new RequestNewCredentialParams
         {
             User = new Fido2User { Id = UserHandle(user.Id), Name = user.Username, DisplayName = user.Name ?? user.Username },
@@ -136,6 +141,8 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
             return (null, "This passkey setup has expired or was used already. Try again.");
         if (ceremony.UserId != user.Id)
             return (null, "This passkey setup was made for another account.");
+        if ((await store.ListPasskeysAsync(user.Id, cancellationToken)).Count >= MaxPerUser)
+            return (null, $"You have {MaxPerUser} passkeys: remove one before you add another.");
 
         RegisteredPublicKeyCredential credential;
         try
@@ -290,7 +297,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
     /// </summary>
     private async Task<OpenCeremony?> OpenAsync(string state, string kind, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(state) || state.Length > 8192)
+        if (string.IsNullOrEmpty(state) || state.Length > 16 * 1024)
             return null;
         byte[] sealedValue;
         try

@@ -7,10 +7,9 @@
 // <callbackPort> plays the app). On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, a visible focus, no
 // sideways scrolling, no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and
 // <outputDir>/axe.json, prints a JSON summary, exits 0 when everything held; otherwise says what did not and exits 1.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
+import { finish, launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, usernamePrefix, password, serverSeconds, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -119,9 +118,4 @@ try {
   closeApp();
 }
 
-writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
-console.log(JSON.stringify({ screenshots: shots, callbacks: callbacks.length, axe: report }));
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
+finish(outputDir, report, problems, { screenshots: shots, callbacks: callbacks.length });

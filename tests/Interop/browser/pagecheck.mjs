@@ -1,5 +1,5 @@
 // What every test of the hosted pages checks on each page it visits, and the chromium they run in.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +75,14 @@ export async function startApp(port, redirectUri) {
   });
   await new Promise(resolve => app.listen(Number(port), '127.0.0.1', resolve));
   return { callbacks, close: () => app.close() };
+}
+
+/** Ends a run: <outputDir>/axe.json, the summary (with the axe report) on stdout, and exit 1 with the problems when there are any. */
+export function finish(outputDir, report, problems, summary) {
+  writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
+  console.log(JSON.stringify({ ...summary, axe: report }));
+  if (problems.length > 0) {
+    console.error(problems.join('\n'));
+    process.exit(1);
+  }
 }

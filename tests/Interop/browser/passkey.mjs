@@ -10,10 +10,9 @@
 // screenshot, a visible focus, no sideways scrolling, no CSP violation, page error or console error. Writes
 // <outputDir>/<page>-<size>.png and <outputDir>/axe.json, prints a JSON summary, exits 0 when everything held; otherwise
 // says what did not and exits 1.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
+import { finish, launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
 
 const [baseUrl, otherOriginUrl, clientId, callbackPort, usernamePrefix, password, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -79,6 +78,29 @@ async function refused(page, text, label) {
     problems.push(`${label}: the page said "${shown}", not "${text}"`);
   if (callbacks.length !== before)
     problems.push(`${label}: the app got a code`);
+}
+
+/**
+ * Runs in a page: asks the browser for an assertion of the passkey <id> for <challenge> and <rpId>, as an attacker's page
+ * would (not through Latchkey's script), and returns its JSON.
+ */
+async function assertion({ challenge, id, rpId }) {
+  const bytes = t => Uint8Array.from(atob(t.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
+  const text = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const c = await navigator.credentials.get({ publicKey: { challenge: bytes(challenge), rpId, userVerification: 'required',
+    allowCredentials: [{ type: 'public-key', id: bytes(id) }] } });
+  const r = c.response;
+  return JSON.stringify({ id: c.id, rawId: text(c.rawId), type: c.type, clientExtensionResults: {}, response: { clientDataJSON: text(r.clientDataJSON),
+    authenticatorData: text(r.authenticatorData), signature: text(r.signature), userHandle: r.userHandle ? text(r.userHandle) : undefined } });
+}
+
+/** Posts the page's passkey form with this answer, as the page's script would. */
+function submitAnswer(page, json) {
+  return page.evaluate(answer => {
+    const form = document.querySelector('form[data-passkey]');
+    form.elements.credential.value = answer;
+    form.submit();
+  }, json);
 }
 
 const credentials = []; // each user's passkey, as the authenticator holds it (with its private key), to play the bad inputs
@@ -190,21 +212,9 @@ try {
     await otherAuthenticator.cdp.send('WebAuthn.addCredential', { authenticatorId: otherAuthenticator.authenticatorId,
       credential: { ...current, rpId: new URL(otherOriginUrl).hostname, signCount: current.signCount + 100 } });
     await other.goto(new URL('/signin/passkeys.js', otherOriginUrl).href);
-    const forged = await other.evaluate(async ({ challenge, id }) => {
-      const bytes = t => Uint8Array.from(atob(t.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
-      const text = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-      const c = await navigator.credentials.get({ publicKey: { challenge: bytes(challenge), rpId: location.hostname, userVerification: 'required',
-        allowCredentials: [{ type: 'public-key', id: bytes(id) }] } });
-      const r = c.response;
-      return JSON.stringify({ id: c.id, rawId: text(c.rawId), type: c.type, clientExtensionResults: {}, response: { clientDataJSON: text(r.clientDataJSON),
-        authenticatorData: text(r.authenticatorData), signature: text(r.signature), userHandle: r.userHandle ? text(r.userHandle) : undefined } });
-    }, { challenge: options.challenge, id: current.credentialId });
+    const forged = await other.evaluate(assertion, { challenge: options.challenge, id: current.credentialId, rpId: new URL(otherOriginUrl).hostname });
     await other.close();
-    await page.evaluate(json => {
-      const form = document.querySelector('form[data-passkey]');
-      form.elements.credential.value = json;
-      form.submit();
-    }, forged);
+    await submitAnswer(page, forged);
     await refused(page, 'origin', 'other origin');
     await check(page, 'passkey-refused', size);
 
@@ -217,18 +227,7 @@ try {
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Use your passkey' }).waitFor();
       const secondOptions = JSON.parse(await page.locator('form[data-passkey]').getAttribute('data-options'));
-      await page.evaluate(async ({ challenge, id }) => {
-        const bytes = t => Uint8Array.from(atob(t.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
-        const text = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-        const c = await navigator.credentials.get({ publicKey: { challenge: bytes(challenge), userVerification: 'required',
-          allowCredentials: [{ type: 'public-key', id: bytes(id) }] } });
-        const r = c.response;
-        const form = document.querySelector('form[data-passkey]');
-        form.elements.credential.value = JSON.stringify({ id: c.id, rawId: text(c.rawId), type: c.type, clientExtensionResults: {},
-          response: { clientDataJSON: text(r.clientDataJSON), authenticatorData: text(r.authenticatorData), signature: text(r.signature),
-            userHandle: r.userHandle ? text(r.userHandle) : undefined } });
-        form.submit();
-      }, { challenge: secondOptions.challenge, id: credentials[0].credentialId });
+      await submitAnswer(page, await page.evaluate(assertion, { challenge: secondOptions.challenge, id: credentials[0].credentialId, rpId }));
       await refused(page, 'This passkey belongs to another account.', 'another user\'s passkey');
       await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credentials[0].credentialId });
     }
@@ -248,9 +247,4 @@ try {
   closeApp();
 }
 
-writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
-console.log(JSON.stringify({ screenshots: shots, callbacks: callbacks.length, flows: counts, axe: report }));
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
+finish(outputDir, report, problems, { screenshots: shots, callbacks: callbacks.length, flows: counts });

@@ -6,11 +6,11 @@
 // client. On every page: axe-core (WCAG 2.x A and AA rules), a screenshot, the keyboard focus ring of its first control, and
 // no CSP violation, page error or console error. Writes <outputDir>/<page>-<size>.png and <outputDir>/axe.json, prints a JSON
 // summary on stdout, and exits 0 when everything held; otherwise says what did not on stderr and exits 1.
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
+import { finish, launchChromium, pageChecker, startApp, watch } from './pagecheck.mjs';
 
 const [baseUrl, clientId, callbackPort, username, password, outputDir] = process.argv.slice(2);
 if (!outputDir) {
@@ -98,9 +98,4 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 
-writeFileSync(join(outputDir, 'axe.json'), JSON.stringify(report, null, 2));
-console.log(JSON.stringify({ screenshots: shots, callbacks: callbacks.length, axe: report }));
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
+finish(outputDir, report, problems, { screenshots: shots, callbacks: callbacks.length });

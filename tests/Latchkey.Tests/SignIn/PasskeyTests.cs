@@ -78,6 +78,15 @@ public sealed partial class PasskeyTests : IAsyncLifetime
         return html;
     }
 
+    /// <summary>Alice's passkey "Laptop", added on /account in a browser of its own.</summary>
+    private async Task<SoftwareAuthenticator> AlicesPasskeyAsync()
+    {
+        var authenticator = new SoftwareAuthenticator();
+        using var account = new BrowserFlow(_server);
+        await AddPasskeyAsync(account, authenticator);
+        return authenticator;
+    }
+
     /// <summary>A fresh browser at /authorize, on the login page.</summary>
     private async Task<(BrowserFlow Browser, HttpResponseMessage LoginPage, string Verifier)> LoginPageAsync(IDictionary<string, string?>? extra = null)
     {
@@ -124,9 +133,16 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task Added_ThenSignInWithThePasskeyAlone_TokensSayHwkUserMfa_AndThePhishingResistantLevel()
     {
+        using var elsewhere = new BrowserFlow(_server);
+        using (HttpResponseMessage signedIn = await AccountWithPasswordAsync(elsewhere, "alice"))
+            Assert.NotNull(elsewhere.SessionCookie);
+        _server.Time.Advance(TimeSpan.FromSeconds(1));
         using var authenticator = new SoftwareAuthenticator();
         using var account = new BrowserFlow(_server);
         string added = await AddPasskeyAsync(account, authenticator);
+        // The password session elsewhere has ended: a factor now stands behind the account.
+        using (HttpResponseMessage ended = await elsewhere.GetAsync("/account"))
+            Assert.Contains("to continue to <strong>your account</strong>", await ended.Content.ReadAsStringAsync());
         // The first factor of the account: recovery codes, shown once; audited.
         Assert.Equal(10, RecoveryCode().Matches(added).Count);
         Assert.Contains("Rename passkey Laptop", added);
@@ -170,9 +186,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task ReplayedAnswer_Refused_NoSession()
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
 
         (BrowserFlow browser, HttpResponseMessage page, _) = await LoginPageAsync();
         using (browser)
@@ -210,9 +224,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [InlineData(Origin, "evil.localhost", "RPID hash does not match")]
     public async Task AnswerForAnotherOriginOrRelyingParty_Refused(string origin, string? rpId, string why)
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
 
         (BrowserFlow browser, HttpResponseMessage after, _) = await PasskeyAtAuthorizeAsync(authenticator, origin, rpId: rpId);
         using (browser)
@@ -232,9 +244,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task CounterWentBack_Refused_AsAPossibleCopy()
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
         for (int i = 0; i < 3; i++)
         {
             (BrowserFlow ok, HttpResponseMessage signedIn, _) = await PasskeyAtAuthorizeAsync(authenticator);
@@ -270,9 +280,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task WithoutUserVerification_Refused()
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
 
         (BrowserFlow browser, HttpResponseMessage after, _) = await PasskeyAtAuthorizeAsync(authenticator, userVerified: false);
         using (browser)
@@ -323,9 +331,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task AsTheSecondFactor_AfterThePassword_PickedOverTheCode()
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
 
         (BrowserFlow browser, HttpResponseMessage page, string verifier) = await LoginPageAsync();
         using (browser)
@@ -467,9 +473,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     [Fact]
     public async Task PasskeyFormWithoutItsAntiforgeryToken_Refused()
     {
-        using var authenticator = new SoftwareAuthenticator();
-        using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
         (BrowserFlow browser, HttpResponseMessage page, _) = await LoginPageAsync();
         using (browser)
         using (page)
@@ -527,8 +531,12 @@ public sealed partial class PasskeyTests : IAsyncLifetime
         string shown = await codes.Content.ReadAsStringAsync();
         Assert.Equal(10, RecoveryCode().Matches(shown).Count);
         Assert.NotNull(browser.SessionCookie);
+        strict.Time.Advance(TimeSpan.FromSeconds(1)); // the person reads their codes (the test clock stands still otherwise)
+        // The registration proved nothing signed: the app's request, resumed, asks for the new passkey before it goes on.
         string continueUrl = WebUtility.HtmlDecode(ContinueLink().Match(shown).Groups[1].Value);
-        using HttpResponseMessage callback = await browser.GetAsync(continueUrl);
+        using HttpResponseMessage stepUp = await browser.GetAsync(continueUrl);
+        Assert.Contains("<h1>Use your passkey</h1>", await stepUp.Content.ReadAsStringAsync());
+        using HttpResponseMessage callback = await PostPasskeyAsync(browser, stepUp, authenticator.Get(await OptionsOf(stepUp), Origin));
         JsonElement tokens = await HttpAssert.OkJsonAsync(
             await browser.ExchangeAsync("webapp", BrowserFlow.Callback(callback, Redirect)["code"], Redirect, verifier, secret));
         Assert.Equal(["pwd", "swk", "user", "mfa"], Amr(HttpAssert.Part(tokens.GetProperty("id_token").GetString()!, 1)));
@@ -537,11 +545,122 @@ public sealed partial class PasskeyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AdminReset_RemovesPasskeys()
+    public async Task PasswordThenTheEnrolForm_OfAUserWithAPasskey_AsksForThePasskey_SetsUpNoApp()
+    {
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
+        (BrowserFlow browser, HttpResponseMessage page, _) = await LoginPageAsync();
+        using (browser)
+        using (page)
+        {
+            // The password, then the pending sign-in posted to the form that sets up a first factor.
+            using HttpResponseMessage afterPassword = await browser.LoginAsync(page, "alice", Password);
+            (_, Dictionary<string, string> fields) = BrowserFlow.Form(await afterPassword.Content.ReadAsStringAsync());
+            fields.Remove("credential");
+            fields["code"] = "000000";
+            using HttpResponseMessage enrol = await browser.Http.PostAsync("/authorize/enrol", new FormUrlEncodedContent(fields));
+            string html = await enrol.Content.ReadAsStringAsync();
+            Assert.Contains("<h1>Use your passkey</h1>", html);
+            Assert.DoesNotContain("totp-secret", html);
+
+            // And a passkey answer offered there (any: it is not looked at).
+            fields.Remove("code");
+            fields["credential"] = "{}";
+            using HttpResponseMessage withPasskey = await browser.Http.PostAsync("/authorize/enrol", new FormUrlEncodedContent(fields));
+            Assert.Contains("<h1>Use your passkey</h1>", await withPasskey.Content.ReadAsStringAsync());
+            Assert.Null(browser.SessionCookie);
+        }
+
+        Assert.Equal(0L, await _server.ScalarAsync("SELECT COUNT(*) FROM totp_factors"));
+        Assert.Equal(1L, await _server.ScalarAsync("SELECT COUNT(*) FROM passkeys"));
+    }
+
+    [Fact]
+    public async Task CeremonyOfAnotherKindOrUserOrTooOld_Refused()
+    {
+        using SoftwareAuthenticator alices = await AlicesPasskeyAsync();
+        using var bobs = new SoftwareAuthenticator();
+        using (var b = new BrowserFlow(_server))
+            await AddPasskeyAsync(b, bobs, "bob", "Bobs key");
+
+        // A sign-in ceremony (any passkey) posted as Bob's second factor: it was made for no user.
+        (BrowserFlow anyone, HttpResponseMessage loginPage, _) = await LoginPageAsync();
+        (_, Dictionary<string, string> signInForm) = BrowserFlow.Form(await loginPage.Content.ReadAsStringAsync());
+        string signInOptions = await OptionsOf(loginPage);
+        (BrowserFlow bob, HttpResponseMessage bobsPage, _) = await LoginPageAsync();
+        using (anyone)
+        using (bob)
+        {
+            using HttpResponseMessage bobsSecond = await bob.LoginAsync(bobsPage, "bob", Password);
+            using HttpResponseMessage refused = await PostPasskeyAsync(bob, bobsSecond, bobs.Get(signInOptions, Origin),
+                new Dictionary<string, string> { ["ceremony"] = signInForm["ceremony"] });
+            Assert.Contains("This passkey sign-in belongs to another one.", await ErrorOf(refused));
+            Assert.Null(bob.SessionCookie);
+        }
+
+        // Alice's second-factor ceremony, posted as a sign-in with a passkey alone.
+        (BrowserFlow alice, HttpResponseMessage alicesPage, _) = await LoginPageAsync();
+        using (alice)
+        using (alicesPage)
+        {
+            using HttpResponseMessage alicesSecond = await alice.LoginAsync(alicesPage, "alice", Password);
+            (_, Dictionary<string, string> secondForm) = BrowserFlow.Form(await alicesSecond.Content.ReadAsStringAsync());
+            (BrowserFlow other, HttpResponseMessage otherPage, _) = await LoginPageAsync();
+            using (other)
+            using (otherPage)
+            {
+                using HttpResponseMessage refused = await PostPasskeyAsync(other, otherPage, alices.Get(await OptionsOf(alicesSecond), Origin),
+                    new Dictionary<string, string> { ["ceremony"] = secondForm["ceremony"] });
+                Assert.Contains("This passkey sign-in belongs to another one.", await ErrorOf(refused));
+                Assert.Null(other.SessionCookie);
+            }
+        }
+
+        // A login page left open past the ceremony's 5 minutes.
+        (BrowserFlow late, HttpResponseMessage latePage, _) = await LoginPageAsync();
+        using (late)
+        using (latePage)
+        {
+            string answer = alices.Get(await OptionsOf(latePage), Origin);
+            _server.Time.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromMilliseconds(1));
+            using HttpResponseMessage refused = await PostPasskeyAsync(late, latePage, answer);
+            Assert.Contains("This passkey sign-in has expired or was used already.", await ErrorOf(refused));
+            Assert.Null(late.SessionCookie);
+        }
+    }
+
+    [Fact]
+    public async Task BackupEligibilityChanged_Refused()
+    {
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
+        authenticator.SetBackupFlags(backupEligible: true, backedUp: true);
+        (BrowserFlow browser, HttpResponseMessage after, _) = await PasskeyAtAuthorizeAsync(authenticator);
+        using (browser)
+        using (after)
+        {
+            Assert.Contains("The passkey could not be checked.", await ErrorOf(after));
+            Assert.Null(browser.SessionCookie);
+        }
+
+        Assert.Contains(await AuditAsync(Latchkey.Audit.AuditEvents.FactorFailed), e => e.Detail == "passkey: passkey \"Laptop\": backup eligibility changed");
+    }
+
+    [Fact]
+    public async Task RegistrationWithoutUserVerification_Refused()
     {
         using var authenticator = new SoftwareAuthenticator();
         using var account = new BrowserFlow(_server);
-        await AddPasskeyAsync(account, authenticator);
+        using HttpResponseMessage page = await AccountWithPasswordAsync(account, "alice");
+        using HttpResponseMessage refused = await PostPasskeyAsync(account, page, authenticator.Create(await OptionsOf(page), Origin, userVerified: false),
+            new Dictionary<string, string> { ["name"] = "Laptop" });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("User Verified flag not set", await ErrorOf(refused));
+        Assert.Null(await StoredAsync(authenticator));
+    }
+
+    [Fact]
+    public async Task AdminReset_RemovesPasskeys()
+    {
+        using SoftwareAuthenticator authenticator = await AlicesPasskeyAsync();
         AccountResult reset = await _server.Services.GetRequiredService<UserAccounts>().ResetSecondFactorsAsync("alice", "admin", CancellationToken.None);
         Assert.True(reset.Succeeded);
         Assert.Null(await StoredAsync(authenticator));

@@ -22,7 +22,7 @@ public sealed class SoftwareAuthenticator : IDisposable
     private const byte AttestedCredentialDataFlag = 0x40;
 
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-    private readonly byte _backupFlags;
+    private byte _backupFlags;
 
     /// <summary>A new credential: a fresh P-256 key and a random 16-byte id.</summary>
     /// <param name="backupEligible">Sets BE, as a synced passkey does.</param>
@@ -37,6 +37,10 @@ public sealed class SoftwareAuthenticator : IDisposable
     }
 
     public byte[] CredentialId { get; }
+
+    /// <summary>Changes the BE and BS flags the next answers carry (BE is fixed for a real credential: a test of the relying party's check).</summary>
+    public void SetBackupFlags(bool backupEligible, bool backedUp) =>
+        _backupFlags = (byte)((backupEligible ? BackupEligibleFlag : 0) | (backedUp ? BackedUpFlag : 0));
 
     public string CredentialIdBase64Url => Base64Url.EncodeToString(CredentialId);
 

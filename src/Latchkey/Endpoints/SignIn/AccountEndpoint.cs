@@ -133,8 +133,9 @@ internal sealed class AccountEndpoint(
                 break;
             case "totp-remove":
                 await factors.RemoveTotpAsync(user, address, http.RequestAborted);
+                bool codesKept = await factors.HasAnyAsync(user.Id, http.RequestAborted); // a passkey still stands behind them
                 await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "authenticator app turned off", session.Amr),
-                    notice: "The authenticator app is off, and its recovery codes no longer work. Your other sessions are signed out.");
+                    notice: $"The authenticator app is off{(codesKept ? "" : ", and your recovery codes no longer work")}. Your other sessions are signed out.");
                 break;
             case "passkey-add":
                 await AddPasskeyAsync(http, session, fields);
@@ -164,8 +165,7 @@ internal sealed class AccountEndpoint(
 
     /// <summary>
     /// A new passkey, made by the browser for the ceremony the page carried. The first factor of an account also makes its
-    /// recovery codes (shown once) and ends the sessions that rested on the password alone; this browser, where the user
-    /// just verified themselves to the new passkey, keeps a session with both factors.
+    /// recovery codes (shown once) and ends the user's other sessions and tokens; this browser keeps its session.
     /// </summary>
     private async Task AddPasskeyAsync(HttpContext http, LoginSession session, IFormCollection fields)
     {
@@ -185,9 +185,10 @@ internal sealed class AccountEndpoint(
             return;
         }
 
+        // Its registration proves nothing signed (attestation "none"): this browser's sign-in stays what it was, and an app that
+        // asks for more gets a step-up with the new passkey.
         IReadOnlyList<string> codes = await factors.NewRecoveryCodesAsync(user, http.Connection.RemoteIpAddress, http.RequestAborted);
-        await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "passkey added",
-                SignInMethods.WithSecondFactor(session.Amr, added.Method, SignInMethods.UserVerified)),
+        await ShowAccountAsync(http, await EndOtherSessionsAsync(http, session, "passkey added", session.Amr),
             notice: $"The passkey {added.Name} is added. Your other sessions are signed out.", recoveryCodes: codes);
     }
 

@@ -196,6 +196,13 @@ internal sealed class AuthorizeEndpoint(
             return;
         (PostedForm form, ValidAuthorization valid, string pendingValue, PendingSignIn halfway) = step;
         IPAddress? address = http.Connection.RemoteIpAddress;
+        // Only a user without any factor sets one up here: anyone else is asked for theirs (a pending sign-in of a user with a
+        // passkey, posted here, must not set up an app beside it with the password alone).
+        if (await factors.HasAnyAsync(halfway.User.Id, http.RequestAborted))
+        {
+            await ShowSecondFactorAsync(http, valid, halfway.User, pendingValue, error: null);
+            return;
+        }
 
         IReadOnlyList<string> amr, codes;
         string why;
@@ -209,7 +216,9 @@ internal sealed class AuthorizeEndpoint(
                 return;
             }
 
-            amr = SignInMethods.WithSecondFactor(halfway.Amr, added.Method, SignInMethods.UserVerified);
+            // Its registration proves nothing signed (attestation "none"): the sign-in stays a password one, and the app's
+            // request, resumed, asks for the new passkey (a step-up) before it goes on.
+            amr = halfway.Amr;
             codes = await factors.NewRecoveryCodesAsync(halfway.User, address, http.RequestAborted);
             why = "passkey added";
         }
@@ -328,8 +337,8 @@ internal sealed class AuthorizeEndpoint(
     /// <summary>
     /// Whether the session's sign-in is as strong as this request needs: the level the app asked for (<c>acr_values</c>), and
     /// two factors when the policy or the client requires them. When it is not, the user is asked for more (a step-up), or
-    /// the app is told; and this returns false. (A user who has a second factor has no password-only session: turning one on
-    /// ends every session that began without it, so this costs no database read on the way of every sign-in.)
+    /// the app is told; and this returns false. (Turning a factor on ends every other session that began without it; the one
+    /// browser where the user turned it on keeps its own. So this costs no database read on the way of every sign-in.)
     /// </summary>
     private async Task<bool> IsStrongEnoughAsync(HttpContext http, ValidAuthorization valid, LoginSession session, bool afterForm)
     {
@@ -423,9 +432,11 @@ internal sealed class AuthorizeEndpoint(
     private async Task ShowEnrolAsync(HttpContext http, ValidAuthorization valid, UserAccount user, string pendingValue, string? error)
     {
         // The same key while the user retries; a new one when they arrive.
-        TotpEnrolment? enrolment = (error is null ? null : await factors.PendingTotpAsync(user, _brand, http.RequestAborted)) ??
-                                   await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
-        if (enrolment is null || await factors.HasPasskeyAsync(user.Id, http.RequestAborted))
+        TotpEnrolment? enrolment = await factors.HasPasskeyAsync(user.Id, http.RequestAborted)
+            ? null
+            : (error is null ? null : await factors.PendingTotpAsync(user, _brand, http.RequestAborted)) ??
+              await factors.BeginTotpAsync(user, _brand, http.RequestAborted);
+        if (enrolment is null)
         {
             await ShowSecondFactorAsync(http, valid, user, pendingValue, error: null); // set up meanwhile, elsewhere: ask for it
             return;

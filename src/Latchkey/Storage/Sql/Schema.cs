@@ -269,11 +269,14 @@ internal static class Schema
             challenge TEXT PRIMARY KEY,
             expires_at {types.Integer} NOT NULL
         );
+        CREATE INDEX used_challenges_expires ON used_challenges (expires_at);
         CREATE TABLE code_attempts (
             user_id TEXT PRIMARY KEY,
             failures {types.Integer} NOT NULL,
             last_failure_at {types.Integer} NOT NULL
         );
+        INSERT INTO code_attempts (user_id, failures, last_failure_at)
+            SELECT user_id, failures, last_failure_at FROM totp_factors WHERE failures > 0 AND last_failure_at IS NOT NULL;
         """,
     ];
 }
