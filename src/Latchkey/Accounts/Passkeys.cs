@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -14,10 +15,17 @@ using Latchkey.Storage;
 namespace Latchkey.Accounts;
 
 /// <summary>
-/// A WebAuthn ceremony handed to the browser: the options for <c>navigator.credentials.create()</c> or <c>.get()</c> (JSON), and
-/// its state, sealed under the master key, which comes back with the browser's answer.
+/// A registration handed to the browser: the options for <c>navigator.credentials.create()</c> (JSON), and its state, sealed
+/// under the master key, which comes back with the browser's answer.
 /// </summary>
 public sealed record PasskeyCeremony(string OptionsJson, string State);
+
+/// <summary>
+/// A sign-in handed to the browser: what <c>navigator.credentials.get()</c> needs (the challenge, the relying party id, the
+/// user's passkeys when it is a second factor; user verification is always required), and the sealed state. No JSON: the
+/// login page carries one on every render, so it is made with nothing but a random challenge and one encryption.
+/// </summary>
+public sealed record PasskeyRequest(string Challenge, string RelyingPartyId, IReadOnlyList<string> Allow, string State);
 
 /// <summary>
 /// A passkey as its owner sees it on the account page: its id (base64url), name, when made and last used, whether it is
@@ -61,6 +69,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
     private const string Get = "get";
 
     private readonly Fido2 _fido2 = new(Configuration(options.Value));
+    private readonly string _rpId = Configuration(options.Value).RPID;
 
     /// <summary>The relying party id and origins, from the options or else from the issuer.</summary>
     public static Fido2Configuration Configuration(LatchkeyOptions o)
@@ -106,27 +115,35 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
     /// Options to sign in with a passkey: any of the relying party's (the browser asks which, a discoverable credential), or,
     /// as the second factor of <paramref name="user"/>, one of theirs.
     /// </summary>
-    public async Task<PasskeyCeremony> BeginSignInAsync(UserAccount? user, CancellationToken cancellationToken)
+    public async Task<PasskeyRequest> BeginSignInAsync(UserAccount? user, CancellationToken cancellationToken)
     {
-        IReadOnlyList<PublicKeyCredentialDescriptor> allowed = user is null
+        IReadOnlyList<string> allowed = user is null
             ? []
-            : (await store.ListPasskeysAsync(user.Id, cancellationToken)).Select(p => new PublicKeyCredentialDescriptor(p.CredentialId)).ToArray();
+            : (await store.ListPasskeysAsync(user.Id, cancellationToken)).Select(p => Base64Url.EncodeToString(p.CredentialId)).ToArray();
         return BeginSignIn(user?.Id, allowed);
     }
 
     /// <summary>Options to sign in with any passkey of the relying party: what the login page carries, made without a database read.</summary>
-    public PasskeyCeremony BeginSignIn() => BeginSignIn(null, []);
+    public PasskeyRequest BeginSignIn() => BeginSignIn(null, []);
 
-    private PasskeyCeremony BeginSignIn(string? userId, IReadOnlyList<PublicKeyCredentialDescriptor> allowed)
+    private PasskeyRequest BeginSignIn(string? userId, IReadOnlyList<string> allowed)
     {
-        AssertionOptions assertion = _fido2.GetAssertionOptions(new GetAssertionOptionsParams
-        {
-            AllowedCredentials = allowed,
-            UserVerification = UserVerificationRequirement.Required,
-        });
-        string json = assertion.ToJson();
-        return new PasskeyCeremony(json, Seal(Get, userId, json));
+        string challenge = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
+        return new PasskeyRequest(challenge, _rpId, allowed, Seal(Get, userId, challenge));
     }
+
+    /// <summary>
+    /// The options the browser was given for a sign-in (<see cref="PasskeyRequest"/>), as Fido2 checks an answer against them:
+    /// the challenge, the relying party id, user verification required. The passkeys allowed are not among them: the owner of
+    /// the passkey that answered is checked against the sign-in's user instead.
+    /// </summary>
+    private AssertionOptions SignInOptions(string challenge) => new()
+    {
+        Challenge = Base64Url.DecodeFromChars(challenge),
+        RpId = _rpId,
+        Timeout = (ulong)Lifetime.TotalMilliseconds,
+        UserVerification = UserVerificationRequirement.Required,
+    };
 
     /// <summary>
     /// The browser's new passkey for <paramref name="user"/>, checked and stored with its name; the entry, or why it was refused.
@@ -153,7 +170,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
             credential = await _fido2.MakeNewCredentialAsync(new MakeNewCredentialParams
             {
                 AttestationResponse = response,
-                OriginalOptions = CredentialCreateOptions.FromJson(ceremony.OptionsJson),
+                OriginalOptions = CredentialCreateOptions.FromJson(ceremony.Payload),
                 IsCredentialIdUniqueToUserCallback = async (p, ct) => await store.FindPasskeyAsync(p.CredentialId, ct) is null,
             }, cancellationToken);
         }
@@ -212,7 +229,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
             verified = await _fido2.MakeAssertionAsync(new MakeAssertionParams
             {
                 AssertionResponse = response,
-                OriginalOptions = AssertionOptions.FromJson(ceremony.OptionsJson),
+                OriginalOptions = SignInOptions(ceremony.Payload),
                 StoredPublicKey = passkey.PublicKey,
                 StoredSignatureCounter = passkey.SignCount,
                 // The user handle the authenticator returns must be the passkey's owner (WebAuthn §7.2 step 6).
@@ -282,12 +299,13 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
         _ => "the browser's answer is malformed (" + e.GetType().Name + ")",
     };
 
-    private sealed record OpenCeremony(string? UserId, string OptionsJson);
+    /// <summary>A ceremony opened: its user (null for a sign-in with any passkey) and its payload: a sign-in's challenge, a registration's options (JSON).</summary>
+    private sealed record OpenCeremony(string? UserId, string Payload);
 
-    private string Seal(string kind, string? userId, string optionsJson)
+    private string Seal(string kind, string? userId, string payload)
     {
         string expires = (time.GetUtcNow() + Lifetime).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        string payload = string.Join('\n', kind, userId ?? "", expires, optionsJson);
+        payload = string.Join('\n', kind, userId ?? "", expires, payload);
         return Base64Url.EncodeToString(masterKeys.DataProtector.Protect(Encoding.UTF8.GetBytes(payload), Purpose));
     }
 
@@ -316,7 +334,7 @@ internal sealed class Passkeys(ISecondFactorStore store, IUserStore users, Maste
         if (parts.Length != 4 || parts[0] != kind || !long.TryParse(parts[2], CultureInfo.InvariantCulture, out long expires) ||
             expires <= now.ToUnixTimeMilliseconds())
             return null;
-        string challenge = JsonDocument.Parse(parts[3]).RootElement.GetProperty("challenge").GetString()!;
+        string challenge = kind == Get ? parts[3] : JsonDocument.Parse(parts[3]).RootElement.GetProperty("challenge").GetString()!;
         if (!await store.UseChallengeAsync(challenge, DateTimeOffset.FromUnixTimeMilliseconds(expires), now, cancellationToken))
             return null;
         return new OpenCeremony(parts[1].Length == 0 ? null : parts[1], parts[3]);

@@ -206,13 +206,13 @@ try {
 
     // An answer made on another origin, for another relying party id: the same key, held for that name too.
     await page.goto(authorizeUrl('other-origin-' + label));
-    const options = JSON.parse(await page.locator('form[data-passkey]').getAttribute('data-options'));
+    const challenge = await page.locator('form[data-passkey]').getAttribute('data-challenge');
     const other = await plain.newPage();
     const otherAuthenticator = await authenticatorOn(plain, other);
     await otherAuthenticator.cdp.send('WebAuthn.addCredential', { authenticatorId: otherAuthenticator.authenticatorId,
       credential: { ...current, rpId: new URL(otherOriginUrl).hostname, signCount: current.signCount + 100 } });
     await other.goto(new URL('/signin/passkeys.js', otherOriginUrl).href);
-    const forged = await other.evaluate(assertion, { challenge: options.challenge, id: current.credentialId, rpId: new URL(otherOriginUrl).hostname });
+    const forged = await other.evaluate(assertion, { challenge, id: current.credentialId, rpId: new URL(otherOriginUrl).hostname });
     await other.close();
     await submitAnswer(page, forged);
     await refused(page, 'origin', 'other origin');
@@ -226,8 +226,8 @@ try {
       await page.getByLabel('Password').fill(password);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Use your passkey' }).waitFor();
-      const secondOptions = JSON.parse(await page.locator('form[data-passkey]').getAttribute('data-options'));
-      await submitAnswer(page, await page.evaluate(assertion, { challenge: secondOptions.challenge, id: credentials[0].credentialId, rpId }));
+      const secondChallenge = await page.locator('form[data-passkey]').getAttribute('data-challenge');
+      await submitAnswer(page, await page.evaluate(assertion, { challenge: secondChallenge, id: credentials[0].credentialId, rpId }));
       await refused(page, 'This passkey belongs to another account.', 'another user\'s passkey');
       await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: credentials[0].credentialId });
     }

@@ -43,12 +43,25 @@ public sealed partial class PasskeyTests : IAsyncLifetime
         return await browser.GetAsync("/account");
     }
 
-    /// <summary>The WebAuthn options a page carries for its passkey form (what the page's script hands the browser).</summary>
+    /// <summary>
+    /// The WebAuthn options a page carries for its passkey form, as JSON (what the page's script hands the browser): a
+    /// registration's as the server wrote them; a sign-in's made from the challenge, relying party id and passkeys asked for.
+    /// </summary>
     private static async Task<string> OptionsOf(HttpResponseMessage page)
     {
         Match form = PasskeyForm().Match(await page.Content.ReadAsStringAsync());
         Assert.True(form.Success, "the page has no passkey form");
-        return WebUtility.HtmlDecode(form.Groups["options"].Value);
+        string Attribute(string name) => WebUtility.HtmlDecode(Regex.Match(form.Groups["attributes"].Value, $" {name}=\"([^\"]*)\"").Groups[1].Value);
+        if (form.Groups["kind"].Value == "create")
+            return Attribute("data-options");
+        return JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["challenge"] = Attribute("data-challenge"),
+            ["rpId"] = Attribute("data-rp-id"),
+            ["userVerification"] = "required",
+            ["allowCredentials"] = Attribute("data-allow").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(id => new Dictionary<string, string> { ["type"] = "public-key", ["id"] = id }).ToArray(),
+        });
     }
 
     /// <summary>Posts the page's passkey form with the authenticator's answer, as the page's script does.</summary>
@@ -671,7 +684,7 @@ public sealed partial class PasskeyTests : IAsyncLifetime
             Assert.Contains("This passkey is not known here.", await ErrorOf(after));
     }
 
-    [GeneratedRegex("<form method=\"post\" action=\"(?<action>[^\"]+)\" data-passkey=\"(?:get|create)\"[^>]*data-options=\"(?<options>[^\"]+)\"")]
+    [GeneratedRegex("<form method=\"post\" action=\"(?<action>[^\"]+)\" data-passkey=\"(?<kind>get|create)\"(?<attributes>[^>]*)>")]
     private static partial Regex PasskeyForm();
 
     [GeneratedRegex("<p class=\"error\" role=\"alert\"[^>]*>([^<]*)</p>")]

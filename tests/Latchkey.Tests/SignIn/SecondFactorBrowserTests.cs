@@ -5,7 +5,9 @@ namespace Latchkey.Tests.SignIn;
 /// <summary>
 /// A second factor as a person meets it, in Debian's chromium (tests/Interop/browser/mfa.mjs): the account page, setting up
 /// an authenticator app (its code computed from the key on the page), the recovery codes, then a sign-in with the code page,
-/// a wrong code and a recovery code; each page at 390x844 and 1280x800, axe-core finding no serious or critical violation.
+/// a wrong code and a recovery code; the bad inputs (a code used already, two steps off, a form without its antiforgery token,
+/// a recovery code used twice, guessing until the throttle engages); each page at 390x844 and 1280x800, axe-core finding no
+/// serious or critical violation.
 /// The screenshots stay under bin/…/screenshots/mfa for a person to look at.
 /// </summary>
 public sealed class SecondFactorBrowserTests
@@ -37,6 +39,9 @@ public sealed class SecondFactorBrowserTests
         }
 
         Assert.Contains("\"callbacks\":2", stdout);
+        // Guessing codes met "Too many attempts" by the 10th wrong one in a row, at both sizes.
+        using var summary = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.All(summary.RootElement.GetProperty("throttledAfter").EnumerateObject(), size => Assert.InRange(size.Value.GetInt32(), 1, 10));
         Assert.Equal(2L, await server.ScalarAsync("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NOT NULL"));
     }
 }

@@ -389,7 +389,7 @@ internal sealed class AccountEndpoint(
     {
         AntiforgeryTokenSet tokens = antiforgery.GetAndStoreTokens(http);
         bool totp = await factors.HasTotpAsync(user.Id, http.RequestAborted);
-        PasskeyCeremony? passkey = await factors.HasPasskeyAsync(user.Id, http.RequestAborted) ? await passkeys.BeginSignInAsync(user, http.RequestAborted) : null;
+        PasskeyRequest? passkey = await factors.HasPasskeyAsync(user.Id, http.RequestAborted) ? await passkeys.BeginSignInAsync(user, http.RequestAborted) : null;
         var page = new SecondFactorPage(_brand, SignInPages.NewNonce(), SecondFactorPath, SignInMessages.SecondFactorLead(totp, passkey is not null, null), "",
             pendingValue, tokens.FormFieldName, tokens.RequestToken!, error)
         { Totp = totp, Passkey = passkey };

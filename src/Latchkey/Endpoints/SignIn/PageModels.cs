@@ -11,7 +11,7 @@ public sealed record LoginPage(string Brand, string Nonce, string Action, string
     string? Username, string? Error) : PageModel(Brand, "Sign in", Nonce)
 {
     /// <summary>"Sign in with a passkey": the ceremony, and where its answer is posted.</summary>
-    public Accounts.PasskeyCeremony? Passkey { get; init; }
+    public Accounts.PasskeyRequest? Passkey { get; init; }
     public string? PasskeyAction { get; init; }
 }
 
@@ -24,7 +24,7 @@ public sealed record SecondFactorPage(string Brand, string Nonce, string Action,
 {
     /// <summary>Whether the user has an authenticator app (its code is asked for), and the passkey ceremony when they have a passkey.</summary>
     public bool Totp { get; init; } = true;
-    public Accounts.PasskeyCeremony? Passkey { get; init; }
+    public Accounts.PasskeyRequest? Passkey { get; init; }
 
     /// <summary>Only a passkey reaches what the app asked for (a step-up to <c>phr</c>): no code is offered.</summary>
     public bool PasskeyOnly { get; init; }

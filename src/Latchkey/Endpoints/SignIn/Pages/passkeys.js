@@ -1,5 +1,6 @@
-// Passkeys on Latchkey's hosted pages. A form with data-passkey="get" (sign in) or "create" (add a passkey) carries the
-// WebAuthn options the server made (data-options, JSON with base64url bytes) and hidden fields for the answer: the script
+// Passkeys on Latchkey's hosted pages. A form with data-passkey="get" (sign in: data-challenge, data-rp-id, and data-allow,
+// the passkeys asked for, space-separated; user verification is always required) or "create" (add a passkey: data-options,
+// the server's JSON, bytes in base64url) carries the WebAuthn options and hidden fields for the answer: the script
 // asks the browser for the passkey, puts its answer (JSON) in the "credential" field and posts the form. Nothing is fetched:
 // the page's form is the only way back. A "get" form with data-conditional also offers passkeys in the username field
 // (conditional mediation: autocomplete="username webauthn").
@@ -13,8 +14,9 @@
     return { ...o, challenge: bytes(o.challenge), user: { ...o.user, id: bytes(o.user.id) }, excludeCredentials: descriptors(o.excludeCredentials) };
   }
 
-  function requestOptions(o) {
-    return { ...o, challenge: bytes(o.challenge), allowCredentials: descriptors(o.allowCredentials) };
+  function requestOptions(form) {
+    const allow = (form.dataset.allow || "").split(" ").filter((id) => id).map((id) => ({ type: "public-key", id }));
+    return { challenge: bytes(form.dataset.challenge), rpId: form.dataset.rpId, timeout: 300000, userVerification: "required", allowCredentials: descriptors(allow) };
   }
 
   function answer(credential) {
@@ -37,15 +39,14 @@
   let conditional = null;
 
   async function run(form, mediation) {
-    const options = JSON.parse(form.dataset.options);
     const create = form.dataset.passkey === "create";
     if (mediation !== "conditional" && conditional) conditional.abort();
     const abort = new AbortController();
     if (mediation === "conditional") conditional = abort;
     try {
       const credential = create
-        ? await navigator.credentials.create({ publicKey: creationOptions(options) })
-        : await navigator.credentials.get({ publicKey: requestOptions(options), mediation, signal: abort.signal });
+        ? await navigator.credentials.create({ publicKey: creationOptions(JSON.parse(form.dataset.options)) })
+        : await navigator.credentials.get({ publicKey: requestOptions(form), mediation, signal: abort.signal });
       if (!credential) return;
       form.elements.credential.value = answer(credential);
       form.submit();
