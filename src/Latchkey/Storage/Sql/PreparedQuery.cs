@@ -20,10 +20,23 @@ internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposa
     private readonly ConcurrentBag<DbCommand> _idle = [];
     private volatile bool _disposed;
 
+    /// <summary>Places taken in <see cref="_idle"/>: reserved before a command is added, so that two given back at once cannot both pass the limit.</summary>
+    private int _idleSlots;
+
     /// <summary>Binds the parameters, executes, and reads the result; the reader is closed before the connection is reused.</summary>
     public async Task<T> ReadAsync<T>(Action<DbCommand> bind, Func<DbDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
-        DbCommand command = _idle.TryTake(out DbCommand? kept) ? kept : await CreateAsync(cancellationToken);
+        DbCommand command;
+        if (_idle.TryTake(out DbCommand? kept))
+        {
+            Interlocked.Decrement(ref _idleSlots);
+            command = kept;
+        }
+        else
+        {
+            command = await CreateAsync(cancellationToken);
+        }
+
         bool reusable = false;
         try
         {
@@ -37,10 +50,19 @@ internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposa
         finally
         {
             // After a failure the connection's state is unknown (a cancelled read, a database gone): close it.
-            if (reusable && !_disposed && _idle.Count < MaxIdle)
+            bool keep = false;
+            if (reusable && !_disposed)
+            {
+                keep = Interlocked.Increment(ref _idleSlots) <= MaxIdle;
+                if (!keep)
+                    Interlocked.Decrement(ref _idleSlots);
+            }
+
+            if (keep)
                 _idle.Add(command);
             else
                 Close(command);
+
             if (_disposed)
                 CloseIdle();
         }
@@ -63,7 +85,10 @@ internal sealed class PreparedQuery(SqlDatabase database, string sql) : IDisposa
     private void CloseIdle()
     {
         while (_idle.TryTake(out DbCommand? command))
+        {
+            Interlocked.Decrement(ref _idleSlots);
             Close(command);
+        }
     }
 
     private static void Close(DbCommand command)
