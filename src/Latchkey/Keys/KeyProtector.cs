@@ -15,6 +15,12 @@ public sealed class KeyProtector
     private const int TagSize = 16;
     private readonly byte[] _key;
 
+    /// <summary>
+    /// One cipher per thread: setting one up costs more than encrypting a form's token with it (the login page protects two
+    /// or three), and an instance is not safe to share between threads at once.
+    /// </summary>
+    private readonly ThreadLocal<AesGcm> _cipher;
+
     public KeyProtector(byte[] masterKey)
         : this(masterKey, "latchkey/signing-key/v1"u8)
     {
@@ -24,6 +30,7 @@ public sealed class KeyProtector
     internal KeyProtector(byte[] masterKey, ReadOnlySpan<byte> info)
     {
         _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, masterKey, 32, salt: [], info: info.ToArray());
+        _cipher = new ThreadLocal<AesGcm>(() => new AesGcm(_key, TagSize));
     }
 
     public byte[] Protect(byte[] plaintext, string keyId)
@@ -32,8 +39,7 @@ public sealed class KeyProtector
         output[0] = Version;
         Span<byte> nonce = output.AsSpan(1, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(_key, TagSize);
-        aes.Encrypt(nonce, plaintext, output.AsSpan(1 + NonceSize + TagSize), output.AsSpan(1 + NonceSize, TagSize), Encoding.UTF8.GetBytes(keyId));
+        _cipher.Value!.Encrypt(nonce, plaintext, output.AsSpan(1 + NonceSize + TagSize), output.AsSpan(1 + NonceSize, TagSize), Encoding.UTF8.GetBytes(keyId));
         return output;
     }
 
@@ -45,8 +51,7 @@ public sealed class KeyProtector
         byte[] plaintext = new byte[protectedData.Length - 1 - NonceSize - TagSize];
         try
         {
-            using var aes = new AesGcm(_key, TagSize);
-            aes.Decrypt(protectedData.AsSpan(1, NonceSize), protectedData.AsSpan(1 + NonceSize + TagSize),
+            _cipher.Value!.Decrypt(protectedData.AsSpan(1, NonceSize), protectedData.AsSpan(1 + NonceSize + TagSize),
                 protectedData.AsSpan(1 + NonceSize, TagSize), plaintext, Encoding.UTF8.GetBytes(keyId));
             return plaintext;
         }
